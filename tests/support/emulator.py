@@ -1,0 +1,1 @@
+"""Fixtures that serve the Benchling emulator over real HTTP (filled in with the emulator)."""

@@ -1,0 +1,74 @@
+"""A real Postgres for the test session, and a fresh database on it that is dropped afterwards.
+
+The server is, in order: ``BENCHSYNC_TEST_DATABASE_URL`` when set, this machine's server at
+127.0.0.1:5432 when it answers, else an embedded ``pgserver`` in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from pgserver.postgres_server import get_server
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from benchsync_dagster import database
+
+TEST_SERVER_VARIABLE = "BENCHSYNC_TEST_DATABASE_URL"
+LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _answers(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=2):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A connection string for a database on a server where the tests may create databases."""
+    explicit = os.environ.get(TEST_SERVER_VARIABLE, "").strip()
+    if explicit:
+        yield explicit
+    elif _answers(LOCAL_SERVER_URL):
+        yield LOCAL_SERVER_URL
+    else:
+        server = get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+        yield server.get_uri()
+        server.cleanup()
+
+
+def create_database(server_url: str) -> str:
+    name = f"benchsync_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return make_conninfo(server_url, dbname=name)
+
+
+def drop_database(server_url: str, database_url: str) -> None:
+    name = str(conninfo_to_dict(database_url)["dbname"])
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, empty database for this test session."""
+    url = create_database(postgres_server_url)
+    yield url
+    drop_database(postgres_server_url, url)
+
+
+@pytest.fixture(scope="session")
+def migrated_database_url(database_url: str) -> str:
+    """The session's database with every migration applied."""
+    database.upgrade(database_url)
+    return database_url

@@ -1,0 +1,53 @@
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from benchsync_dagster import database
+from tests.support.postgres import create_database, drop_database
+
+
+@pytest.fixture
+def empty_database_url(postgres_server_url: str) -> Iterator[str]:
+    url = create_database(postgres_server_url)
+    yield url
+    drop_database(postgres_server_url, url)
+
+
+def _tables(url: str) -> set[str]:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables"
+            " WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+        ).fetchall()
+    return {str(name) for (name,) in rows}
+
+
+def test_upgrade_an_empty_database_then_again_changes_nothing(empty_database_url: str) -> None:
+    assert database.current_revision(empty_database_url) is None
+
+    database.upgrade(empty_database_url)
+    head = database.current_revision(empty_database_url)
+    tables = _tables(empty_database_url)
+    database.upgrade(empty_database_url)
+
+    assert head is not None
+    assert database.current_revision(empty_database_url) == head
+    assert _tables(empty_database_url) == tables
+    assert "benchsync.inbox" in tables
+    # Our version table stays out of public, where Dagster keeps its own alembic_version.
+    assert "benchsync.alembic_version" in tables
+    assert "public.alembic_version" not in tables
+
+
+def test_downgrade_to_base_removes_our_tables(empty_database_url: str) -> None:
+    database.upgrade(empty_database_url)
+    database.downgrade(empty_database_url, "base")
+
+    assert database.current_revision(empty_database_url) is None
+    assert _tables(empty_database_url) == {"benchsync.alembic_version"}
+
+
+def test_unreachable_database_names_the_variable() -> None:
+    with pytest.raises(database.DatabaseUnavailable, match="BENCHSYNC_DATABASE_URL"):
+        database.upgrade("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
