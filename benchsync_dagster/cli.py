@@ -25,6 +25,39 @@ def _emulator(args: argparse.Namespace) -> int:
     return server.serve(args)
 
 
+def _bridge(args: argparse.Namespace) -> int:
+    from benchsync_dagster import database
+    from webhook_sensor_bridge.server import serve
+    from webhook_sensor_bridge.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+        database.upgrade(settings.database_url)  # a fresh database works straight away
+    except (SettingsError, database.DatabaseUnavailable) as error:
+        print(f"benchsync bridge: {error}", file=sys.stderr)
+        return 2
+    return serve(settings, host=args.host, port=args.port, workers=args.workers)
+
+
+def _status(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from benchsync_dagster import database
+    from webhook_sensor_bridge import inbox, status
+
+    try:
+        with database.connect(database.resolve_database_url(), connect_timeout=5) as connection:
+            counts = inbox.count_by_state(connection)
+    except database.DatabaseUnavailable as error:
+        print(f"benchsync status: {error}", file=sys.stderr)
+        return 2
+    except psycopg.errors.UndefinedTable:
+        print("benchsync status: no inbox yet; run `benchsync db upgrade`", file=sys.stderr)
+        return 2
+    print(status.render_json(counts) if args.json else status.render_table(counts))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from benchling_emulator import server
 
@@ -55,6 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
         "upgrade", help="apply schema migrations to BENCHSYNC_DATABASE_URL (idempotent)"
     )
     upgrade.set_defaults(handler=_db_upgrade)
+
+    bridge = commands.add_parser("bridge", help="serve the webhook bridge (gunicorn)")
+    bridge.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    bridge.add_argument("--port", type=int, default=8000, help="port to listen on")
+    bridge.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: 2 per core)"
+    )
+    bridge.set_defaults(handler=_bridge)
+
+    status = commands.add_parser("status", help="inbox counts by state")
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.set_defaults(handler=_status)
     return parser
 
 

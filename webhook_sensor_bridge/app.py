@@ -1,0 +1,146 @@
+"""The Flask application: ``GET /health`` and ``POST /1/webhooks[/<sub-path>]``.
+
+A webhook is answered 2xx only once its row is committed (or was already there); it is stored
+only once its signature verifies. Each request logs one JSON line, without the body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from webhook_sensor_bridge import inbox
+from webhook_sensor_bridge.connections import DatabaseUnavailable, LazyPool
+from webhook_sensor_bridge.events import MalformedWebhook, parse_webhook
+from webhook_sensor_bridge.settings import SKIP_VERIFICATION_VARIABLE, Settings
+from webhook_sensor_bridge.verification import (
+    JwksCache,
+    KeysUnavailable,
+    SignatureRejected,
+    WebhookVerifier,
+)
+
+logger = logging.getLogger(__name__)
+request_log = logging.getLogger("webhook_sensor_bridge.requests")
+
+MAX_BODY_BYTES = 1024 * 1024
+REQUIRED_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+# Connections per worker process: at least gunicorn's threads per worker.
+POOL_MAX_SIZE = 8
+_INSECURE_WARNING = (
+    f"{SKIP_VERIFICATION_VARIABLE} is on: webhook signatures are NOT verified; anyone who can "
+    "reach this server can write to the inbox. Use it for local development only."
+)
+
+
+@dataclass
+class _Outcome:
+    status: int
+    outcome: str
+    message_type: str | None = None
+    detail: str | None = None
+
+
+class WebhookReceiver:
+    """The request handlers, holding the worker's connection pool and JWKS cache."""
+
+    def __init__(self, pool: LazyPool, verifier: WebhookVerifier | None) -> None:
+        self.pool = pool
+        self._verifier = verifier
+
+    def health(self) -> Response:
+        try:
+            self.pool.run(inbox.ping)
+        except DatabaseUnavailable as error:
+            logger.warning("health: database unavailable: %s", error)
+            return Response("database unavailable\n", status=503, mimetype="text/plain")
+        return Response("OK", mimetype="text/plain")
+
+    def receive(self, sub_path: str = "") -> Response:
+        started = time.perf_counter()
+        webhook_id = request.headers.get("webhook-id")
+        result = self._handle(webhook_id)
+        request_log.info(
+            json.dumps(
+                {
+                    "webhook_id": webhook_id,
+                    "message_type": result.message_type,
+                    "outcome": result.outcome,
+                    "status": result.status,
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "detail": result.detail,
+                }
+            )
+        )
+        body: dict[str, str | None] = {"outcome": result.outcome}
+        if result.status >= 300:
+            body["detail"] = result.detail
+        return Response(json.dumps(body), status=result.status, mimetype="application/json")
+
+    def _handle(self, webhook_id: str | None) -> _Outcome:
+        # Checked before reading the body, so an oversized upload is refused unread.
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return _Outcome(413, "too_large", detail=f"the body is over {MAX_BODY_BYTES} bytes")
+        timestamp = request.headers.get("webhook-timestamp")
+        signature = request.headers.get("webhook-signature")
+        if webhook_id is None or timestamp is None or signature is None:
+            missing = [name for name in REQUIRED_HEADERS if name not in request.headers]
+            return _Outcome(400, "malformed", detail=f"missing header(s): {', '.join(missing)}")
+        try:
+            body = request.get_data(cache=False)
+        except RequestEntityTooLarge:  # a chunked body without Content-Length
+            return _Outcome(413, "too_large", detail=f"the body is over {MAX_BODY_BYTES} bytes")
+
+        if self._verifier is None:
+            logger.warning(_INSECURE_WARNING)
+        else:
+            try:
+                self._verifier.verify(webhook_id, timestamp, signature, body)
+            except SignatureRejected as error:
+                return _Outcome(401, "unauthorized", detail=str(error))
+            except KeysUnavailable as error:
+                logger.warning("cannot verify webhooks: %s", error)
+                return _Outcome(503, "keys_unavailable", detail="the JWKS cannot be fetched")
+
+        try:
+            event = parse_webhook(webhook_id, body)
+        except MalformedWebhook as error:
+            return _Outcome(400, "malformed", detail=str(error))
+        try:
+            stored = self.pool.run(lambda connection: inbox.record(connection, event))
+        except DatabaseUnavailable as error:
+            logger.warning("inbox: database unavailable: %s", error)
+            return _Outcome(503, "database_unavailable", event.message_type, "database unavailable")
+        if not stored:
+            return _Outcome(200, "duplicate", event.message_type)
+        return _Outcome(200, "ignored" if event.ignored_reason else "recorded", event.message_type)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """The bridge's Flask app; ``settings`` default to ``Settings.from_env()``."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    verifier = None
+    if settings.skip_verification:
+        logger.warning(_INSECURE_WARNING)
+    else:
+        assert settings.jwks_url is not None  # Settings requires it unless verification is off
+        verifier = WebhookVerifier(
+            JwksCache(
+                settings.jwks_url,
+                max_age_seconds=settings.jwks_max_age_seconds,
+                refetch_floor_seconds=settings.jwks_refetch_floor_seconds,
+            )
+        )
+    receiver = WebhookReceiver(LazyPool(settings.database_url, POOL_MAX_SIZE), verifier)
+    app.extensions["webhook_receiver"] = receiver
+    app.add_url_rule("/health", view_func=receiver.health, methods=["GET"])
+    app.add_url_rule("/1/webhooks", view_func=receiver.receive, methods=["POST"])
+    app.add_url_rule("/1/webhooks/<path:sub_path>", view_func=receiver.receive, methods=["POST"])
+    return app

@@ -1,0 +1,213 @@
+"""The inbox table ``benchsync.inbox``: every SQL statement that touches it lives here.
+
+The bridge records webhooks (``record``); the sensor reads them in commit-safe order
+(``read_after``) and marks how each ended (``mark_synced``, ``mark_ignored``, ``mark_dead``,
+``note_failed_attempt``); ``benchsync status`` counts them (``count_by_state``). Each function
+takes a psycopg connection and runs in the caller's transaction (or autocommit).
+
+States: ``pending`` (to sync) → ``synced`` | ``ignored`` | ``dead`` (with a reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+
+from webhook_sensor_bridge.events import InboxEvent
+
+Connection = psycopg.Connection[Any]
+
+_RECORD = """
+INSERT INTO benchsync.inbox (
+    webhook_id, message_type, channel, message_id, resource_id, schema_id, app_id,
+    app_definition_id, tenant_id, base_url, created_at, body, state, reason, finished_at
+) VALUES (
+    %(webhook_id)s, %(message_type)s, %(channel)s, %(message_id)s, %(resource_id)s,
+    %(schema_id)s, %(app_id)s, %(app_definition_id)s, %(tenant_id)s, %(base_url)s,
+    %(created_at)s, %(body)s, %(state)s, %(reason)s,
+    CASE WHEN %(state)s = 'ignored' THEN clock_timestamp() END
+)
+ON CONFLICT (webhook_id) DO NOTHING
+"""
+
+
+def record(connection: Connection, event: InboxEvent) -> bool:
+    """Store ``event`` unless its webhook-id is already there; True when this call stored it.
+
+    Safe to repeat: a redelivery (or a retry after a lost connection) stores nothing new.
+    """
+    cursor = connection.execute(
+        _RECORD,
+        {
+            "webhook_id": event.webhook_id,
+            "message_type": event.message_type,
+            "channel": event.channel,
+            "message_id": event.message_id,
+            "resource_id": event.resource_id,
+            "schema_id": event.schema_id,
+            "app_id": event.app_id,
+            "app_definition_id": event.app_definition_id,
+            "tenant_id": event.tenant_id,
+            "base_url": event.base_url,
+            "created_at": event.created_at,
+            "body": event.body,
+            "state": "pending" if event.ignored_reason is None else "ignored",
+            "reason": event.ignored_reason,
+        },
+    )
+    return cursor.rowcount == 1
+
+
+def ping(connection: Connection) -> None:
+    """Raise unless the database answers and the inbox table exists."""
+    connection.execute("SELECT 1 FROM benchsync.inbox LIMIT 0")
+
+
+@dataclass(frozen=True)
+class InboxCounts:
+    total: int
+    pending: int
+    synced: int
+    ignored: int
+    dead: int
+    # None when nothing is pending.
+    oldest_pending_seconds: float | None
+
+
+def count_by_state(connection: Connection) -> InboxCounts:
+    row = connection.execute(
+        """
+        SELECT count(*),
+               count(*) FILTER (WHERE state = 'pending'),
+               count(*) FILTER (WHERE state = 'synced'),
+               count(*) FILTER (WHERE state = 'ignored'),
+               count(*) FILTER (WHERE state = 'dead'),
+               extract(epoch FROM clock_timestamp()
+                                  - min(received_at) FILTER (WHERE state = 'pending'))::float8
+        FROM benchsync.inbox
+        """
+    ).fetchone()
+    assert row is not None  # an aggregate always returns one row
+    total, pending, synced, ignored, dead, oldest_pending_seconds = row
+    return InboxCounts(total, pending, synced, ignored, dead, oldest_pending_seconds)
+
+
+@dataclass(frozen=True)
+class ReadPosition:
+    """Where a reader of the inbox stands: after the row with this (txid, seq)."""
+
+    txid: int = 0
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    webhook_id: str
+    txid: int
+    seq: int
+    state: str
+    message_type: str
+    channel: str | None
+    message_id: str | None
+    resource_id: str | None
+    schema_id: str | None
+    app_id: str | None
+    app_definition_id: str | None
+    tenant_id: str | None
+    base_url: str | None
+    created_at: datetime | None
+    received_at: datetime
+    attempts: int
+    body: str
+
+    @property
+    def position(self) -> ReadPosition:
+        return ReadPosition(self.txid, self.seq)
+
+
+@dataclass(frozen=True)
+class InboxBatch:
+    rows: list[InboxRow]
+    # Committed rows past the position that a transaction still in flight (anywhere on the
+    # server) holds back; they become readable when it ends. Report it rather than wait silently.
+    held_back: int
+
+    def position_after(self, start: ReadPosition) -> ReadPosition:
+        return self.rows[-1].position if self.rows else start
+
+
+def read_after(connection: Connection, position: ReadPosition, limit: int) -> InboxBatch:
+    """Rows past ``position`` in (txid, seq) order, up to ``limit``, whatever their state.
+
+    Only rows older than every transaction still in flight are returned, so no row can later
+    commit behind the returned ones: advancing a cursor to ``position_after`` skips nothing
+    (DESIGN.md invariant 4; see the docstring of migration 0001).
+    """
+    with connection.cursor(row_factory=class_row(InboxRow)) as cursor:
+        rows = cursor.execute(
+            """
+            SELECT webhook_id, txid::text::bigint AS txid, seq, state, message_type, channel,
+                   message_id, resource_id, schema_id, app_id, app_definition_id, tenant_id,
+                   base_url, created_at, received_at, attempts, body
+            FROM benchsync.inbox
+            WHERE (txid, seq) > (%s::text::xid8, %s)
+              AND txid < pg_snapshot_xmin(pg_current_snapshot())
+            ORDER BY txid, seq
+            LIMIT %s
+            """,
+            (str(position.txid), position.seq, limit),
+        ).fetchall()
+    held = connection.execute(
+        """
+        SELECT count(*) FROM benchsync.inbox
+        WHERE (txid, seq) > (%s::text::xid8, %s)
+          AND txid >= pg_snapshot_xmin(pg_current_snapshot())
+        """,
+        (str(position.txid), position.seq),
+    ).fetchone()
+    return InboxBatch(rows=rows, held_back=int(held[0]) if held else 0)
+
+
+def mark_synced(connection: Connection, webhook_ids: Sequence[str]) -> int:
+    """Pending rows among ``webhook_ids`` become synced; returns how many changed."""
+    return _finish(connection, webhook_ids, "synced", reason=None)
+
+
+def mark_ignored(connection: Connection, webhook_ids: Sequence[str], reason: str) -> int:
+    return _finish(connection, webhook_ids, "ignored", reason)
+
+
+def mark_dead(connection: Connection, webhook_ids: Sequence[str], reason: str) -> int:
+    """Dead-letter pending rows (``benchsync replay`` can requeue them)."""
+    return _finish(connection, webhook_ids, "dead", reason)
+
+
+def note_failed_attempt(connection: Connection, webhook_ids: Sequence[str], reason: str) -> int:
+    """Count a failed sync attempt on pending rows; they stay pending, with the last reason."""
+    cursor = connection.execute(
+        """
+        UPDATE benchsync.inbox SET attempts = attempts + 1, reason = %s
+        WHERE webhook_id = ANY(%s) AND state = 'pending'
+        """,
+        (reason, list(webhook_ids)),
+    )
+    return cursor.rowcount
+
+
+def _finish(
+    connection: Connection, webhook_ids: Sequence[str], state: str, reason: str | None
+) -> int:
+    cursor = connection.execute(
+        """
+        UPDATE benchsync.inbox
+        SET state = %s, reason = coalesce(%s, reason), finished_at = clock_timestamp()
+        WHERE webhook_id = ANY(%s) AND state = 'pending'
+        """,
+        (state, reason, list(webhook_ids)),
+    )
+    return cursor.rowcount
