@@ -1,0 +1,144 @@
+"""Fixtures for the bridge: a JWKS served over real HTTP, the app on a real Postgres, and helpers."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from benchling_emulator.signing import WebhookSigner
+from webhook_sensor_bridge.app import WebhookReceiver, create_app
+from webhook_sensor_bridge.settings import Settings
+
+
+class JwksServer:
+    """Serves ``signer.jwks()`` at ``url``; ``stop()`` and ``start()`` keep the same port."""
+
+    def __init__(self, signer: WebhookSigner, port: int = 0) -> None:
+        self.signer = signer
+        self.fetches = 0
+        self._port = port
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}/jwks"
+
+    def start(self) -> None:
+        jwks_server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                jwks_server.fetches += 1
+                document = json.dumps(jwks_server.signer.jwks()).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(document)))
+                self.end_headers()
+                self.wfile.write(document)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+@pytest.fixture
+def signer() -> WebhookSigner:
+    return WebhookSigner()
+
+
+@pytest.fixture
+def jwks_server(signer: WebhookSigner) -> Iterator[JwksServer]:
+    server = JwksServer(signer)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(migrated_database_url: str, jwks_server: JwksServer) -> Settings:
+    return Settings(database_url=migrated_database_url, jwks_url=jwks_server.url)
+
+
+def close_pool(app: Flask) -> None:
+    receiver: WebhookReceiver = app.extensions["webhook_receiver"]
+    receiver.pool.close()
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    app = create_app(settings)
+    yield app
+    close_pool(app)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def new_webhook_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+def envelope(
+    message_type: str = "v2.entity.registered", channel: str = "events", **message: Any
+) -> bytes:
+    """A webhook body shaped like Benchling's ``WebhookEnvelopeV0``."""
+    return json.dumps(
+        {
+            "version": "0",
+            "baseURL": "https://tenant.benchling.com",
+            "tenantId": "ten_test",
+            "app": {"id": "app_test"},
+            "appDefinition": {"id": "appdef_test", "versionNumber": "0.1.0"},
+            "channel": channel,
+            "message": {
+                "id": f"evt_{uuid.uuid4().hex[:12]}",
+                "createdAt": "2026-11-28T01:02:03.456Z",
+                "type": message_type,
+                "schema": {"id": "ts_test"},
+                "resourceId": f"bfi_{uuid.uuid4().hex[:8]}",
+                "deprecated": False,
+                "excludedProperties": [],
+                **message,
+            },
+        }
+    ).encode()
+
+
+def inbox_row(database_url: str, webhook_id: str) -> dict[str, Any] | None:
+    with psycopg.connect(database_url) as connection:
+        cursor = connection.execute(
+            "SELECT * FROM benchsync.inbox WHERE webhook_id = %s", (webhook_id,)
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        assert cursor.description is not None
+        return {column.name: value for column, value in zip(cursor.description, row, strict=True)}
+
+
+def inbox_total(database_url: str) -> int:
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute("SELECT count(*) FROM benchsync.inbox").fetchone()
+    assert row is not None
+    return int(row[0])

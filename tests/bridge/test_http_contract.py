@@ -1,0 +1,269 @@
+"""The bridge's HTTP contract (DESIGN.md), row by row, on a real Postgres."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from benchling_emulator.signing import WebhookSigner
+from tests.bridge.conftest import close_pool, envelope, inbox_row, new_webhook_id
+from webhook_sensor_bridge.app import MAX_BODY_BYTES, create_app
+from webhook_sensor_bridge.events import APP_CONFIGURATION_UPDATED, SYNCED_ENTITY_EVENT_TYPES
+from webhook_sensor_bridge.settings import Settings
+
+URL = "/1/webhooks"
+
+
+def post(client: FlaskClient, signer: WebhookSigner, body: bytes, **signing: object) -> int:
+    response = client.post(URL, data=body, headers=signer.signed_headers(body, **signing))  # type: ignore[arg-type]
+    return response.status_code
+
+
+def test_health_answers_ok_when_the_database_answers(client: FlaskClient) -> None:
+    response = client.get("/health")
+    assert (response.status_code, response.text) == (200, "OK")
+
+
+@pytest.mark.parametrize("message_type", sorted(SYNCED_ENTITY_EVENT_TYPES))
+def test_an_entity_event_is_recorded_pending_with_its_envelope(
+    client: FlaskClient, signer: WebhookSigner, migrated_database_url: str, message_type: str
+) -> None:
+    webhook_id = new_webhook_id()
+    body = envelope(message_type, resourceId="bfi_abc123", id="evt_42")
+
+    response = client.post(URL, data=body, headers=signer.signed_headers(body, webhook_id))
+
+    assert response.status_code == 200
+    assert response.json == {"outcome": "recorded"}
+    row = inbox_row(migrated_database_url, webhook_id)
+    assert row is not None
+    assert row["state"] == "pending"
+    assert row["body"] == body.decode()  # the raw body, byte for byte
+    assert (row["message_type"], row["message_id"], row["resource_id"]) == (
+        message_type,
+        "evt_42",
+        "bfi_abc123",
+    )
+    assert (row["channel"], row["schema_id"], row["app_id"]) == ("events", "ts_test", "app_test")
+    assert (row["app_definition_id"], row["tenant_id"]) == ("appdef_test", "ten_test")
+    assert row["base_url"] == "https://tenant.benchling.com"
+    assert row["created_at"].isoformat() == "2026-11-28T01:02:03.456000+00:00"
+    assert row["received_at"] is not None
+
+
+def test_a_sub_path_is_accepted(
+    client: FlaskClient, signer: WebhookSigner, migrated_database_url: str
+) -> None:
+    webhook_id = new_webhook_id()
+    body = envelope()
+    response = client.post(
+        f"{URL}/lifecycle/extra", data=body, headers=signer.signed_headers(body, webhook_id)
+    )
+    assert response.status_code == 200
+    assert inbox_row(migrated_database_url, webhook_id) is not None
+
+
+def test_a_redelivery_is_acknowledged_and_stores_nothing_new(
+    client: FlaskClient, signer: WebhookSigner, migrated_database_url: str
+) -> None:
+    webhook_id = new_webhook_id()
+    body = envelope()
+    first = client.post(URL, data=body, headers=signer.signed_headers(body, webhook_id))
+    stored = inbox_row(migrated_database_url, webhook_id)
+    again = client.post(URL, data=body, headers=signer.signed_headers(body, webhook_id))
+
+    assert (first.json, again.json) == ({"outcome": "recorded"}, {"outcome": "duplicate"})
+    assert again.status_code == 200
+    assert inbox_row(migrated_database_url, webhook_id) == stored
+
+
+def test_the_app_configuration_update_is_recorded_pending(
+    client: FlaskClient, signer: WebhookSigner, migrated_database_url: str
+) -> None:
+    webhook_id = new_webhook_id()
+    body = envelope(APP_CONFIGURATION_UPDATED, channel="app_signals")
+    assert post(client, signer, body, webhook_id=webhook_id) == 200
+    row = inbox_row(migrated_database_url, webhook_id)
+    assert row is not None and row["state"] == "pending"
+
+
+@pytest.mark.parametrize(
+    ("message_type", "channel", "reason"),
+    [
+        ("v2.app.installed", "app_signals", "app lifecycle signal v2.app.installed"),
+        ("v2.request.created", "events", "message type v2.request.created is not synced"),
+    ],
+)
+def test_types_we_do_not_sync_are_acknowledged_and_recorded_ignored(
+    client: FlaskClient,
+    signer: WebhookSigner,
+    migrated_database_url: str,
+    message_type: str,
+    channel: str,
+    reason: str,
+) -> None:
+    webhook_id = new_webhook_id()
+    body = envelope(message_type, channel=channel)
+    response = client.post(URL, data=body, headers=signer.signed_headers(body, webhook_id))
+
+    assert (response.status_code, response.json) == (200, {"outcome": "ignored"})
+    row = inbox_row(migrated_database_url, webhook_id)
+    assert row is not None
+    assert row["state"] == "ignored"
+    assert row["reason"].startswith(reason)
+    assert row["finished_at"] is not None
+
+
+@pytest.mark.parametrize("missing", ["webhook-id", "webhook-timestamp", "webhook-signature"])
+def test_a_missing_header_is_malformed(
+    client: FlaskClient, signer: WebhookSigner, migrated_database_url: str, missing: str
+) -> None:
+    webhook_id = new_webhook_id()
+    body = envelope()
+    headers = signer.signed_headers(body, webhook_id)
+    del headers[missing]
+    response = client.post(URL, data=body, headers=headers)
+    assert response.status_code == 400
+    assert missing in response.json["detail"]  # type: ignore[index]
+    assert inbox_row(migrated_database_url, webhook_id) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"\xff\xfe{}", b"[1, 2]", b'{"message": "x"}', b'{"message": {"id": "e"}}'],
+    ids=["not-json", "not-utf8", "array", "message-not-object", "no-type"],
+)
+def test_a_signed_body_that_is_not_an_envelope_is_malformed(
+    client: FlaskClient, signer: WebhookSigner, migrated_database_url: str, body: bytes
+) -> None:
+    webhook_id = new_webhook_id()
+    assert post(client, signer, body, webhook_id=webhook_id) == 400
+    assert inbox_row(migrated_database_url, webhook_id) is None
+
+
+def test_a_signature_from_another_key_is_unauthorized(
+    client: FlaskClient, migrated_database_url: str
+) -> None:
+    webhook_id = new_webhook_id()
+    assert post(client, WebhookSigner(), envelope(), webhook_id=webhook_id) == 401
+    assert inbox_row(migrated_database_url, webhook_id) is None
+
+
+def test_a_body_altered_after_signing_is_unauthorized(
+    client: FlaskClient, signer: WebhookSigner, migrated_database_url: str
+) -> None:
+    webhook_id = new_webhook_id()
+    body = envelope(resourceId="bfi_original")
+    headers = signer.signed_headers(body, webhook_id)
+    altered = body.replace(b"bfi_original", b"bfi_attacker")
+    assert client.post(URL, data=altered, headers=headers).status_code == 401
+    # Re-serialised JSON (same data, other bytes) breaks the signature too.
+    assert client.post(URL, data=body.replace(b": ", b":"), headers=headers).status_code == 401
+    assert inbox_row(migrated_database_url, webhook_id) is None
+
+
+@pytest.mark.parametrize("offset", [-6 * 60, 6 * 60], ids=["6-minutes-old", "6-minutes-ahead"])
+def test_a_timestamp_outside_five_minutes_is_unauthorized(
+    client: FlaskClient, signer: WebhookSigner, migrated_database_url: str, offset: int
+) -> None:
+    webhook_id = new_webhook_id()
+    timestamp = int(time.time()) + offset
+    assert post(client, signer, envelope(), webhook_id=webhook_id, timestamp=timestamp) == 401
+    assert inbox_row(migrated_database_url, webhook_id) is None
+
+
+def test_a_timestamp_four_minutes_old_is_accepted(
+    client: FlaskClient, signer: WebhookSigner
+) -> None:
+    assert post(client, signer, envelope(), timestamp=int(time.time()) - 4 * 60) == 200
+
+
+def test_a_body_over_one_mebibyte_is_refused_unread(
+    client: FlaskClient, signer: WebhookSigner, migrated_database_url: str
+) -> None:
+    webhook_id = new_webhook_id()
+    body = envelope(padding="x" * MAX_BODY_BYTES)
+    assert post(client, signer, body, webhook_id=webhook_id) == 413
+    assert inbox_row(migrated_database_url, webhook_id) is None
+
+
+def test_a_chunked_body_over_one_mebibyte_is_refused(
+    client: FlaskClient, signer: WebhookSigner, migrated_database_url: str
+) -> None:
+    webhook_id = new_webhook_id()
+    body = envelope(padding="x" * MAX_BODY_BYTES)
+    headers = signer.signed_headers(body, webhook_id)
+    # A body of unknown length, as gunicorn hands over a chunked upload.
+    response = client.post(
+        URL,
+        input_stream=io.BytesIO(body),
+        headers={**headers, "transfer-encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 413
+    assert inbox_row(migrated_database_url, webhook_id) is None
+
+
+def test_fifty_concurrent_posts_of_one_webhook_make_one_row(
+    app: Flask, signer: WebhookSigner, migrated_database_url: str
+) -> None:
+    webhook_id = new_webhook_id()
+    body = envelope()
+    headers = signer.signed_headers(body, webhook_id)
+
+    def deliver(_: int) -> tuple[int, str]:
+        response = app.test_client().post(URL, data=body, headers=headers)
+        return response.status_code, response.json["outcome"]  # type: ignore[index]
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(deliver, range(50)))
+
+    assert {status for status, _ in results} == {200}
+    outcomes = sorted(outcome for _, outcome in results)
+    assert outcomes == ["duplicate"] * 49 + ["recorded"]
+    assert inbox_row(migrated_database_url, webhook_id) is not None
+
+
+def test_each_request_logs_one_line_without_the_body(
+    client: FlaskClient, signer: WebhookSigner, caplog: pytest.LogCaptureFixture
+) -> None:
+    webhook_id = new_webhook_id()
+    body = envelope(resourceId="bfi_secret_payload")
+    caplog.set_level(logging.INFO)
+    post(client, signer, body, webhook_id=webhook_id)
+
+    lines = [r for r in caplog.records if r.name == "webhook_sensor_bridge.requests"]
+    assert len(lines) == 1
+    message = lines[0].getMessage()
+    assert webhook_id in message
+    for field in ('"outcome": "recorded"', '"status": 200', '"latency_ms": ', "v2.entity"):
+        assert field in message
+    assert "bfi_secret_payload" not in caplog.text
+    assert "v1der," not in caplog.text
+
+
+def test_skipping_verification_is_loud_and_accepts_unsigned_webhooks(
+    settings: Settings, migrated_database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    app = create_app(replace(settings, jwks_url=None, skip_verification=True))
+    try:
+        startup_warnings = len(caplog.records)
+        webhook_id = new_webhook_id()
+        headers = {"webhook-id": webhook_id, "webhook-timestamp": "0", "webhook-signature": "x"}
+        response = app.test_client().post(URL, data=envelope(), headers=headers)
+    finally:
+        close_pool(app)
+
+    assert response.status_code == 200
+    assert inbox_row(migrated_database_url, webhook_id) is not None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert startup_warnings >= 1
+    assert sum("BENCHSYNC_INSECURE_SKIP_VERIFICATION" in w for w in warnings) == 2
