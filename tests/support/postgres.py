@@ -72,3 +72,15 @@ def migrated_database_url(database_url: str) -> str:
     """The session's database with every migration applied."""
     database.upgrade(database_url)
     return database_url
+
+
+@pytest.fixture
+def db(migrated_database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """An autocommit connection to the session's migrated database, every table emptied first."""
+    with psycopg.connect(migrated_database_url, autocommit=True) as connection:
+        tables = connection.execute(
+            "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables"
+            " WHERE schemaname IN ('public', 'benchsync') AND tablename <> 'alembic_version'"
+        ).fetchall()
+        connection.execute(f"TRUNCATE {', '.join(name for (name,) in tables)} RESTART IDENTITY")
+        yield connection

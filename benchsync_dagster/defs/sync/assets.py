@@ -1,0 +1,173 @@
+"""The registry upstream, and the Postgres tables a sync run writes from a batch of inbox events.
+
+A run's config names its batch (inbox event sequence numbers). ``benchling_entity_snapshots``
+fetches the batch's entities and stores them raw; ``synced_benchling_data`` derives the seed's
+rows from those snapshots and settles the batch's events. Both write newest-wins, so a rerun or
+re-execution of any run changes nothing that a newer run wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from benchsync_dagster import mapping
+from benchsync_dagster.benchling_api import SyncTarget, fetch_custom_entities
+from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource
+from benchsync_dagster.storage import snapshots, synced_data
+from webhook_sensor_bridge import inbox
+
+GROUP = "benchling_sync"
+
+benchling_registry = dg.AssetSpec(
+    key="benchling_registry",
+    description="The Benchling tenant's registry: custom entities, read through benchling-sdk.",
+    group_name=GROUP,
+    kinds={"benchling"},
+)
+
+# Benchling or the network failing mid-step: try the step again before failing the run.
+BENCHLING_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+
+class SyncBatchConfig(dg.Config):
+    """Which events (and entities) a run syncs, and the App configuration to sync them with."""
+
+    # pydantic copies these defaults per instance, so the shared-mutable-default hazard is absent.
+    event_seqs: list[int] = []  # noqa: RUF012
+    entity_ids: list[str] = []  # noqa: RUF012
+    schema_id: str | None = None
+    field_name: str | None = None
+
+
+_SQL_TYPES = {"string": "text", "bool": "boolean", "datetime64[us, UTC]": "timestamptz"}
+
+
+def table_metadata(table: str, columns: Mapping[str, str], row_count: int) -> dict[str, Any]:
+    schema = dg.TableSchema(
+        columns=[dg.TableColumn(name, _SQL_TYPES[dtype]) for name, dtype in columns.items()]
+    )
+    return {
+        "dagster/table_name": table,
+        "dagster/row_count": row_count,
+        "dagster/column_schema": schema,
+    }
+
+
+def _oldest_event_age_seconds(events: Sequence[inbox.RecordedEvent]) -> float | None:
+    if not events:
+        return None
+    oldest = min(event.received_at for event in events)
+    return round((datetime.now(UTC) - oldest).total_seconds(), 3)
+
+
+def _batch_entities(
+    events: Sequence[inbox.RecordedEvent], extra_ids: Sequence[str]
+) -> tuple[list[str], dict[str, str]]:
+    """The batch's entity ids (event order, then extras) and, per entity, its newest event."""
+    source_events = {e.resource_id: e.webhook_id for e in events if e.resource_id}
+    return list(dict.fromkeys([*source_events, *extra_ids])), source_events
+
+
+@dg.asset(
+    deps=[benchling_registry],
+    group_name=GROUP,
+    kinds={"postgres"},
+    pool="benchling_api",
+    retry_policy=BENCHLING_RETRY_POLICY,
+)
+def benchling_entity_snapshots(
+    context: dg.AssetExecutionContext,
+    config: SyncBatchConfig,
+    benchling: BenchlingResource,
+    postgres: PostgresResource,
+) -> dg.MaterializeResult[Any]:
+    """One raw jsonb document per entity, the newest ``modifiedAt`` winning."""
+    with postgres.transaction() as connection:
+        events = inbox.events_by_seq(connection, config.event_seqs)
+    entity_ids, source_events = _batch_entities(events, config.entity_ids)
+
+    fetched = fetch_custom_entities(benchling.client, entity_ids)
+    frame = mapping.snapshot_frame(mapping.newest_per_entity(fetched.documents), source_events)
+
+    with postgres.transaction() as connection:
+        written = snapshots.upsert(connection, frame)
+        for entity_id, reason in fetched.unavailable.items():
+            seqs = [e.seq for e in events if e.resource_id == entity_id]
+            inbox.mark_dead(connection, seqs, reason)
+        total = snapshots.row_count(connection)
+    for entity_id, reason in fetched.unavailable.items():
+        context.log.warning(f"dead-lettered events of {entity_id}: {reason}")
+
+    stats = benchling.call_stats
+    return dg.MaterializeResult(
+        metadata={
+            **table_metadata(snapshots.TABLE, mapping.SNAPSHOT_COLUMNS, total),
+            "events_in_batch": len(events),
+            "entities_fetched": len(frame),
+            "rows_written": written,
+            "entities_unavailable": len(fetched.unavailable),
+            "oldest_event_age_seconds": _oldest_event_age_seconds(events),
+            "benchling_requests": stats.requests,
+            "benchling_throttled": stats.throttled,
+            "benchling_wait_seconds": round(stats.waited_seconds, 3),
+            "benchling_rate_limit": dg.MetadataValue.json(stats.last_rate_limit_headers),
+        }
+    )
+
+
+def _sync_target(
+    config: SyncBatchConfig, benchling: BenchlingResource, postgres: PostgresResource
+) -> SyncTarget:
+    if config.schema_id and config.field_name:
+        return SyncTarget(config.schema_id, config.field_name)
+    with postgres.transaction() as connection:
+        app_id = inbox.latest_app_id(connection)
+    return benchling.sync_target(app_id)
+
+
+@dg.asset(
+    deps=[benchling_entity_snapshots],
+    group_name=GROUP,
+    kinds={"postgres"},
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26)),
+)
+def synced_benchling_data(
+    config: SyncBatchConfig, benchling: BenchlingResource, postgres: PostgresResource
+) -> dg.MaterializeResult[Any]:
+    """The seed's table: one row per entity of the App's "Synced Schema", with its field value."""
+    target = _sync_target(config, benchling, postgres)
+    with postgres.transaction() as connection:
+        events = inbox.events_by_seq(connection, config.event_seqs)
+        entity_ids, source_events = _batch_entities(events, config.entity_ids)
+        documents = [
+            document
+            for document in snapshots.documents(connection, entity_ids)
+            if mapping.schema_id(document) == target.schema_id
+        ]
+        frame = mapping.synced_data_frame(documents, target.field_name, source_events)
+        written = synced_data.upsert(connection, frame)
+        settled = inbox.mark_synced(connection, config.event_seqs)
+        total = synced_data.row_count(connection)
+        preview = synced_data.preview(connection)
+    return dg.MaterializeResult(
+        metadata={
+            **table_metadata(synced_data.TABLE, mapping.SYNCED_DATA_COLUMNS, total),
+            "synced_schema_id": target.schema_id,
+            "synced_field": target.field_name,
+            "rows_written": written,
+            "events_settled": settled,
+            "oldest_event_age_seconds": _oldest_event_age_seconds(events),
+            "preview": dg.MetadataValue.md(_markdown(preview)),
+        }
+    )
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    return frame.to_markdown(index=False) if not frame.empty else "_no rows yet_"

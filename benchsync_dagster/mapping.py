@@ -1,0 +1,132 @@
+"""Benchling entity documents → typed pandas frames, one frame shape per table.
+
+An entity document is a custom entity as Benchling's JSON has it (``CustomEntity.to_dict()``):
+``id``, ``name``, ``schema``, ``fields`` keyed by display name, ``modifiedAt``, ``archiveRecord``…
+These functions are pure: no I/O, no Dagster.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+EntityDocument = Mapping[str, Any]
+
+# Column name → pandas dtype, in table order. The storage modules write exactly these columns.
+SNAPSHOT_COLUMNS: dict[str, str] = {
+    "entity_id": "string",
+    "schema_id": "string",
+    "modified_at": "datetime64[us, UTC]",
+    "archived": "bool",
+    "document": "string",
+    "source_event": "string",
+}
+SYNCED_DATA_COLUMNS: dict[str, str] = {
+    "benchling_api_id": "string",
+    "entity_name": "string",
+    "field_value": "string",
+    "schema_id": "string",
+    "registry_id": "string",
+    "entity_registry_id": "string",
+    "modified_at": "datetime64[us, UTC]",
+    "archived": "bool",
+    "archive_reason": "string",
+    "web_url": "string",
+    "source_event": "string",
+}
+
+
+class EntityDocumentError(ValueError):
+    """A document lacks what every Benchling entity has (an id and a modifiedAt)."""
+
+
+def _typed_frame(rows: list[dict[str, Any]], columns: Mapping[str, str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(columns))
+    for column, dtype in columns.items():
+        if dtype.startswith("datetime64"):
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+    return frame.astype(columns)
+
+
+def _required(document: EntityDocument, key: str) -> Any:
+    value = document.get(key)
+    if value in (None, ""):
+        raise EntityDocumentError(f"entity document {document.get('id')!r} has no {key!r}")
+    return value
+
+
+def schema_id(document: EntityDocument) -> str | None:
+    schema = document.get("schema") or {}
+    return schema.get("id") if isinstance(schema, Mapping) else None
+
+
+def archive_reason(document: EntityDocument) -> str | None:
+    record = document.get("archiveRecord") or {}
+    return record.get("reason") if isinstance(record, Mapping) else None
+
+
+def field_text(document: EntityDocument, field_name: str) -> str | None:
+    """The named field as text: its display value where Benchling gives one, else its value."""
+    field = (document.get("fields") or {}).get(field_name)
+    if not isinstance(field, Mapping):
+        return None
+    for key in ("displayValue", "textValue", "value"):
+        value = field.get(key)
+        if value not in (None, ""):
+            return value if isinstance(value, str) else json.dumps(value)
+    return None
+
+
+def snapshot_frame(
+    documents: Sequence[EntityDocument], source_events: Mapping[str, str]
+) -> pd.DataFrame:
+    """One row per entity for ``benchling_entity_snapshots``; ``source_events`` maps id → event."""
+    rows = [
+        {
+            "entity_id": _required(document, "id"),
+            "schema_id": schema_id(document),
+            "modified_at": _required(document, "modifiedAt"),
+            "archived": archive_reason(document) is not None,
+            "document": json.dumps(document, sort_keys=True),
+            "source_event": source_events.get(document["id"]),
+        }
+        for document in documents
+    ]
+    return _typed_frame(rows, SNAPSHOT_COLUMNS)
+
+
+def synced_data_frame(
+    documents: Sequence[EntityDocument], field_name: str, source_events: Mapping[str, str]
+) -> pd.DataFrame:
+    """One row per entity for the seed's ``synced_benchling_data``, reading ``field_name``."""
+    rows = [
+        {
+            "benchling_api_id": _required(document, "id"),
+            "entity_name": document.get("name"),
+            "field_value": field_text(document, field_name),
+            "schema_id": schema_id(document),
+            "registry_id": document.get("registryId"),
+            "entity_registry_id": document.get("entityRegistryId"),
+            "modified_at": _required(document, "modifiedAt"),
+            "archived": archive_reason(document) is not None,
+            "archive_reason": archive_reason(document),
+            "web_url": document.get("webURL"),
+            "source_event": source_events.get(document["id"]),
+        }
+        for document in documents
+    ]
+    return _typed_frame(rows, SYNCED_DATA_COLUMNS)
+
+
+def newest_per_entity(documents: Sequence[EntityDocument]) -> list[EntityDocument]:
+    """Drop all but the newest ``modifiedAt`` of each entity (a batch may fetch one twice)."""
+    newest: dict[str, EntityDocument] = {}
+    for document in documents:
+        entity_id = _required(document, "id")
+        kept = newest.get(entity_id)
+        if kept is None or pd.Timestamp(document["modifiedAt"]) > pd.Timestamp(kept["modifiedAt"]):
+            newest[entity_id] = document
+    return list(newest.values())

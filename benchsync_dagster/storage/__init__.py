@@ -1,0 +1,16 @@
+"""SQL for benchsync's tables, one module per table. Plain functions over a psycopg connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+
+def frame_columns(frame: pd.DataFrame) -> list[list[Any]]:
+    """The frame as one Python list per column, missing values as None: parameters for unnest()."""
+    plain = frame.astype(object).where(frame.notna(), None)
+    return [
+        [value.to_pydatetime() if isinstance(value, pd.Timestamp) else value for value in plain[c]]
+        for c in plain.columns
+    ]

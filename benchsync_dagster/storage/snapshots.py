@@ -1,0 +1,54 @@
+"""``benchling_entity_snapshots``: one raw jsonb document per entity, the newest modifiedAt wins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import psycopg
+
+from benchsync_dagster.mapping import SNAPSHOT_COLUMNS
+from benchsync_dagster.storage import frame_columns
+
+TABLE = "benchling_entity_snapshots"
+
+_UPSERT = """
+INSERT INTO benchling_entity_snapshots AS kept
+    (entity_id, schema_id, modified_at, archived, document, source_event)
+SELECT entity_id, schema_id, modified_at, archived, document::jsonb, source_event
+FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::boolean[], %s::text[], %s::text[])
+    AS incoming (entity_id, schema_id, modified_at, archived, document, source_event)
+ON CONFLICT (entity_id) DO UPDATE SET
+    schema_id = EXCLUDED.schema_id,
+    modified_at = EXCLUDED.modified_at,
+    archived = EXCLUDED.archived,
+    document = EXCLUDED.document,
+    source_event = EXCLUDED.source_event,
+    synced_at = now()
+WHERE kept.modified_at < EXCLUDED.modified_at
+"""
+
+
+def upsert(connection: psycopg.Connection[Any], frame: pd.DataFrame) -> int:
+    """Write the frame's snapshots, never over a newer one; returns the rows written."""
+    if frame.empty:
+        return 0
+    cursor = connection.execute(_UPSERT, frame_columns(frame[list(SNAPSHOT_COLUMNS)]))
+    return cursor.rowcount
+
+
+def documents(connection: psycopg.Connection[Any], entity_ids: Sequence[str]) -> list[Any]:
+    """The stored documents of these entities (those we have)."""
+    rows = connection.execute(
+        "SELECT document FROM benchling_entity_snapshots WHERE entity_id = ANY(%s)",
+        [list(entity_ids)],
+    ).fetchall()
+    return [document for (document,) in rows]
+
+
+def row_count(connection: psycopg.Connection[Any]) -> int:
+    (count,) = connection.execute("SELECT count(*) FROM benchling_entity_snapshots").fetchone() or (
+        0,
+    )
+    return int(count)

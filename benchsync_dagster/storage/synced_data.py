@@ -1,0 +1,112 @@
+"""``synced_benchling_data``: the seed's table, one row per entity of the configured schema."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import psycopg
+
+from benchsync_dagster.mapping import SYNCED_DATA_COLUMNS
+from benchsync_dagster.storage import frame_columns
+
+TABLE = "synced_benchling_data"
+
+# A newer modifiedAt always wins; an equal one only rewrites a row whose content differs
+# (the App configuration may now name another field).
+_UPSERT = """
+INSERT INTO synced_benchling_data AS kept
+    (benchling_api_id, entity_name, field_value, schema_id, registry_id, entity_registry_id,
+     modified_at, archived, archive_reason, web_url, source_event)
+SELECT * FROM unnest(
+    %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+    %s::timestamptz[], %s::boolean[], %s::text[], %s::text[], %s::text[])
+ON CONFLICT (benchling_api_id) DO UPDATE SET
+    entity_name = EXCLUDED.entity_name,
+    field_value = EXCLUDED.field_value,
+    schema_id = EXCLUDED.schema_id,
+    registry_id = EXCLUDED.registry_id,
+    entity_registry_id = EXCLUDED.entity_registry_id,
+    modified_at = EXCLUDED.modified_at,
+    archived = EXCLUDED.archived,
+    archive_reason = EXCLUDED.archive_reason,
+    web_url = EXCLUDED.web_url,
+    source_event = EXCLUDED.source_event,
+    synced_datetime = now()
+WHERE kept.modified_at < EXCLUDED.modified_at
+   OR (kept.modified_at = EXCLUDED.modified_at
+       AND (kept.entity_name, kept.field_value, kept.archived, kept.archive_reason)
+           IS DISTINCT FROM
+           (EXCLUDED.entity_name, EXCLUDED.field_value, EXCLUDED.archived, EXCLUDED.archive_reason))
+"""
+
+
+def upsert(connection: psycopg.Connection[Any], frame: pd.DataFrame) -> int:
+    """Write the frame's rows, never over a newer one; returns the rows written."""
+    if frame.empty:
+        return 0
+    cursor = connection.execute(_UPSERT, frame_columns(frame[list(SYNCED_DATA_COLUMNS)]))
+    return cursor.rowcount
+
+
+def modified_at_by_id(
+    connection: psycopg.Connection[Any], entity_ids: Sequence[str]
+) -> dict[str, tuple[datetime, bool]]:
+    """Stored (modified_at, archived) for those of ``entity_ids`` that have a row."""
+    rows = connection.execute(
+        "SELECT benchling_api_id, modified_at, archived FROM synced_benchling_data"
+        " WHERE benchling_api_id = ANY(%s)",
+        [list(entity_ids)],
+    ).fetchall()
+    return {entity_id: (modified_at, archived) for entity_id, modified_at, archived in rows}
+
+
+def archive_unlisted(connection: psycopg.Connection[Any], schema_id: str, run_id: str) -> int:
+    """Mark archived the rows of ``schema_id`` that the full listing noted under ``run_id``
+    (in ``benchsync.reconciliation_listed``) did not return; returns how many."""
+    return connection.execute(
+        "UPDATE synced_benchling_data SET archived = true,"
+        " archive_reason = 'Not returned by Benchling', synced_datetime = now()"
+        " WHERE schema_id = %s AND NOT archived AND NOT EXISTS ("
+        "   SELECT 1 FROM benchsync.reconciliation_listed AS listed"
+        "   WHERE listed.run_id = %s AND listed.entity_id = benchling_api_id)",
+        [schema_id, run_id],
+    ).rowcount
+
+
+def preview(connection: psycopg.Connection[Any], limit: int = 10) -> pd.DataFrame:
+    """The most recently synced rows, for a materialization's metadata."""
+    cursor = connection.execute(
+        "SELECT benchling_api_id, entity_name, field_value, modified_at, archived"
+        " FROM synced_benchling_data ORDER BY synced_datetime DESC, benchling_api_id LIMIT %s",
+        [limit],
+    )
+    columns = [column.name for column in cursor.description or []]
+    return pd.DataFrame(cursor.fetchall(), columns=columns)
+
+
+def row_count(connection: psycopg.Connection[Any]) -> int:
+    (count,) = connection.execute("SELECT count(*) FROM synced_benchling_data").fetchone() or (0,)
+    return int(count)
+
+
+def duplicate_ids(connection: psycopg.Connection[Any]) -> int:
+    """Entities with more than one row: zero unless the UNIQUE constraint was dropped."""
+    (count,) = connection.execute(
+        "SELECT count(*) FROM (SELECT benchling_api_id FROM synced_benchling_data"
+        " GROUP BY benchling_api_id HAVING count(*) > 1) AS duplicated"
+    ).fetchone() or (0,)
+    return int(count)
+
+
+def snapshots_without_row(connection: psycopg.Connection[Any]) -> int:
+    """Entities of a synced schema that have a snapshot but no row here."""
+    (count,) = connection.execute(
+        "SELECT count(*) FROM benchling_entity_snapshots AS snapshot"
+        " WHERE snapshot.schema_id IN (SELECT DISTINCT schema_id FROM synced_benchling_data)"
+        " AND NOT EXISTS (SELECT 1 FROM synced_benchling_data AS row"
+        "                 WHERE row.benchling_api_id = snapshot.entity_id)"
+    ).fetchone() or (0,)
+    return int(count)
