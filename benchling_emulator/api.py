@@ -1,0 +1,272 @@
+"""Benchling's REST API (the part benchling-sdk calls), under ``/api/v2``, and the App's JWKS."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, abort, g, jsonify, request
+
+from benchling_emulator.clock import isoformat
+from benchling_emulator.errors import ApiError, bad_request
+from benchling_emulator.listing import (
+    Page,
+    SortKey,
+    keyset_page,
+    parse_page_size,
+    parse_sort,
+    parse_time_filter,
+)
+from benchling_emulator.request_body import json_object, string_list
+from benchling_emulator.services import current_services
+from benchling_emulator.tenant import EntityQuery
+
+Item = TypeVar("Item")
+
+api = Blueprint("api", __name__, url_prefix="/api/v2")
+jwks = Blueprint("jwks", __name__, url_prefix="/api/v1")
+
+# Sortable properties, and whether each naturally sorts descending (times newest first).
+_ENTITY_SORTS = {"modifiedAt": True, "createdAt": True, "name": False}
+_CONFIG_SORTS = {"modifiedAt": True, "createdAt": True}
+
+
+# --- what every API call passes through ---------------------------------------------------
+
+
+@api.before_request
+def _admit() -> Response | None:
+    """Authenticate, inject faults, then count the call against the tenant's rate limit."""
+    services = current_services()
+    if request.endpoint == "api.token":
+        return None  # neither authenticated by bearer nor counted
+    if not services.tokens.accepts(request.headers.get("Authorization")):
+        raise ApiError(401, "a valid bearer token is required", error_type="invalid_token")
+    fault = services.faults.draw()
+    if fault is not None:
+        services.stats.increment(f"responses_{fault}")
+        return _refusal(fault, "injected fault", services.limiter.peek().headers())
+    decision = services.limiter.acquire()
+    if not decision.admitted:
+        services.stats.increment("responses_429")
+        return _refusal(429, "rate limit exceeded", decision.headers())
+    g.rate_limit_headers = decision.headers()
+    rule = request.url_rule.rule if request.url_rule else request.path
+    services.stats.count_request(f"{request.method} {rule}")
+    return None
+
+
+@api.after_request
+def _add_rate_limit_headers(response: Response) -> Response:
+    response.headers.update(g.get("rate_limit_headers", {}))
+    return response
+
+
+def _refusal(status: int, message: str, headers: dict[str, str]) -> Response:
+    response = jsonify(ApiError(status, message).body())
+    response.status_code = status
+    response.headers.update(headers)
+    return response
+
+
+def _paged(
+    key: str,
+    items: Iterable[Item],
+    sort_key: Callable[[Item], SortKey],
+    render: Callable[[Item], dict[str, Any]],
+    descending: bool = False,
+) -> Response:
+    """One page of ``items`` as Benchling lists answer: items, nextToken, Result-Count."""
+    page = keyset_page(
+        items,
+        sort_key,
+        descending,
+        parse_page_size(request.args.get("pageSize")),
+        request.args.get("nextToken"),
+    )
+    return _page_response(
+        key, Page([render(item) for item in page.items], page.next_token, page.total)
+    )
+
+
+def _page_response(key: str, page: Page[dict[str, Any]]) -> Response:
+    response = jsonify({key: page.items, "nextToken": page.next_token})
+    response.headers["Result-Count"] = str(page.total)
+    return response
+
+
+def _comma_separated(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+# --- authentication ------------------------------------------------------------------------
+
+
+@api.post("/token")
+def token() -> tuple[dict[str, Any], int]:
+    if request.form.get("grant_type") != "client_credentials":
+        return _oauth_error("unsupported_grant_type", "grant_type must be client_credentials", 400)
+    credentials = request.authorization
+    client_id = (credentials.username if credentials else None) or request.form.get("client_id")
+    secret = (credentials.password if credentials else None) or request.form.get("client_secret")
+    tokens = current_services().tokens
+    access_token = tokens.issue(client_id or "", secret or "")
+    if access_token is None:
+        return _oauth_error("invalid_client", "unknown client id or wrong secret", 401)
+    body = {"access_token": access_token, "token_type": "Bearer", "expires_in": tokens.ttl_seconds}
+    return body, 200
+
+
+def _oauth_error(error_type: str, message: str, status: int) -> tuple[dict[str, Any], int]:
+    return ApiError(status, message, error_type=error_type).body(), status
+
+
+# --- custom entities -----------------------------------------------------------------------
+
+
+@api.get("/custom-entities/<entity_id>")
+def get_custom_entity(entity_id: str) -> dict[str, Any]:
+    return current_services().tenant.get_entity(entity_id)
+
+
+@api.get("/custom-entities:bulk-get")
+def bulk_get_custom_entities() -> dict[str, Any]:
+    ids = _comma_separated(request.args.get("customEntityIds", ""))
+    return {"customEntities": current_services().tenant.bulk_get(ids)}
+
+
+@api.get("/custom-entities")
+def list_custom_entities() -> Response:
+    args = request.args
+    query = EntityQuery(
+        schema_id=args.get("schemaId"),
+        registry_id=args.get("registryId"),
+        ids=frozenset(_comma_separated(args["ids"])) if "ids" in args else None,
+        modified_at=parse_time_filter(args["modifiedAt"]) if "modifiedAt" in args else None,
+        created_at=parse_time_filter(args["createdAt"]) if "createdAt" in args else None,
+        archive_reason=args.get("archiveReason", "NOT_ARCHIVED"),
+        sort=parse_sort(args.get("sort"), _ENTITY_SORTS, default="modifiedAt"),
+    )
+    page = current_services().tenant.list_entities(
+        query, parse_page_size(args.get("pageSize")), args.get("nextToken")
+    )
+    return _page_response("customEntities", page)
+
+
+@api.post("/custom-entities")
+def create_custom_entity() -> tuple[dict[str, Any], int]:
+    return current_services().tenant.create_entity(json_object()), 201
+
+
+@api.patch("/custom-entities/<entity_id>")
+def update_custom_entity(entity_id: str) -> dict[str, Any]:
+    return current_services().tenant.update_entity(entity_id, json_object())
+
+
+@api.post("/custom-entities:archive")
+def archive_custom_entities() -> dict[str, Any]:
+    body = json_object()
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason:
+        raise bad_request("reason is required")
+    changed = current_services().tenant.set_archived(string_list(body, "customEntityIds"), reason)
+    return {"customEntityIds": changed, "batchIds": []}
+
+
+@api.post("/custom-entities:unarchive")
+def unarchive_custom_entities() -> dict[str, Any]:
+    ids = string_list(json_object(), "customEntityIds")
+    return {"customEntityIds": current_services().tenant.set_archived(ids, None), "batchIds": []}
+
+
+# --- registries and tasks ------------------------------------------------------------------
+
+
+@api.get("/registries")
+def list_registries() -> dict[str, Any]:
+    return {"registries": [current_services().tenant.seed.registry.to_json()]}
+
+
+@api.get("/registries/<registry_id>")
+def get_registry(registry_id: str) -> dict[str, Any]:
+    return current_services().tenant.registry(registry_id).to_json()
+
+
+# The SDK calls :bulk-register-entities; Benchling's reference also names :register-entities.
+@api.post("/registries/<registry_id>:bulk-register-entities")
+@api.post("/registries/<registry_id>:register-entities")
+def register_entities(registry_id: str) -> tuple[dict[str, Any], int]:
+    body = json_object()
+    naming_strategy = str(body.get("namingStrategy") or "NEW_IDS")
+    ids = string_list(body, "entityIds")
+    return {"taskId": current_services().tenant.register(registry_id, ids, naming_strategy)}, 202
+
+
+@api.get("/tasks/<task_id>")
+def get_task(task_id: str) -> dict[str, Any]:
+    return current_services().tenant.task(task_id)
+
+
+# --- schemas and app configuration ---------------------------------------------------------
+
+
+@api.get("/entity-schemas")
+def list_entity_schemas() -> Response:
+    schemas = current_services().tenant.schemas()
+    if "modifiedAt" in request.args:
+        modified = parse_time_filter(request.args["modifiedAt"])
+        schemas = [schema for schema in schemas if modified(schema.modified_at)]
+    return _paged(
+        "entitySchemas",
+        schemas,
+        lambda schema: (isoformat(schema.modified_at), schema.id),
+        lambda schema: schema.to_json(),
+    )
+
+
+@api.get("/entity-schemas/<schema_id>")
+def get_entity_schema(schema_id: str) -> dict[str, Any]:
+    return current_services().tenant.schema(schema_id).to_json()
+
+
+@api.get("/app-configuration-items")
+def list_app_configuration_items() -> Response:
+    tenant = current_services().tenant
+    items = tenant.config_items(request.args.get("appId", ""))
+    sort = parse_sort(request.args.get("sort"), _CONFIG_SORTS, default="createdAt:asc")
+    return _paged(
+        "appConfigurationItems",
+        items,
+        lambda item: (isoformat(item.created_at), item.id),
+        lambda item: item.to_json(tenant.app_id, tenant.base_url),
+        sort.descending,
+    )
+
+
+# --- app sessions --------------------------------------------------------------------------
+
+
+@api.post("/app-sessions")
+def create_app_session() -> tuple[dict[str, Any], int]:
+    return current_services().tenant.create_session(json_object()), 201
+
+
+@api.get("/app-sessions/<session_id>")
+def get_app_session(session_id: str) -> dict[str, Any]:
+    return current_services().tenant.session(session_id)
+
+
+@api.patch("/app-sessions/<session_id>")
+def update_app_session(session_id: str) -> dict[str, Any]:
+    return current_services().tenant.update_session(session_id, json_object())
+
+
+# --- webhook keys --------------------------------------------------------------------------
+
+
+@jwks.get("/apps/<app_definition_id>/jwks")
+def app_jwks(app_definition_id: str) -> dict[str, Any]:
+    services = current_services()
+    if app_definition_id != services.settings.app_definition_id:
+        abort(404)
+    return services.signer.jwks()

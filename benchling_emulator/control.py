@@ -1,0 +1,92 @@
+"""Control endpoints outside Benchling's API, under ``/_emulator``, for demos and tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from benchling_emulator.errors import bad_request
+from benchling_emulator.request_body import json_object, string_list
+from benchling_emulator.services import EmulatorServices, current_services
+
+control = Blueprint("control", __name__, url_prefix="/_emulator")
+
+MAX_REGISTER_COUNT = 100_000
+
+
+@control.post("/register")
+def register() -> dict[str, Any]:
+    """Create and register ``count`` entities; their webhooks follow at the paced rate."""
+    count = json_object().get("count")
+    if not isinstance(count, int) or not 1 <= count <= MAX_REGISTER_COUNT:
+        raise bad_request(f"count must be an integer from 1 to {MAX_REGISTER_COUNT}")
+    return {"ids": current_services().tenant.create_registered(count)}
+
+
+@control.post("/faults")
+def faults() -> dict[str, Any]:
+    """Change any of rate_limit, fail_rate, duplicate_rate, shuffle, bulk_get_missing."""
+    body = json_object()
+    services = current_services()
+    try:
+        if "rate_limit" in body:
+            services.limiter.limit = int(body["rate_limit"])
+        if "fail_rate" in body:
+            services.faults.fail_rate = float(body["fail_rate"])
+        if "duplicate_rate" in body:
+            services.delivery.duplicate_rate = float(body["duplicate_rate"])
+    except (TypeError, ValueError) as error:
+        raise bad_request(str(error)) from None
+    if "shuffle" in body:
+        services.delivery.shuffle = bool(body["shuffle"])
+    if "bulk_get_missing" in body:
+        if body["bulk_get_missing"] not in ("omit", "error"):
+            raise bad_request("bulk_get_missing must be 'omit' or 'error'")
+        services.tenant.bulk_get_missing = body["bulk_get_missing"]
+    return fault_settings(services)
+
+
+def fault_settings(services: EmulatorServices) -> dict[str, Any]:
+    return {
+        "rate_limit": services.limiter.limit,
+        "fail_rate": services.faults.fail_rate,
+        "duplicate_rate": services.delivery.duplicate_rate,
+        "shuffle": services.delivery.shuffle,
+        "bulk_get_missing": services.tenant.bulk_get_missing,
+    }
+
+
+@control.post("/webhook-urls")
+def webhook_urls() -> dict[str, Any]:
+    """Replace the webhook URLs; webhooks already queued keep theirs."""
+    services = current_services()
+    services.delivery.urls = tuple(string_list(json_object(), "urls"))
+    return {"urls": list(services.delivery.urls)}
+
+
+@control.post("/rotate-key")
+def rotate_key() -> dict[str, Any]:
+    return {"keyId": current_services().signer.rotate()}
+
+
+@control.post("/delete")
+def delete() -> dict[str, Any]:
+    return {"deleted": current_services().tenant.delete(string_list(json_object(), "ids"))}
+
+
+@control.get("/stats")
+def stats() -> dict[str, Any]:
+    services = current_services()
+    counted = services.stats
+    return {
+        "requests": counted.requests(),
+        "responses_429": counted.count("responses_429"),
+        "responses_503": counted.count("responses_503"),
+        "events_emitted": counted.count("events_emitted"),
+        "webhooks_delivered": counted.count("webhooks_delivered"),
+        "webhook_attempts_failed": counted.count("webhook_attempts_failed"),
+        "webhooks_abandoned": counted.count("webhooks_abandoned"),
+        "webhooks_pending": services.delivery.pending(),
+        **fault_settings(services),
+    }

@@ -1,0 +1,41 @@
+"""Benchling's error answers: ``{"error": {"type", "message", "userMessage", ...}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """An API call that Benchling would refuse; the routes turn it into Benchling's error body."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        error_type: str = "invalid_request_error",
+        invalid_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.error_type = error_type
+        self.invalid_id = invalid_id
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {
+            "type": self.error_type,
+            "message": self.message,
+            "userMessage": self.message,
+        }
+        if self.invalid_id is not None:
+            error["invalidId"] = self.invalid_id
+        return {"error": error}
+
+
+def not_found(kind: str, resource_id: str) -> ApiError:
+    return ApiError(404, f"{kind} not found: {resource_id}", invalid_id=resource_id)
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, message)

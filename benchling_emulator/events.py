@@ -1,0 +1,66 @@
+"""Tenant events, and the webhook envelope Benchling wraps them in (``WebhookEnvelopeV0``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from benchling_emulator.clock import isoformat
+
+ENTITY_REGISTERED = "v2.entity.registered"
+CUSTOM_ENTITY_CREATED = "v3.customEntity.created"
+CUSTOM_ENTITY_UPDATED = "v3.customEntity.updated"
+
+
+@dataclass(frozen=True)
+class TenantEvent:
+    id: str  # evt_…
+    type: str
+    created_at: datetime
+    resource_id: str
+    schema_id: str
+    properties: tuple[str, ...] | None = None  # what an update changed (v3 updates only)
+
+
+@dataclass(frozen=True)
+class AppInstallation:
+    """Who the webhooks are addressed to, as every envelope names it."""
+
+    base_url: str
+    tenant_id: str
+    app_id: str
+    app_definition_id: str
+    app_version: str = "0.1.0"
+
+
+def envelope(event: TenantEvent, installation: AppInstallation) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "id": event.id,
+        "createdAt": isoformat(event.created_at),
+        "type": event.type,
+        "schema": {"id": event.schema_id},
+        "resourceId": event.resource_id,
+        "deprecated": False,
+        "excludedProperties": [],
+    }
+    if event.properties is not None:
+        message["properties"] = list(event.properties)
+    return {
+        "version": "0",
+        "baseURL": installation.base_url,
+        "tenantId": installation.tenant_id,
+        "app": {"id": installation.app_id},
+        "appDefinition": {
+            "id": installation.app_definition_id,
+            "versionNumber": installation.app_version,
+        },
+        "channel": "events",
+        "message": message,
+    }
+
+
+def envelope_body(event: TenantEvent, installation: AppInstallation) -> bytes:
+    """The raw webhook body; it is signed as these exact bytes."""
+    return json.dumps(envelope(event, installation), separators=(",", ":")).encode()

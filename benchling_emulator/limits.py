@@ -1,0 +1,96 @@
+"""Benchling's tenant rate limit, and the faults the emulator injects on purpose."""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    admitted: bool
+    limit: int
+    remaining: int
+    reset_seconds: int  # whole seconds until the oldest counted request leaves the window
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "x-rate-limit-limit": str(self.limit),
+            "x-rate-limit-remaining": str(self.remaining),
+            "x-rate-limit-reset": str(self.reset_seconds),
+        }
+
+
+class SlidingWindowLimiter:
+    """At most ``limit`` admitted requests in any ``window_seconds``; refused ones do not count."""
+
+    def __init__(
+        self,
+        limit: int,
+        window_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._limit = limit
+        self._window = window_seconds
+        self._clock = clock
+        self._admitted: deque[float] = deque()  # when each request in the window was admitted
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    @limit.setter
+    def limit(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("the rate limit must admit at least one request")
+        with self._lock:
+            self._limit = limit
+
+    def acquire(self) -> RateDecision:
+        """Admit one request if the window has room, and say how the window stands."""
+        with self._lock:
+            now = self._forget_old()
+            admitted = len(self._admitted) < self._limit
+            if admitted:
+                self._admitted.append(now)
+            return self._decision(admitted, now)
+
+    def peek(self) -> RateDecision:
+        """How the window stands, admitting nothing."""
+        with self._lock:
+            now = self._forget_old()
+            return self._decision(len(self._admitted) < self._limit, now)
+
+    def _forget_old(self) -> float:
+        now = self._clock()
+        while self._admitted and self._admitted[0] <= now - self._window:
+            self._admitted.popleft()
+        return now
+
+    def _decision(self, admitted: bool, now: float) -> RateDecision:
+        remaining = max(0, self._limit - len(self._admitted))
+        # The window gains room when its oldest request leaves it.
+        reset = self._admitted[0] + self._window - now if self._admitted else 0.0
+        return RateDecision(admitted, self._limit, remaining, math.ceil(reset))
+
+
+class FaultInjector:
+    """Answers a ``fail_rate`` fraction of API calls with 429 or 503, drawn from a seeded random."""
+
+    def __init__(self, fail_rate: float, rng: random.Random) -> None:
+        self.fail_rate = fail_rate
+        self._rng = rng
+        self._lock = threading.Lock()
+
+    def draw(self) -> int | None:
+        """The status to fail this call with, or None to let it through."""
+        with self._lock:
+            if self._rng.random() >= self.fail_rate:
+                return None
+            return self._rng.choice((429, 503))

@@ -1,0 +1,158 @@
+"""What a fresh emulated tenant holds: one registry, one schema, and the App's configuration.
+
+The configuration answers the seed app's manifest: "Synced Schema" links the schema, and
+"Synced Schema" → "Synced Field Data" links its text field.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from benchling_emulator.clock import TenantClock, isoformat
+from benchling_emulator.schemas import DropdownOption, EntitySchema, FieldDefinition
+
+SYNCED_SCHEMA_PATH = ("Synced Schema",)
+SYNCED_FIELD_PATH = ("Synced Schema", "Synced Field Data")
+SYNCED_TEXT_FIELD = "Description"
+
+_WORDS = ("alpha", "beta", "gamma", "delta", "kappa", "omega", "sigma", "theta", "zeta")
+_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Registry:
+    id: str
+    name: str
+    modified_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        owner = {"id": "ent_emulatorOrg", "handle": "emulator", "name": "Emulator Org"}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "owner": owner,
+            "modifiedAt": isoformat(self.modified_at),
+        }
+
+
+@dataclass(frozen=True)
+class ConfigItem:
+    id: str
+    path: tuple[str, ...]
+    type: str  # entity_schema, field, text, ...
+    linked_id: str
+    linked_name: str
+    created_at: datetime
+    subtype: str | None = None
+
+    def to_json(self, app_id: str, base_url: str) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "id": self.id,
+            "apiURL": f"{base_url}/api/v2/app-configuration-items/{self.id}",
+            "app": {"id": app_id},
+            "createdAt": isoformat(self.created_at),
+            "modifiedAt": isoformat(self.created_at),
+            "path": list(self.path),
+            "type": self.type,
+            "value": self.linked_id,
+            "linkedResource": {"id": self.linked_id, "name": self.linked_name},
+            "description": None,
+            "requiredConfig": True,
+        }
+        if self.subtype is not None:
+            item["subtype"] = self.subtype
+        return item
+
+
+@dataclass(frozen=True)
+class TenantSeed:
+    registry: Registry
+    schema: EntitySchema
+    config_items: tuple[ConfigItem, ...]
+    folder_id: str
+
+
+def seeded_tenant(clock: TenantClock) -> TenantSeed:
+    registry = Registry("src_emulator01", "Emulator Registry", clock.now())
+    schema_id = "ts_emulator01"
+    fields = (
+        FieldDefinition("tsf_description", SYNCED_TEXT_FIELD, "text", is_required=True),
+        FieldDefinition("tsf_notes", "Notes", "long_text"),
+        FieldDefinition("tsf_passage", "Passage Number", "integer"),
+        FieldDefinition("tsf_concentration", "Concentration", "float"),
+        FieldDefinition("tsf_validated", "Validated", "boolean"),
+        FieldDefinition(
+            "tsf_status",
+            "Status",
+            "dropdown",
+            dropdown_id="sfs_status",
+            options=(
+                DropdownOption("sfso_active", "Active"),
+                DropdownOption("sfso_pending", "Pending"),
+                DropdownOption("sfso_retired", "Retired"),
+            ),
+        ),
+        FieldDefinition("tsf_parent", "Parent", "entity_link", link_schema_id=schema_id),
+        FieldDefinition("tsf_prepared", "Prepared At", "datetime"),
+        FieldDefinition("tsf_received", "Received On", "date"),
+        FieldDefinition("tsf_tags", "Tags", "text", is_multi=True),
+    )
+    schema = EntitySchema(schema_id, "Emulated Sample", "EMU", registry.id, fields, clock.now())
+    config_items = (
+        ConfigItem(
+            "aci_syncedschema",
+            SYNCED_SCHEMA_PATH,
+            "entity_schema",
+            schema.id,
+            schema.name,
+            clock.now(),
+            subtype="custom_entity",
+        ),
+        ConfigItem(
+            "aci_syncedfield",
+            SYNCED_FIELD_PATH,
+            "field",
+            fields[0].id,
+            fields[0].name,
+            clock.now(),
+        ),
+    )
+    return TenantSeed(registry, schema, config_items, folder_id="lib_emulator01")
+
+
+def sample_field_values(
+    schema: EntitySchema, rng: random.Random, number: int, link_targets: list[str]
+) -> dict[str, Any]:
+    """Varied values for every field of ``schema``, as an API client would write them."""
+    values: dict[str, Any] = {}
+    for field in schema.fields:
+        if field.type == "entity_link" and not link_targets:
+            continue
+        count = rng.randint(1, 3) if field.is_multi else 1
+        samples = [_sample_value(field, rng, number, link_targets) for _ in range(count)]
+        values[field.name] = samples if field.is_multi else samples[0]
+    return values
+
+
+def _sample_value(
+    field: FieldDefinition, rng: random.Random, number: int, link_targets: list[str]
+) -> Any:
+    def moment() -> datetime:
+        return _EPOCH + timedelta(seconds=rng.randrange(365 * 24 * 3600))
+
+    samplers: dict[str, Callable[[], Any]] = {
+        "text": lambda: f"{rng.choice(_WORDS)}-{number}",
+        "long_text": lambda: " ".join(rng.choices(_WORDS, k=8)),
+        "integer": lambda: rng.randint(1, 40),
+        "float": lambda: round(rng.uniform(0.1, 100.0), 3),
+        "boolean": lambda: rng.random() < 0.5,
+        "dropdown": lambda: rng.choice(field.options).id,
+        "entity_link": lambda: rng.choice(link_targets),
+        "datetime": lambda: moment().isoformat(),
+        "date": lambda: moment().date().isoformat(),
+    }
+    return samplers[field.type]()

@@ -1,0 +1,448 @@
+"""The tenant's state: custom entities, registration tasks and app sessions, behind one lock.
+
+Request threads and the control endpoints change it; every change moves the entity's
+``modifiedAt`` forward on the tenant clock and, where Benchling would, emits an event. Events
+are handed to the sink after the lock is released, so delivery never holds up the tenant.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from benchling_emulator.clock import TenantClock, isoformat
+from benchling_emulator.errors import bad_request, not_found
+from benchling_emulator.events import (
+    CUSTOM_ENTITY_CREATED,
+    CUSTOM_ENTITY_UPDATED,
+    ENTITY_REGISTERED,
+    TenantEvent,
+)
+from benchling_emulator.listing import Page, SortKey, SortOrder, keyset_page
+from benchling_emulator.schemas import EntitySchema
+from benchling_emulator.seed import ConfigItem, Registry, TenantSeed, sample_field_values
+from benchling_emulator.settings import BulkGetMissing
+
+EventSink = Callable[[list[TenantEvent]], None]
+
+MAX_BULK_GET_IDS = 100
+_APP_USER = {"id": "ent_emulatorApp", "handle": "emulator-app", "name": "Emulator App"}
+_ID_ALPHABET = string.ascii_letters + string.digits
+# What an update may change, by request key; these keys are also the event's "properties".
+_UPDATABLE = ("name", "fields", "customFields", "folderId", "aliases", "entityRegistryId")
+
+
+@dataclass
+class Entity:
+    id: str
+    name: str
+    schema: EntitySchema
+    folder_id: str | None
+    fields: dict[str, Any]  # stored values by field display name
+    custom_fields: dict[str, Any]
+    aliases: list[str]
+    created_at: datetime
+    modified_at: datetime
+    registry_id: str | None = None
+    entity_registry_id: str | None = None
+    registered_at: datetime | None = None
+    archive_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class EntityQuery:
+    """The filters of ``GET /custom-entities``; None means "not filtered"."""
+
+    schema_id: str | None = None
+    registry_id: str | None = None
+    ids: frozenset[str] | None = None
+    modified_at: Callable[[datetime], bool] | None = None
+    created_at: Callable[[datetime], bool] | None = None
+    archive_reason: str = "NOT_ARCHIVED"  # or ANY_ARCHIVED, ANY_ARCHIVED_OR_NOT_ARCHIVED, a reason
+    sort: SortOrder = field(default_factory=lambda: SortOrder("modifiedAt", descending=True))
+
+    def matches(self, entity: Entity) -> bool:
+        return (
+            self.schema_id in (None, entity.schema.id)
+            and self.registry_id in (None, entity.registry_id)
+            and (self.ids is None or entity.id in self.ids)
+            and (self.modified_at is None or self.modified_at(entity.modified_at))
+            and (self.created_at is None or self.created_at(entity.created_at))
+            and self._archive_matches(entity.archive_reason)
+        )
+
+    def _archive_matches(self, reason: str | None) -> bool:
+        if self.archive_reason == "NOT_ARCHIVED":
+            return reason is None
+        if self.archive_reason == "ANY_ARCHIVED":
+            return reason is not None
+        if self.archive_reason == "ANY_ARCHIVED_OR_NOT_ARCHIVED":
+            return True
+        return reason == self.archive_reason
+
+    def sort_key(self, entity: Entity) -> SortKey:
+        if self.sort.property == "name":
+            return entity.name, entity.id
+        moment = entity.created_at if self.sort.property == "createdAt" else entity.modified_at
+        return isoformat(moment), entity.id
+
+
+class Tenant:
+    def __init__(
+        self,
+        seed: TenantSeed,
+        *,
+        app_id: str,
+        base_url: str,
+        bulk_get_missing: BulkGetMissing,
+        clock: TenantClock,
+        rng: random.Random,
+        events: EventSink,
+    ) -> None:
+        self.seed = seed
+        self.app_id = app_id
+        self.base_url = base_url
+        self.bulk_get_missing = bulk_get_missing  # how :bulk-get answers unknown ids
+        self._clock = clock
+        self._rng = rng
+        self._emit = events
+        self._lock = threading.Lock()
+        self._schemas = {seed.schema.id: seed.schema}
+        self._entities: dict[str, Entity] = {}
+        self._tasks: dict[str, dict[str, Any]] = {}
+        self._sessions: dict[str, dict[str, Any]] = {}
+        self._registry_numbers = 0
+
+    # --- custom entities: reads -------------------------------------------------------------
+
+    def get_entity(self, entity_id: str) -> dict[str, Any]:
+        with self._lock:
+            return self._render(self._entity(entity_id))
+
+    def bulk_get(self, entity_ids: list[str]) -> list[dict[str, Any]]:
+        if not entity_ids:
+            raise bad_request("customEntityIds is required")
+        if len(entity_ids) > MAX_BULK_GET_IDS:
+            raise bad_request(f"at most {MAX_BULK_GET_IDS} ids per bulk get")
+        with self._lock:
+            unknown = [entity_id for entity_id in entity_ids if entity_id not in self._entities]
+            if unknown and self.bulk_get_missing == "error":
+                raise not_found("Custom entity", unknown[0])
+            found = dict.fromkeys(entity_id for entity_id in entity_ids if entity_id not in unknown)
+            return [self._render(self._entities[entity_id]) for entity_id in found]
+
+    def list_entities(
+        self, query: EntityQuery, page_size: int, next_token: str | None
+    ) -> Page[dict[str, Any]]:
+        with self._lock:
+            matching = [entity for entity in self._entities.values() if query.matches(entity)]
+            page = keyset_page(
+                matching, query.sort_key, query.sort.descending, page_size, next_token
+            )
+            return Page(
+                [self._render(entity) for entity in page.items], page.next_token, page.total
+            )
+
+    # --- custom entities: writes ------------------------------------------------------------
+
+    def create_entity(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = request.get("name")
+        if not isinstance(name, str) or not name:
+            raise bad_request("name is required")
+        schema = self._schemas.get(str(request.get("schemaId")))
+        if schema is None:
+            raise bad_request(f"unknown schemaId: {request.get('schemaId')!r}")
+        registry_id = request.get("registryId")
+        naming_strategy = request.get("namingStrategy")
+        entity_registry_id = request.get("entityRegistryId")
+        if registry_id:
+            self.registry(registry_id)
+            if not (naming_strategy or entity_registry_id):
+                raise bad_request("registryId needs a namingStrategy or an entityRegistryId")
+        fields = _accept_fields(schema, request.get("fields") or {})
+        with self._lock:
+            entity = self._insert(
+                name,
+                schema,
+                fields,
+                folder_id=request.get("folderId") or self.seed.folder_id,
+                custom_fields=dict(request.get("customFields") or {}),
+                aliases=list(request.get("aliases") or []),
+            )
+            events = [self._event(CUSTOM_ENTITY_CREATED, entity)]
+            if registry_id:
+                registration = self._register(
+                    entity, registry_id, naming_strategy or "NEW_IDS", entity_registry_id
+                )
+                events.append(registration)
+            rendered = self._render(entity)
+        self._emit(events)
+        return rendered
+
+    def update_entity(self, entity_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            entity = self._entity(entity_id)
+            fields = _accept_fields(entity.schema, request.get("fields") or {})
+            if "name" in request:
+                entity.name = str(request["name"])
+            entity.fields.update(fields)
+            entity.custom_fields.update(request.get("customFields") or {})
+            if "folderId" in request:
+                entity.folder_id = request["folderId"]
+            if "aliases" in request:
+                entity.aliases = list(request["aliases"] or [])
+            if "entityRegistryId" in request:
+                entity.entity_registry_id = request["entityRegistryId"]
+            entity.modified_at = self._clock.now()
+            changed = tuple(key for key in _UPDATABLE if key in request)
+            event = self._event(CUSTOM_ENTITY_UPDATED, entity, properties=changed)
+            rendered = self._render(entity)
+        self._emit([event])
+        return rendered
+
+    def set_archived(self, entity_ids: list[str], reason: str | None) -> list[str]:
+        """Archive with ``reason``, or unarchive (None). Benchling sends no event for either."""
+        with self._lock:
+            entities = [self._entity(entity_id) for entity_id in entity_ids]
+            for entity in entities:
+                entity.archive_reason = reason
+                entity.modified_at = self._clock.now()
+        return [entity.id for entity in entities]
+
+    def register(self, registry_id: str, entity_ids: list[str], naming_strategy: str) -> str:
+        """Register the entities now; answers the id of a task that has already succeeded."""
+        with self._lock:
+            self.registry(registry_id)
+            entities = [self._entity(entity_id) for entity_id in entity_ids]
+            events = [
+                self._register(entity, registry_id, naming_strategy)
+                for entity in entities
+                if entity.registry_id is None
+            ]
+            task_id = self._new_id("task_")
+            self._tasks[task_id] = {
+                "status": "SUCCEEDED",
+                "response": {},
+                "errors": [],
+                "message": "",
+            }
+        self._emit(events)
+        return task_id
+
+    def create_registered(self, count: int) -> list[str]:
+        """``count`` new entities of the seeded schema, with varied fields, all registered."""
+        schema = self.seed.schema
+        with self._lock:
+            start = len(self._entities)
+            link_targets = list(self._entities)[-100:]
+            events = []
+            for number in range(start + 1, start + count + 1):
+                fields = sample_field_values(schema, self._rng, number, link_targets)
+                entity = self._insert(
+                    f"Sample {number}", schema, _accept_fields(schema, fields), self.seed.folder_id
+                )
+                events.append(self._register(entity, self.seed.registry.id, "NEW_IDS"))
+                link_targets = [*link_targets[-99:], entity.id]
+        self._emit(events)
+        return [event.resource_id for event in events]
+
+    def delete(self, entity_ids: Iterable[str]) -> list[str]:
+        """Make entities vanish (an emulator-only power: Benchling archives, never deletes)."""
+        with self._lock:
+            return [entity_id for entity_id in entity_ids if self._entities.pop(entity_id, None)]
+
+    # --- the rest of the API ----------------------------------------------------------------
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        with self._lock:
+            task = self._tasks.get(task_id)
+            if task is None:
+                raise not_found("Task", task_id)
+            return dict(task)
+
+    def registry(self, registry_id: str) -> Registry:
+        if registry_id != self.seed.registry.id:
+            raise not_found("Registry", registry_id)
+        return self.seed.registry
+
+    def schema(self, schema_id: str) -> EntitySchema:
+        schema = self._schemas.get(schema_id)
+        if schema is None:
+            raise not_found("Entity schema", schema_id)
+        return schema
+
+    def schemas(self) -> list[EntitySchema]:
+        return list(self._schemas.values())
+
+    def config_items(self, app_id: str) -> list[ConfigItem]:
+        if app_id != self.app_id:
+            raise not_found("App", app_id)
+        return list(self.seed.config_items)
+
+    def create_session(self, request: dict[str, Any]) -> dict[str, Any]:
+        if request.get("appId") != self.app_id:
+            raise bad_request(f"unknown appId: {request.get('appId')!r}")
+        with self._lock:
+            now = isoformat(self._clock.now())
+            session: dict[str, Any] = {
+                "id": self._new_id("sesn_"),
+                "app": {"id": self.app_id},
+                "name": str(request.get("name", "")),
+                "status": "RUNNING",
+                "timeoutSeconds": int(request.get("timeoutSeconds", 0)),
+                "messages": list(request.get("messages") or []),
+                "createdAt": now,
+                "modifiedAt": now,
+            }
+            self._sessions[session["id"]] = session
+            return dict(session)
+
+    def session(self, session_id: str) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._session(session_id))
+
+    def update_session(self, session_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            session = self._session(session_id)
+            session["messages"] = [*session["messages"], *(request.get("messages") or [])]
+            for key in ("status", "timeoutSeconds"):
+                if request.get(key) is not None:
+                    session[key] = request[key]
+            session["modifiedAt"] = isoformat(self._clock.now())
+            return dict(session)
+
+    # --- helpers; callers hold the lock -----------------------------------------------------
+
+    def _entity(self, entity_id: str) -> Entity:
+        entity = self._entities.get(entity_id)
+        if entity is None:
+            raise not_found("Custom entity", entity_id)
+        return entity
+
+    def _session(self, session_id: str) -> dict[str, Any]:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise not_found("App session", session_id)
+        return session
+
+    def _new_id(self, prefix: str) -> str:
+        return prefix + "".join(self._rng.choices(_ID_ALPHABET, k=10))
+
+    def _insert(
+        self,
+        name: str,
+        schema: EntitySchema,
+        fields: dict[str, Any],
+        folder_id: str | None,
+        custom_fields: dict[str, Any] | None = None,
+        aliases: list[str] | None = None,
+    ) -> Entity:
+        entity_id = self._new_id("bfi_")
+        while entity_id in self._entities:
+            entity_id = self._new_id("bfi_")
+        now = self._clock.now()
+        entity = Entity(
+            id=entity_id,
+            name=name,
+            schema=schema,
+            folder_id=folder_id,
+            fields=fields,
+            custom_fields=custom_fields or {},
+            aliases=aliases or [],
+            created_at=now,
+            modified_at=now,
+        )
+        self._entities[entity_id] = entity
+        return entity
+
+    def _register(
+        self,
+        entity: Entity,
+        registry_id: str,
+        naming_strategy: str,
+        entity_registry_id: str | None = None,
+    ) -> TenantEvent:
+        if naming_strategy == "IDS_FROM_NAMES":
+            entity_registry_id = entity.name
+        if entity_registry_id is None:
+            self._registry_numbers += 1
+            entity_registry_id = f"{entity.schema.prefix}{self._registry_numbers:06d}"
+        if naming_strategy == "DELETE_NAMES":
+            entity.name = entity_registry_id
+        entity.registry_id = registry_id
+        entity.entity_registry_id = entity_registry_id
+        entity.registered_at = entity.modified_at = self._clock.now()
+        return self._event(ENTITY_REGISTERED, entity)
+
+    def _event(
+        self, event_type: str, entity: Entity, properties: tuple[str, ...] | None = None
+    ) -> TenantEvent:
+        return TenantEvent(
+            id=self._new_id("evt_"),
+            type=event_type,
+            created_at=entity.modified_at,
+            resource_id=entity.id,
+            schema_id=entity.schema.id,
+            properties=properties,
+        )
+
+    def _render(self, entity: Entity) -> dict[str, Any]:
+        """The entity as Benchling's API shows it (``CustomEntity``)."""
+
+        def name_of(entity_id: str) -> str | None:
+            linked = self._entities.get(entity_id)
+            return linked.name if linked else None
+
+        web_url = f"{self.base_url}/benchling/custom-entities/{entity.id}"
+        archived = entity.archive_reason is not None
+        registration = (
+            {"originEntryId": None, "registeredAt": isoformat(entity.registered_at)}
+            if entity.registered_at
+            else None
+        )
+        return {
+            "id": entity.id,
+            "name": entity.name,
+            "schema": entity.schema.summary(),
+            "fields": {
+                definition.name: definition.render(entity.fields.get(definition.name), name_of)
+                for definition in entity.schema.fields
+            },
+            "customFields": {
+                name: value if isinstance(value, dict) else {"value": value}
+                for name, value in entity.custom_fields.items()
+            },
+            "registryId": entity.registry_id,
+            "entityRegistryId": entity.entity_registry_id,
+            "registrationOrigin": registration,
+            "archiveRecord": {"reason": entity.archive_reason} if archived else None,
+            "folderId": entity.folder_id,
+            "aliases": list(entity.aliases),
+            "authors": [_APP_USER],
+            "creator": _APP_USER,
+            "createdAt": isoformat(entity.created_at),
+            "modifiedAt": isoformat(entity.modified_at),
+            "webURL": web_url,
+            "url": web_url,
+            "apiURL": f"{self.base_url}/api/v2/custom-entities/{entity.id}",
+        }
+
+
+def _accept_fields(schema: EntitySchema, written: dict[str, Any]) -> dict[str, Any]:
+    """Stored values from request fields ``{"Name": {"value": ...}}``; 400 when one does not fit."""
+    accepted: dict[str, Any] = {}
+    for name, wrapper in written.items():
+        definition = schema.field(name)
+        if definition is None:
+            raise bad_request(f"schema {schema.name!r} has no field {name!r}")
+        value = wrapper.get("value") if isinstance(wrapper, dict) else wrapper
+        try:
+            accepted[name] = definition.accept(value)
+        except ValueError as error:
+            raise bad_request(str(error)) from None
+    return accepted
