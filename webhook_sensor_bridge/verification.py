@@ -47,15 +47,21 @@ def fetch_public_keys(url: str) -> PublicKeys:
         document = response.read(MAX_JWKS_BYTES + 1)
     if len(document) > MAX_JWKS_BYTES:
         raise ValueError(f"the JWKS at {url} is larger than {MAX_JWKS_BYTES} bytes")
+    return public_keys(document)
+
+
+def public_keys(jwks_document: bytes) -> PublicKeys:
+    """The EC public keys of a JWKS document; raises ValueError when there are none."""
     try:
-        key_set = jwk.JWKSet.from_json(document)
+        # The same PEM round trip as benchling-sdk, done once per fetch, not once per webhook.
+        loaded = [
+            load_pem_public_key(key.export_to_pem()) for key in jwk.JWKSet.from_json(jwks_document)
+        ]
     except JWException as error:
-        raise ValueError(f"the JWKS at {url} is not a JWK set: {error}") from error
-    # The same PEM round trip as benchling-sdk, done once per fetch rather than once per webhook.
-    loaded = (load_pem_public_key(key.export_to_pem()) for key in key_set)
+        raise ValueError(f"not a JWK set of public keys: {error}") from error
     keys = tuple(key for key in loaded if isinstance(key, ec.EllipticCurvePublicKey))
     if not keys:
-        raise ValueError(f"the JWKS at {url} holds no EC public key")
+        raise ValueError("the JWK set holds no EC public key")
     return keys
 
 

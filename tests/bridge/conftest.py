@@ -1,4 +1,4 @@
-"""Fixtures for the bridge: a JWKS served over real HTTP, the app on a real Postgres, and helpers."""
+"""Bridge fixtures: a JWKS served over real HTTP, the app on a real Postgres, and helpers."""
 
 from __future__ import annotations
 
