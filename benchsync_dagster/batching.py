@@ -23,7 +23,7 @@ class PendingEvent:
 
     seq: int
     txid: int
-    entity_id: str
+    webhook_id: str
     received_at: datetime
 
 

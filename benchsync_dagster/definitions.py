@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import dagster as dg
 
-from benchsync_dagster.defs.reconciliation.assets import registry_reconciliation
-from benchsync_dagster.defs.reconciliation.schedules import (
+from benchsync_dagster.orchestration.reconciliation.assets import registry_reconciliation
+from benchsync_dagster.orchestration.reconciliation.schedules import (
     reconciliation_job,
     reconciliation_schedule,
 )
-from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource
-from benchsync_dagster.defs.sync.assets import (
+from benchsync_dagster.orchestration.resources import BenchlingResource, PostgresResource
+from benchsync_dagster.orchestration.sync.assets import (
     benchling_entity_snapshots,
     benchling_registry,
     synced_benchling_data,
 )
-from benchsync_dagster.defs.sync.checks import no_event_pending_too_long, one_row_per_entity
-from benchsync_dagster.defs.sync.jobs import sync_job
-from benchsync_dagster.defs.sync.sensors import inbox_sensor, retry_failed_batches
+from benchsync_dagster.orchestration.sync.checks import (
+    no_event_pending_too_long,
+    one_row_per_entity,
+)
+from benchsync_dagster.orchestration.sync.jobs import sync_job
+from benchsync_dagster.orchestration.sync.sensors import inbox_sensor, retry_failed_batches
 
 defs = dg.Definitions(
     assets=[

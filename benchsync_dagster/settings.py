@@ -34,10 +34,10 @@ def _client_secret(environ: Mapping[str, str]) -> str:
         if not secret:
             raise ConfigurationError(f"CLIENT_SECRET_FILE: {secret_file} is empty")
         return secret
-    secret = _env(environ, "CLIENT_SECRET")
-    if secret is None:
+    inline_secret = _env(environ, "CLIENT_SECRET")
+    if inline_secret is None:
         raise ConfigurationError("set CLIENT_SECRET_FILE (or CLIENT_SECRET) to the App's secret")
-    return secret
+    return inline_secret
 
 
 def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:

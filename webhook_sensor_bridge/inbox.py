@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import class_row
 
 from webhook_sensor_bridge.events import InboxEvent
@@ -141,6 +142,13 @@ class InboxBatch:
         return self.rows[-1].position if self.rows else start
 
 
+_SELECT_ROWS = sql.SQL("""
+    SELECT webhook_id, txid::text::bigint AS txid, seq, state, message_type, channel,
+           message_id, resource_id, schema_id, app_id, app_definition_id, tenant_id, base_url,
+           created_at, received_at, attempts, body
+    FROM benchsync.inbox""")
+
+
 def read_after(connection: Connection, position: ReadPosition, limit: int) -> InboxBatch:
     """Rows past ``position`` in (txid, seq) order, up to ``limit``, whatever their state.
 
@@ -150,16 +158,13 @@ def read_after(connection: Connection, position: ReadPosition, limit: int) -> In
     """
     with connection.cursor(row_factory=class_row(InboxRow)) as cursor:
         rows = cursor.execute(
-            """
-            SELECT webhook_id, txid::text::bigint AS txid, seq, state, message_type, channel,
-                   message_id, resource_id, schema_id, app_id, app_definition_id, tenant_id,
-                   base_url, created_at, received_at, attempts, body
-            FROM benchsync.inbox
+            _SELECT_ROWS
+            + sql.SQL("""
             WHERE (txid, seq) > (%s::text::xid8, %s)
               AND txid < pg_snapshot_xmin(pg_current_snapshot())
             ORDER BY txid, seq
             LIMIT %s
-            """,
+            """),
             (str(position.txid), position.seq, limit),
         ).fetchall()
     held = connection.execute(
@@ -171,6 +176,23 @@ def read_after(connection: Connection, position: ReadPosition, limit: int) -> In
         (str(position.txid), position.seq),
     ).fetchone()
     return InboxBatch(rows=rows, held_back=int(held[0]) if held else 0)
+
+
+def rows_by_webhook_id(connection: Connection, webhook_ids: Sequence[str]) -> list[InboxRow]:
+    """The rows of these webhooks (a sync run's batch), in read order."""
+    with connection.cursor(row_factory=class_row(InboxRow)) as cursor:
+        return cursor.execute(
+            _SELECT_ROWS + sql.SQL(" WHERE webhook_id = ANY(%s) ORDER BY txid, seq"),
+            (list(webhook_ids),),
+        ).fetchall()
+
+
+def latest_app_id(connection: Connection) -> str | None:
+    """The App installation id (``app.id``) of the newest webhook that carried one."""
+    row = connection.execute(
+        "SELECT app_id FROM benchsync.inbox WHERE app_id IS NOT NULL ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    return str(row[0]) if row else None
 
 
 def mark_synced(connection: Connection, webhook_ids: Sequence[str]) -> int:

@@ -21,7 +21,9 @@ def entity_document(
         "id": entity_id,
         "name": name or f"Entity {entity_id}",
         "schema": {"id": schema_id, "name": "Plasmid"},
-        "fields": {FIELD: {"value": value, "type": "text", "isMulti": False, "displayValue": value}},
+        "fields": {
+            FIELD: {"value": value, "type": "text", "isMulti": False, "displayValue": value}
+        },
         "registryId": "src_registry",
         "entityRegistryId": f"PLA{entity_id[-3:]}",
         "modifiedAt": modified_at,

@@ -8,7 +8,7 @@ QUIET = timedelta(seconds=2)
 
 def _events(count: int, newest_age: timedelta) -> list[PendingEvent]:
     return [
-        PendingEvent(seq=i, txid=1000 + i, entity_id=f"bfi_{i}", received_at=NOW - newest_age)
+        PendingEvent(seq=i, txid=1000 + i, webhook_id=f"msg_{i}", received_at=NOW - newest_age)
         for i in range(1, count + 1)
     ]
 

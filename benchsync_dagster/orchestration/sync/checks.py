@@ -1,11 +1,9 @@
 """Checks that run after every sync of ``synced_benchling_data``."""
 
-from __future__ import annotations
-
 import dagster as dg
 
-from benchsync_dagster.defs.resources import PostgresResource
-from benchsync_dagster.defs.sync.assets import synced_benchling_data
+from benchsync_dagster.orchestration.resources import PostgresResource
+from benchsync_dagster.orchestration.sync.assets import synced_benchling_data
 from benchsync_dagster.settings import SyncSettings
 from benchsync_dagster.storage import synced_data
 from webhook_sensor_bridge import inbox
@@ -28,7 +26,7 @@ def no_event_pending_too_long(postgres: PostgresResource) -> dg.AssetCheckResult
     """No recorded event has waited longer than BENCHSYNC_MAX_PENDING_SECONDS to be synced."""
     bound = SyncSettings.from_env().max_pending_seconds
     with postgres.transaction() as connection:
-        oldest = inbox.oldest_pending_seconds(connection)
+        oldest = inbox.count_by_state(connection).oldest_pending_seconds
     return dg.AssetCheckResult(
         passed=oldest is None or oldest <= bound,
         severity=dg.AssetCheckSeverity.WARN,

@@ -1,7 +1,5 @@
 """From recorded webhooks to sync runs: the inbox sensor, and the retry of failed batches."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,8 +8,8 @@ from dagster._core.storage.tags import WILL_RETRY_TAG
 
 from benchsync_dagster.batching import PendingEvent, plan_batches
 from benchsync_dagster.benchling_api import SyncTarget
-from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource
-from benchsync_dagster.defs.sync.jobs import sync_job
+from benchsync_dagster.orchestration.resources import BenchlingResource, PostgresResource
+from benchsync_dagster.orchestration.sync.jobs import sync_job
 from benchsync_dagster.settings import SyncSettings
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.events import APP_CONFIGURATION_UPDATED, SYNCED_ENTITY_EVENT_TYPES
@@ -30,9 +28,9 @@ IN_FLIGHT_STATUSES = [
 ]
 
 
-def batch_run_config(event_seqs: list[int], target: SyncTarget) -> dict[str, Any]:
+def batch_run_config(webhook_ids: list[str], target: SyncTarget) -> dict[str, Any]:
     config = {
-        "event_seqs": event_seqs,
+        "webhook_ids": webhook_ids,
         "schema_id": target.schema_id,
         "field_name": target.field_name,
     }
@@ -44,8 +42,19 @@ def batch_run_config(event_seqs: list[int], target: SyncTarget) -> dict[str, Any
     }
 
 
-def batch_event_seqs(run_config: dict[str, Any]) -> list[int]:
-    return list(run_config["ops"]["benchling_entity_snapshots"]["config"]["event_seqs"])
+def batch_webhook_ids(run_config: dict[str, Any]) -> list[str]:
+    return list(run_config["ops"]["benchling_entity_snapshots"]["config"]["webhook_ids"])
+
+
+def position_from_cursor(cursor: str | None) -> inbox.ReadPosition:
+    if not cursor:
+        return inbox.ReadPosition()
+    txid, seq = cursor.split(":")
+    return inbox.ReadPosition(int(txid), int(seq))
+
+
+def cursor_at(position: inbox.ReadPosition) -> str:
+    return f"{position.txid}:{position.seq}"
 
 
 def _runs_in_flight(instance: dg.DagsterInstance) -> int:
@@ -53,13 +62,13 @@ def _runs_in_flight(instance: dg.DagsterInstance) -> int:
     return int(instance.get_runs_count(filters))
 
 
-def _holding_back_reason(connection: Any) -> str:
-    held = inbox.held_back(connection)
-    if not held.events:
+def _nothing_to_read(held_back: int) -> str:
+    if not held_back:
         return "no new events"
+    # The read horizon is server-wide: any open transaction on this Postgres holds it back.
     return (
-        f"{held.events} recorded events wait for an open transaction to end"
-        f" (pid {held.oldest_transaction_pid}, open {held.oldest_transaction_seconds:.0f} s)"
+        f"{held_back} recorded events wait for a transaction still open on the database server"
+        " to end (see pg_stat_activity)"
     )
 
 
@@ -77,20 +86,20 @@ def inbox_sensor(
     if free_slots <= 0:
         return dg.SkipReason(f"{settings.max_runs_in_flight} sync runs in flight; events wait")
     max_batches = min(MAX_RUNS_PER_TICK, free_slots)
-    position = inbox.InboxPosition.from_cursor(context.cursor)
+    position = position_from_cursor(context.cursor)
 
     with postgres.transaction() as connection:
-        events = inbox.read_after(connection, position, limit=settings.max_batch_size * max_batches)
-        if not events:
-            return dg.SkipReason(_holding_back_reason(connection))
+        read = inbox.read_after(connection, position, limit=settings.max_batch_size * max_batches)
+        if not read.rows:
+            return dg.SkipReason(_nothing_to_read(read.held_back))
         app_id = inbox.latest_app_id(connection)
 
-    pending = [event for event in events if event.state == "pending"]
-    config_updates = [e.seq for e in pending if e.message_type == APP_CONFIGURATION_UPDATED]
+    pending = [row for row in read.rows if row.state == "pending"]
+    config_updates = [e.webhook_id for e in pending if e.message_type == APP_CONFIGURATION_UPDATED]
     if config_updates:
         benchling.forget_sync_target()
     to_sync = [
-        PendingEvent(e.seq, e.txid, e.resource_id, e.received_at)
+        PendingEvent(e.seq, e.txid, e.webhook_id, e.received_at)
         for e in pending
         if e.message_type in SYNCED_ENTITY_EVENT_TYPES and e.resource_id
     ]
@@ -114,15 +123,14 @@ def inbox_sensor(
         run_requests.append(
             dg.RunRequest(
                 run_key=run_key,
-                run_config=batch_run_config([event.seq for event in batch], target),
+                run_config=batch_run_config([event.webhook_id for event in batch], target),
                 tags={BATCH_TAG: run_key, ATTEMPT_TAG: "1"},
             )
         )
     # Held-back events (the tail of an arriving burst) are read again next tick.
-    last_taken = plan.taken[-1] if len(plan.taken) < len(to_sync) else events[-1]
+    last = plan.taken[-1] if len(plan.taken) < len(to_sync) else read.rows[-1]
     return dg.SensorResult(
-        run_requests=run_requests,
-        cursor=inbox.InboxPosition(last_taken.txid, last_taken.seq).to_cursor(),
+        run_requests=run_requests, cursor=cursor_at(inbox.ReadPosition(last.txid, last.seq))
     )
 
 
@@ -138,7 +146,7 @@ def retry_failed_batches(
     run = context.dagster_run
     if run.tags.get(WILL_RETRY_TAG) == "true":
         return dg.SkipReason(f"run {run.run_id} will be retried by the Dagster daemon")
-    seqs = batch_event_seqs(dict(run.run_config))
+    webhook_ids = batch_webhook_ids(dict(run.run_config))
     attempt = int(run.tags.get(ATTEMPT_TAG, "1"))
     batch = run.tags.get(BATCH_TAG, run.run_id)
     error = context.failure_event.message or "the run failed"
@@ -146,12 +154,12 @@ def retry_failed_batches(
     with postgres.transaction() as connection:
         if attempt >= settings.max_attempts:
             dead = inbox.mark_dead(
-                connection, seqs, f"sync failed {attempt} times; last error: {error}"
+                connection, webhook_ids, f"sync failed {attempt} times; last error: {error}"
             )
             return dg.SkipReason(
                 f"batch {batch}: {dead} events dead-lettered after {attempt} tries"
             )
-        inbox.record_failed_attempt(connection, seqs, attempt, error)
+        inbox.note_failed_attempt(connection, webhook_ids, error)
     return dg.RunRequest(
         run_key=f"{batch}-attempt{attempt + 1}",
         run_config=run.run_config,

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dagster as dg
 
-from benchsync_dagster.defs.sync.assets import benchling_entity_snapshots, synced_benchling_data
+from benchsync_dagster.orchestration.sync.assets import (
+    benchling_entity_snapshots,
+    synced_benchling_data,
+)
 
 # Two steps are cheaper in one process than one process each (FACTS.md: ~1.2 s per step).
 sync_job = dg.define_asset_job(

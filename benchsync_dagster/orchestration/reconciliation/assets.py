@@ -1,8 +1,6 @@
 """Reconciliation: list the registry and repair what webhooks missed (Benchling sends no archive
 events, and delivers at least once, in any order, or not at all when the bridge was down long)."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,8 +9,8 @@ import pandas as pd
 
 from benchsync_dagster import mapping
 from benchsync_dagster.benchling_api import BULK_GET_LIMIT, modified_after
-from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource
-from benchsync_dagster.defs.sync.assets import (
+from benchsync_dagster.orchestration.resources import BenchlingResource, PostgresResource
+from benchsync_dagster.orchestration.sync.assets import (
     BENCHLING_RETRY_POLICY,
     GROUP,
     benchling_registry,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from benchsync_dagster.defs.reconciliation.assets import registry_reconciliation
+from benchsync_dagster.orchestration.reconciliation.assets import registry_reconciliation
 from benchsync_dagster.settings import SyncSettings
 
 reconciliation_job = dg.define_asset_job(

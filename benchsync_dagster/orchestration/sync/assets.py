@@ -1,12 +1,10 @@
 """The registry upstream, and the Postgres tables a sync run writes from a batch of inbox events.
 
-A run's config names its batch (inbox event sequence numbers). ``benchling_entity_snapshots``
+A run's config names its batch (the webhook ids of inbox events). ``benchling_entity_snapshots``
 fetches the batch's entities and stores them raw; ``synced_benchling_data`` derives the seed's
 rows from those snapshots and settles the batch's events. Both write newest-wins, so a rerun or
 re-execution of any run changes nothing that a newer run wrote.
 """
-
-from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -17,7 +15,7 @@ import pandas as pd
 
 from benchsync_dagster import mapping
 from benchsync_dagster.benchling_api import SyncTarget, fetch_custom_entities
-from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource
+from benchsync_dagster.orchestration.resources import BenchlingResource, PostgresResource
 from benchsync_dagster.storage import snapshots, synced_data
 from webhook_sensor_bridge import inbox
 
@@ -40,7 +38,7 @@ class SyncBatchConfig(dg.Config):
     """Which events (and entities) a run syncs, and the App configuration to sync them with."""
 
     # pydantic copies these defaults per instance, so the shared-mutable-default hazard is absent.
-    event_seqs: list[int] = []  # noqa: RUF012
+    webhook_ids: list[str] = []  # noqa: RUF012
     entity_ids: list[str] = []  # noqa: RUF012
     schema_id: str | None = None
     field_name: str | None = None
@@ -60,7 +58,7 @@ def table_metadata(table: str, columns: Mapping[str, str], row_count: int) -> di
     }
 
 
-def _oldest_event_age_seconds(events: Sequence[inbox.RecordedEvent]) -> float | None:
+def _oldest_event_age_seconds(events: Sequence[inbox.InboxRow]) -> float | None:
     if not events:
         return None
     oldest = min(event.received_at for event in events)
@@ -68,7 +66,7 @@ def _oldest_event_age_seconds(events: Sequence[inbox.RecordedEvent]) -> float | 
 
 
 def _batch_entities(
-    events: Sequence[inbox.RecordedEvent], extra_ids: Sequence[str]
+    events: Sequence[inbox.InboxRow], extra_ids: Sequence[str]
 ) -> tuple[list[str], dict[str, str]]:
     """The batch's entity ids (event order, then extras) and, per entity, its newest event."""
     source_events = {e.resource_id: e.webhook_id for e in events if e.resource_id}
@@ -90,7 +88,7 @@ def benchling_entity_snapshots(
 ) -> dg.MaterializeResult[Any]:
     """One raw jsonb document per entity, the newest ``modifiedAt`` winning."""
     with postgres.transaction() as connection:
-        events = inbox.events_by_seq(connection, config.event_seqs)
+        events = inbox.rows_by_webhook_id(connection, config.webhook_ids)
     entity_ids, source_events = _batch_entities(events, config.entity_ids)
 
     fetched = fetch_custom_entities(benchling.client, entity_ids)
@@ -99,8 +97,8 @@ def benchling_entity_snapshots(
     with postgres.transaction() as connection:
         written = snapshots.upsert(connection, frame)
         for entity_id, reason in fetched.unavailable.items():
-            seqs = [e.seq for e in events if e.resource_id == entity_id]
-            inbox.mark_dead(connection, seqs, reason)
+            webhook_ids = [e.webhook_id for e in events if e.resource_id == entity_id]
+            inbox.mark_dead(connection, webhook_ids, reason)
         total = snapshots.row_count(connection)
     for entity_id, reason in fetched.unavailable.items():
         context.log.warning(f"dead-lettered events of {entity_id}: {reason}")
@@ -144,7 +142,7 @@ def synced_benchling_data(
     """The seed's table: one row per entity of the App's "Synced Schema", with its field value."""
     target = _sync_target(config, benchling, postgres)
     with postgres.transaction() as connection:
-        events = inbox.events_by_seq(connection, config.event_seqs)
+        events = inbox.rows_by_webhook_id(connection, config.webhook_ids)
         entity_ids, source_events = _batch_entities(events, config.entity_ids)
         documents = [
             document
@@ -153,7 +151,7 @@ def synced_benchling_data(
         ]
         frame = mapping.synced_data_frame(documents, target.field_name, source_events)
         written = synced_data.upsert(connection, frame)
-        settled = inbox.mark_synced(connection, config.event_seqs)
+        settled = inbox.mark_synced(connection, config.webhook_ids)
         total = synced_data.row_count(connection)
         preview = synced_data.preview(connection)
     return dg.MaterializeResult(

@@ -1,0 +1,109 @@
+"""The per-table SQL against a real Postgres: newest wins, and writing twice changes nothing."""
+
+from typing import Any
+
+import psycopg
+
+from benchsync_dagster import mapping
+from benchsync_dagster.storage import snapshots, synced_data
+from tests.sync.documents import FIELD, SCHEMA_ID, entity_document
+
+Connection = psycopg.Connection[Any]
+
+
+def _write(db: Connection, *documents: dict[str, Any], source: str = "msg_1") -> tuple[int, int]:
+    sources = {document["id"]: source for document in documents}
+    return (
+        snapshots.upsert(db, mapping.snapshot_frame(list(documents), sources)),
+        synced_data.upsert(db, mapping.synced_data_frame(list(documents), FIELD, sources)),
+    )
+
+
+def _row(db: Connection, entity_id: str) -> tuple[Any, ...]:
+    row = db.execute(
+        "SELECT entity_name, field_value, modified_at, archived, source_event"
+        " FROM synced_benchling_data WHERE benchling_api_id = %s",
+        [entity_id],
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_writing_the_same_batch_twice_leaves_one_row_per_entity(db: Connection) -> None:
+    batch = [entity_document(f"bfi_{i:03}") for i in range(5)]
+
+    assert _write(db, *batch) == (5, 5)
+    assert _write(db, *batch) == (0, 0)
+
+    assert synced_data.row_count(db) == 5
+    assert snapshots.row_count(db) == 5
+    assert synced_data.duplicate_ids(db) == 0
+    assert synced_data.snapshots_without_row(db) == 0
+
+
+def test_an_older_snapshot_never_replaces_a_newer_one(db: Connection) -> None:
+    newer = entity_document("bfi_1", "2026-11-01T10:00:02Z", value="new")
+    older = entity_document("bfi_1", "2026-11-01T10:00:01Z", value="old")
+
+    _write(db, newer, source="msg_new")
+    assert _write(db, older, source="msg_old") == (0, 0)
+
+    assert _row(db, "bfi_1")[1] == "new"
+    assert _row(db, "bfi_1")[4] == "msg_new"
+    (document,) = snapshots.documents(db, ["bfi_1"])
+    assert document["fields"][FIELD]["value"] == "new"
+
+
+def test_a_newer_snapshot_replaces_an_older_one(db: Connection) -> None:
+    _write(db, entity_document("bfi_1", "2026-11-01T10:00:01Z", value="old"))
+
+    written = _write(db, entity_document("bfi_1", "2026-11-01T10:00:02Z", value="new"))
+
+    assert written == (1, 1)
+    assert _row(db, "bfi_1")[1] == "new"
+
+
+def test_same_modified_at_rewrites_only_a_row_whose_content_differs(db: Connection) -> None:
+    _write(db, entity_document("bfi_1", value="a"))
+    documents = [entity_document("bfi_1", value="a")]
+
+    unchanged = synced_data.upsert(db, mapping.synced_data_frame(documents, FIELD, {}))
+    # The App configuration now names another field: same modifiedAt, different value.
+    other_field = synced_data.upsert(db, mapping.synced_data_frame(documents, "Other", {}))
+
+    assert (unchanged, other_field) == (0, 1)
+    assert _row(db, "bfi_1")[1] is None
+
+
+def test_archiving_shows_in_the_row(db: Connection) -> None:
+    _write(db, entity_document("bfi_1", "2026-11-01T10:00:01Z"))
+
+    _write(db, entity_document("bfi_1", "2026-11-01T10:00:02Z", archive_reason="Retired"))
+
+    assert _row(db, "bfi_1")[3] is True
+
+
+def test_modified_at_by_id_reads_only_stored_rows(db: Connection) -> None:
+    _write(db, entity_document("bfi_1"))
+
+    stored = synced_data.modified_at_by_id(db, ["bfi_1", "bfi_unknown"])
+
+    assert set(stored) == {"bfi_1"}
+    assert stored["bfi_1"][1] is False
+
+
+def test_a_snapshot_of_a_synced_schema_without_its_row_is_counted(db: Connection) -> None:
+    _write(db, entity_document("bfi_1"))
+    orphan = entity_document("bfi_2", schema_id=SCHEMA_ID)
+    snapshots.upsert(db, mapping.snapshot_frame([orphan], {}))
+
+    assert synced_data.snapshots_without_row(db) == 1
+
+
+def test_preview_lists_recent_rows(db: Connection) -> None:
+    _write(db, entity_document("bfi_1"), entity_document("bfi_2"))
+
+    preview = synced_data.preview(db, limit=1)
+
+    assert len(preview) == 1
+    assert "benchling_api_id" in preview.columns
