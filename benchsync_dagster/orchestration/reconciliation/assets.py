@@ -43,7 +43,7 @@ def registry_reconciliation(
     config: ReconciliationConfig,
     benchling: BenchlingResource,
     postgres: PostgresResource,
-) -> dg.MaterializeResult[Any]:
+) -> dg.MaterializeResult:  # type: ignore[type-arg]  # Dagster needs the bare class here
     """Lists the synced schema's entities by modifiedAt and repairs missing, stale and archived
     rows; its check fails when it found drift. Memory holds one page at a time."""
     started_at = datetime.now(UTC)
