@@ -1,0 +1,95 @@
+"""The real flow up to the inbox: the emulator signs webhooks, the bridge (over HTTP) records them.
+
+- ``tenant``: an emulator whose webhooks go to a bridge serving the session's database, with
+  the environment (``BENCHLING_*``, ``CLIENT_*``, ``BENCHSYNC_DATABASE_URL``) pointing at both.
+- ``register(tenant, n)``: register n entities and wait until their webhooks are recorded.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from werkzeug.serving import make_server
+
+from benchling_emulator.server import EmulatorServer
+from tests.support.emulator import MakeEmulator
+from webhook_sensor_bridge.app import WebhookReceiver, create_app
+from webhook_sensor_bridge.settings import Settings
+
+
+@dataclass
+class Tenant:
+    emulator: EmulatorServer
+    bridge_url: str
+    database_url: str
+
+    def control(self, path: str, body: dict[str, Any]) -> Any:
+        response = httpx.post(f"{self.emulator.base_url}/_emulator/{path}", json=body, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+
+@pytest.fixture
+def make_tenant(
+    make_emulator: MakeEmulator,
+    migrated_database_url: str,
+    db: psycopg.Connection[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Any]:
+    """``make_tenant(**emulator_settings)``; one per test, as the environment names one tenant."""
+    servers: list[Any] = []
+
+    def make(**emulator_settings: Any) -> Tenant:
+        emulator = make_emulator(**emulator_settings)
+        app = create_app(Settings(database_url=migrated_database_url, jwks_url=emulator.jwks_url))
+        http = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=http.serve_forever, args=(0.05,), daemon=True).start()
+        servers.append((http, app))
+        tenant = Tenant(
+            emulator, f"http://127.0.0.1:{http.server_port}/1/webhooks", migrated_database_url
+        )
+        tenant.control("webhook-urls", {"urls": [tenant.bridge_url]})
+        for name, value in emulator.environment().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("BENCHSYNC_DATABASE_URL", migrated_database_url)
+        return tenant
+
+    yield make
+    for http, app in servers:
+        http.shutdown()
+        receiver: WebhookReceiver = app.extensions["webhook_receiver"]
+        receiver.pool.close()
+
+
+@pytest.fixture
+def tenant(make_tenant: Any) -> Tenant:
+    return make_tenant()  # type: ignore[no-any-return]
+
+
+def register(tenant: Tenant, count: int) -> list[str]:
+    """Register ``count`` entities; returns their ids once every webhook is recorded."""
+    ids: list[str] = tenant.control("register", {"count": count})["ids"]
+    assert tenant.emulator.wait_for_webhooks(timeout=30), "webhooks were not all delivered"
+    return ids
+
+
+def pending_webhook_ids(database_url: str) -> list[str]:
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute(
+            "SELECT webhook_id FROM benchsync.inbox WHERE state = 'pending' ORDER BY seq"
+        ).fetchall()
+    return [webhook_id for (webhook_id,) in rows]
+
+
+def inbox_states(database_url: str) -> dict[str, int]:
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute(
+            "SELECT state, count(*) FROM benchsync.inbox GROUP BY state"
+        ).fetchall()
+    return {state: count for state, count in rows}
