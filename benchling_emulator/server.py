@@ -95,7 +95,10 @@ class EmulatorServer:
         )
         listener.close()  # the server holds its own duplicate of the socket
         self._serving = threading.Thread(
-            target=self._http.serve_forever, name="emulator-http", daemon=True
+            target=self._http.serve_forever,
+            kwargs={"poll_interval": 0.05},  # how long stop() waits for the loop to notice
+            name="emulator-http",
+            daemon=True,
         )
         self.delivery.start()
         self._serving.start()
