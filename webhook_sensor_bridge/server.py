@@ -31,6 +31,10 @@ class BridgeServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no 
     def load_config(self) -> None:
         for name, value in self._options.items():
             self.cfg.set(name, value)
+        # Gunicorn >= 25.1 opens a control socket at one fixed path per user; a second server
+        # on the machine (the demo, a benchmark's baseline) would fight over it.
+        if "control_socket_disable" in self.cfg.settings:
+            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Flask:
         # Called in each worker after the fork, so no pool or thread crosses a fork.

@@ -15,6 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from benchling_emulator.signing import WebhookSigner
+from benchsync_dagster import database
+from tests.support.postgres import create_database, drop_database
 from webhook_sensor_bridge.app import WebhookReceiver, create_app
 from webhook_sensor_bridge.settings import Settings
 
@@ -71,6 +73,15 @@ def jwks_server(signer: WebhookSigner) -> Iterator[JwksServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def fresh_inbox_url(postgres_server_url: str) -> Iterator[str]:
+    """A database of its own, migrated, for tests that count the whole inbox."""
+    url = create_database(postgres_server_url)
+    database.upgrade(url)
+    yield url
+    drop_database(postgres_server_url, url)
 
 
 @pytest.fixture

@@ -1,0 +1,125 @@
+"""``benchsync bridge`` for real: gunicorn workers over HTTP on loopback."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from benchling_emulator.signing import WebhookSigner
+from tests.bridge.conftest import JwksServer, envelope, inbox_row, new_webhook_id
+from webhook_sensor_bridge.app import MAX_BODY_BYTES
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Bridge:
+    def __init__(self, port: int, log: Path) -> None:
+        self.port = port
+        self.log = log
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        chunked: bool = False,
+    ) -> int:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        # An iterable body goes out chunked, without Content-Length.
+        payload = iter([body or b""]) if chunked else body
+        try:
+            connection.request(
+                method,
+                path,
+                body=payload,
+                headers=headers or {},
+                encode_chunked=chunked,
+            )
+            return connection.getresponse().status
+        except (BrokenPipeError, ConnectionResetError):
+            return 413  # gunicorn may close the socket after answering an oversized upload
+        finally:
+            connection.close()
+
+
+@pytest.fixture
+def bridge(migrated_database_url: str, jwks_server: JwksServer, tmp_path: Path) -> Iterator[Bridge]:
+    port = free_port()
+    environment = {
+        **os.environ,
+        "BENCHSYNC_DATABASE_URL": migrated_database_url,
+        "APP_DEFINITION_ID": "appdef_test",
+        "BENCHLING_JWKS_URL": jwks_server.url,
+    }
+    log = tmp_path / "bridge.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "benchsync_dagster.cli",
+                "bridge",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+            ],
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    bridge = Bridge(port, log)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if bridge.request("GET", "/health") == 200:
+                    break
+            except OSError:
+                pass
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        yield bridge
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+
+
+def test_the_bridge_serves_webhooks_under_gunicorn(
+    bridge: Bridge, signer: WebhookSigner, migrated_database_url: str
+) -> None:
+    webhook_id = new_webhook_id()
+    body = envelope(resourceId="bfi_not_in_logs")
+    headers = signer.signed_headers(body, webhook_id)
+
+    assert bridge.request("POST", "/1/webhooks/sub/path", body, headers) == 200
+    assert bridge.request("POST", "/1/webhooks", body, headers) == 200  # a redelivery
+    assert bridge.request("POST", "/1/webhooks", body + b" ", headers) == 401
+    assert bridge.request("POST", "/1/webhooks", body, {**headers, "webhook-id": "x"}) == 401
+    assert inbox_row(migrated_database_url, webhook_id) is not None
+
+    oversized = b" " * (MAX_BODY_BYTES + 1)
+    oversized_headers = signer.signed_headers(oversized)
+    assert bridge.request("POST", "/1/webhooks", oversized, oversized_headers) == 413
+    assert bridge.request("POST", "/1/webhooks", oversized, oversized_headers, chunked=True) == 413
+
+    time.sleep(0.2)  # let the workers flush their log lines
+    log = bridge.log.read_text()
+    assert f'"webhook_id": "{webhook_id}"' in log
+    assert '"outcome": "recorded"' in log and '"outcome": "duplicate"' in log
+    assert "bfi_not_in_logs" not in log

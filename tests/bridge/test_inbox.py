@@ -1,0 +1,66 @@
+"""The inbox's reader: commit-safe order, so a cursor never skips a late commit."""
+
+from __future__ import annotations
+
+import psycopg
+
+from tests.bridge.conftest import envelope, new_webhook_id
+from webhook_sensor_bridge import inbox
+from webhook_sensor_bridge.events import parse_webhook
+
+
+def record(connection: psycopg.Connection[tuple[object, ...]], webhook_id: str) -> None:
+    assert inbox.record(connection, parse_webhook(webhook_id, envelope()))
+
+
+def read_ids(url: str, position: inbox.ReadPosition) -> tuple[list[str], inbox.InboxBatch]:
+    with psycopg.connect(url, autocommit=True) as reader:
+        batch = inbox.read_after(reader, position, limit=100)
+    return [row.webhook_id for row in batch.rows], batch
+
+
+def test_a_row_committed_late_is_read_before_rows_that_committed_after_it(
+    fresh_inbox_url: str,
+) -> None:
+    early, late, next_one = new_webhook_id(), new_webhook_id(), new_webhook_id()
+    start = inbox.ReadPosition()
+    with (
+        psycopg.connect(fresh_inbox_url) as slow,
+        psycopg.connect(fresh_inbox_url, autocommit=True) as fast,
+    ):
+        record(slow, early)  # takes its transaction id (and seq) first, commits last
+        record(fast, late)
+
+        ids, batch = read_ids(fresh_inbox_url, start)
+        assert ids == []
+        assert batch.held_back == 1  # "late" is committed but waits behind "early"
+        slow.commit()
+
+    ids, batch = read_ids(fresh_inbox_url, start)
+    assert ids == [early, late]
+    assert batch.held_back == 0
+    position = batch.position_after(start)
+
+    with psycopg.connect(fresh_inbox_url, autocommit=True) as connection:
+        record(connection, next_one)
+    assert read_ids(fresh_inbox_url, position)[0] == [next_one]
+
+
+def test_marks_finish_only_pending_rows(fresh_inbox_url: str) -> None:
+    synced, dead, failing = new_webhook_id(), new_webhook_id(), new_webhook_id()
+    with psycopg.connect(fresh_inbox_url, autocommit=True) as connection:
+        for webhook_id in (synced, dead, failing):
+            record(connection, webhook_id)
+        assert inbox.mark_synced(connection, [synced]) == 1
+        assert inbox.mark_dead(connection, [synced, dead], "gone") == 1
+        assert inbox.note_failed_attempt(connection, [failing], "timeout") == 1
+        rows = {
+            row.webhook_id: row
+            for row in inbox.read_after(connection, inbox.ReadPosition(), 10).rows
+        }
+    assert (rows[synced].state, rows[dead].state, rows[failing].state) == (
+        "synced",
+        "dead",
+        "pending",
+    )
+    assert rows[failing].attempts == 1
