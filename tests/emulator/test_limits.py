@@ -1,0 +1,124 @@
+"""The tenant rate limit and injected faults: the limiter alone, then the SDK riding them out."""
+
+from __future__ import annotations
+
+import httpx
+
+from benchling_emulator.limits import SlidingWindowLimiter
+from benchling_emulator.server import EmulatorServer
+from tests.support.emulator import MakeEmulator, benchling_client
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_window_slides_and_refusals_do_not_count() -> None:
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(3, window_seconds=30.0, clock=clock)
+    decisions = []
+    for moment in (0.0, 1.0, 2.0):
+        clock.now = moment
+        decisions.append(limiter.acquire())
+    assert [d.admitted for d in decisions] == [True, True, True]
+    assert [d.remaining for d in decisions] == [2, 1, 0]
+    assert decisions[0].reset_seconds == 30
+
+    clock.now = 3.5
+    refused = limiter.acquire()
+    assert not refused.admitted
+    assert (refused.remaining, refused.reset_seconds) == (0, 27)  # until the one at 0 s leaves
+    assert refused.headers() == {
+        "x-rate-limit-limit": "3",
+        "x-rate-limit-remaining": "0",
+        "x-rate-limit-reset": "27",
+    }
+
+    clock.now = 30.0  # the request at 0 s has left the window; the refusal never entered it
+    assert limiter.acquire().admitted
+    assert not limiter.acquire().admitted
+    clock.now = 31.0
+    assert limiter.peek().admitted  # peeking admits nothing...
+    assert limiter.acquire().remaining == 0  # ...so this takes the slot the 1 s request left
+
+
+def test_a_lower_limit_applies_at_once() -> None:
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(5, clock=clock)
+    limiter.acquire()
+    limiter.acquire()
+    limiter.limit = 2
+    refused = limiter.acquire()
+    assert not refused.admitted
+    assert refused.limit == 2
+
+
+def _bearer(emulator: EmulatorServer) -> dict[str, str]:
+    token = httpx.post(
+        f"{emulator.base_url}/api/v2/token",
+        data={"grant_type": "client_credentials"},
+        auth=(emulator.settings.client_id, emulator.settings.client_secret),
+    ).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_over_the_limit_the_answer_is_429_with_the_rate_headers(
+    make_emulator: MakeEmulator,
+) -> None:
+    emulator = make_emulator(rate_limit=2)
+    headers = _bearer(emulator)  # the token endpoint is not counted
+    url = f"{emulator.base_url}/api/v2/registries"
+    assert [httpx.get(url, headers=headers).status_code for _ in range(3)] == [200, 200, 429]
+    refused = httpx.get(url, headers=headers)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["message"] == "rate limit exceeded"
+    assert refused.headers["x-rate-limit-remaining"] == "0"
+    assert 1 <= int(refused.headers["x-rate-limit-reset"]) <= 30
+    stats = httpx.get(f"{emulator.base_url}/_emulator/stats").json()
+    assert stats["responses_429"] == 2
+    assert stats["requests"] == {"GET /api/v2/registries": 2}
+
+
+def test_the_sdk_rides_out_a_429_burst(make_emulator: MakeEmulator) -> None:
+    emulator = make_emulator(rate_limit=2, rate_window_seconds=0.3)
+    ids = emulator.tenant.create_registered(3)
+    benchling = benchling_client(emulator)  # retries after 0.05, 0.1, 0.2, 0.4 s
+    fetched = [benchling.custom_entities.get_by_id(entity_id).id for entity_id in ids * 2]
+    assert fetched == ids * 2
+    assert emulator.stats.count("responses_429") > 0
+
+
+def test_the_sdk_rides_out_injected_faults(make_emulator: MakeEmulator) -> None:
+    emulator = make_emulator(fail_rate=0.3, seed=5)
+    ids = emulator.tenant.create_registered(10)
+    benchling = benchling_client(emulator)
+    assert [benchling.custom_entities.get_by_id(entity_id).id for entity_id in ids] == ids
+    faults = emulator.stats.count("responses_429") + emulator.stats.count("responses_503")
+    assert faults > 0
+
+
+def test_faults_change_while_running(emulator: EmulatorServer) -> None:
+    headers = _bearer(emulator)
+    url = f"{emulator.base_url}/api/v2/registries"
+    assert httpx.get(url, headers=headers).status_code == 200
+    changed = httpx.post(
+        f"{emulator.base_url}/_emulator/faults",
+        json={"rate_limit": 1, "duplicate_rate": 0.5, "shuffle": True, "bulk_get_missing": "error"},
+    ).json()
+    assert changed == {
+        "rate_limit": 1,
+        "fail_rate": 0.0,
+        "duplicate_rate": 0.5,
+        "shuffle": True,
+        "bulk_get_missing": "error",
+    }
+    assert httpx.get(url, headers=headers).status_code == 429
+
+    httpx.post(f"{emulator.base_url}/_emulator/faults", json={"rate_limit": 100, "fail_rate": 1})
+    assert httpx.get(url, headers=headers).status_code in (429, 503)
+    bad = httpx.post(f"{emulator.base_url}/_emulator/faults", json={"bulk_get_missing": "maybe"})
+    assert bad.status_code == 400
