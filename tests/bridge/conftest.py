@@ -1,12 +1,11 @@
-"""Bridge fixtures: a JWKS served over real HTTP, the app on a real Postgres, and helpers."""
+"""Bridge fixtures: the app on a real Postgres, verifying against the emulator's JWKS; helpers."""
 
 from __future__ import annotations
 
 import json
-import threading
+import socket
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import psycopg
@@ -14,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from benchling_emulator.server import EmulatorServer
 from benchling_emulator.signing import WebhookSigner
 from benchsync_dagster import database
 from tests.support.postgres import create_database, drop_database
@@ -21,58 +21,10 @@ from webhook_sensor_bridge.app import WebhookReceiver, create_app
 from webhook_sensor_bridge.settings import Settings
 
 
-class JwksServer:
-    """Serves ``signer.jwks()`` at ``url``; ``stop()`` and ``start()`` keep the same port."""
-
-    def __init__(self, signer: WebhookSigner, port: int = 0) -> None:
-        self.signer = signer
-        self.fetches = 0
-        self._port = port
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}/jwks"
-
-    def start(self) -> None:
-        jwks_server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                jwks_server.fetches += 1
-                document = json.dumps(jwks_server.signer.jwks()).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(document)))
-                self.end_headers()
-                self.wfile.write(document)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
-        self._port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-
 @pytest.fixture
-def signer() -> WebhookSigner:
-    return WebhookSigner()
-
-
-@pytest.fixture
-def jwks_server(signer: WebhookSigner) -> Iterator[JwksServer]:
-    server = JwksServer(signer)
-    server.start()
-    yield server
-    server.stop()
+def signer(emulator: EmulatorServer) -> WebhookSigner:
+    """The emulated tenant's webhook signer; its public key is at ``emulator.jwks_url``."""
+    return emulator.signer
 
 
 @pytest.fixture
@@ -85,8 +37,8 @@ def fresh_inbox_url(postgres_server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(migrated_database_url: str, jwks_server: JwksServer) -> Settings:
-    return Settings(database_url=migrated_database_url, jwks_url=jwks_server.url)
+def settings(migrated_database_url: str, emulator: EmulatorServer) -> Settings:
+    return Settings(database_url=migrated_database_url, jwks_url=emulator.jwks_url)
 
 
 def close_pool(app: Flask) -> None:
@@ -104,6 +56,12 @@ def app(settings: Settings) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def new_webhook_id() -> str:

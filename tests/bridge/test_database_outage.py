@@ -16,9 +16,10 @@ from flask.testing import FlaskClient
 from pgserver import pg_ctl  # type: ignore[attr-defined]  # made at import time, per binary
 from pgserver.postgres_server import PostgresServer, get_server
 
+from benchling_emulator.server import EmulatorServer
 from benchling_emulator.signing import WebhookSigner
 from benchsync_dagster import database
-from tests.bridge.conftest import JwksServer, close_pool, envelope, new_webhook_id
+from tests.bridge.conftest import close_pool, envelope, new_webhook_id
 from webhook_sensor_bridge.app import create_app
 from webhook_sensor_bridge.settings import Settings
 
@@ -68,10 +69,10 @@ def timed_status(call: object) -> tuple[int, float]:
 
 
 def test_a_database_outage_gives_503_then_recovers_with_nothing_lost(
-    embedded_postgres: EmbeddedPostgres, jwks_server: JwksServer, signer: WebhookSigner
+    embedded_postgres: EmbeddedPostgres, emulator: EmulatorServer, signer: WebhookSigner
 ) -> None:
     database.upgrade(embedded_postgres.url)
-    app = create_app(Settings(database_url=embedded_postgres.url, jwks_url=jwks_server.url))
+    app = create_app(Settings(database_url=embedded_postgres.url, jwks_url=emulator.jwks_url))
     client: FlaskClient = app.test_client()
 
     def deliver(webhook_id: str) -> object:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,15 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from benchling_emulator.server import EmulatorServer
 from benchling_emulator.signing import WebhookSigner
-from tests.bridge.conftest import JwksServer, envelope, inbox_row, new_webhook_id
+from tests.bridge.conftest import envelope, free_port, inbox_row, new_webhook_id
 from webhook_sensor_bridge.app import MAX_BODY_BYTES
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Bridge:
@@ -57,13 +51,15 @@ class Bridge:
 
 
 @pytest.fixture
-def bridge(migrated_database_url: str, jwks_server: JwksServer, tmp_path: Path) -> Iterator[Bridge]:
+def bridge(
+    migrated_database_url: str, emulator: EmulatorServer, tmp_path: Path
+) -> Iterator[Bridge]:
     port = free_port()
     environment = {
         **os.environ,
         "BENCHSYNC_DATABASE_URL": migrated_database_url,
         "APP_DEFINITION_ID": "appdef_test",
-        "BENCHLING_JWKS_URL": jwks_server.url,
+        "BENCHLING_JWKS_URL": emulator.jwks_url,
     }
     log = tmp_path / "bridge.log"
     with log.open("w") as output:
