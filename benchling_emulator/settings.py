@@ -56,7 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=defaults.rate_limit,
         help="admitted /api/v2 requests per sliding 30 s window (default %(default)s)",
     )
-    add("--fail-rate", type=float, default=0.0, help="fraction of API calls answered 429 or 503")
+    add(
+        "--fail-rate",
+        type=float,
+        default=defaults.fail_rate,
+        help="fraction of API calls answered 429 or 503 (default %(default)s)",
+    )
     add(
         "--bulk-get-missing",
         choices=["omit", "error"],
@@ -84,7 +89,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=defaults.webhook_backoff_seconds,
         help="seconds before the first redelivery; doubles each attempt",
     )
-    add("--duplicate-rate", type=float, default=0.0, help="fraction of webhooks delivered twice")
+    add(
+        "--duplicate-rate",
+        type=float,
+        default=defaults.duplicate_rate,
+        help="fraction of webhooks delivered twice (default %(default)s)",
+    )
     add("--shuffle", action="store_true", help="deliver queued webhooks in random order")
     add("--seed", type=int, help="seed for ids, faults, duplicates and shuffling")
     add("--print-env", action="store_true", help="print the variables that point benchsync here")

@@ -161,7 +161,7 @@ class Tenant:
         naming_strategy = request.get("namingStrategy")
         entity_registry_id = request.get("entityRegistryId")
         if registry_id:
-            self.registry(registry_id)
+            self.registry(registry_id)  # 404 for an unknown registry
             if not (naming_strategy or entity_registry_id):
                 raise bad_request("registryId needs a namingStrategy or an entityRegistryId")
         fields = _accept_fields(schema, request.get("fields") or {})
@@ -217,7 +217,7 @@ class Tenant:
     def register(self, registry_id: str, entity_ids: list[str], naming_strategy: str) -> str:
         """Register the entities now; answers the id of a task that has already succeeded."""
         with self._lock:
-            self.registry(registry_id)
+            self.registry(registry_id)  # 404 for an unknown registry
             entities = [self._entity(entity_id) for entity_id in entity_ids]
             events = [
                 self._register(entity, registry_id, naming_strategy)
