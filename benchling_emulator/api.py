@@ -45,7 +45,11 @@ def _admit() -> Response | None:
     fault = services.faults.draw()
     if fault is not None:
         services.stats.increment(f"responses_{fault}")
-        return _refusal(fault, "injected fault", services.limiter.peek().headers())
+        window = services.limiter.peek()
+        headers = (
+            services.faults.contention_headers(window.limit) if fault == 429 else window.headers()
+        )
+        return _refusal(fault, "injected fault", headers)
     decision = services.limiter.acquire()
     if not decision.admitted:
         services.stats.increment("responses_429")

@@ -26,7 +26,8 @@ def register() -> dict[str, Any]:
 
 @control.post("/faults")
 def faults() -> dict[str, Any]:
-    """Change any of rate_limit, fail_rate, duplicate_rate, shuffle, bulk_get_missing."""
+    """Change any of rate_limit, fail_rate, fail_statuses, duplicate_rate, shuffle,
+    bulk_get_missing."""
     body = json_object()
     services = current_services()
     try:
@@ -38,6 +39,11 @@ def faults() -> dict[str, Any]:
             services.delivery.duplicate_rate = float(body["duplicate_rate"])
     except (TypeError, ValueError) as error:
         raise bad_request(str(error)) from None
+    if "fail_statuses" in body:
+        statuses = body["fail_statuses"]
+        if not isinstance(statuses, list) or not statuses or set(statuses) - {429, 503}:
+            raise bad_request("fail_statuses must be a non-empty list of 429 and/or 503")
+        services.faults.statuses = tuple(statuses)
     if "shuffle" in body:
         services.delivery.shuffle = bool(body["shuffle"])
     if "bulk_get_missing" in body:
@@ -51,6 +57,7 @@ def fault_settings(services: EmulatorServices) -> dict[str, Any]:
     return {
         "rate_limit": services.limiter.limit,
         "fail_rate": services.faults.fail_rate,
+        "fail_statuses": list(services.faults.statuses),
         "duplicate_rate": services.delivery.duplicate_rate,
         "shuffle": services.delivery.shuffle,
         "bulk_get_missing": services.tenant.bulk_get_missing,

@@ -81,10 +81,14 @@ class SlidingWindowLimiter:
 
 
 class FaultInjector:
-    """Answers a ``fail_rate`` fraction of API calls with 429 or 503, drawn from a seeded random."""
+    """Answers a ``fail_rate`` fraction of API calls with one of ``statuses`` (429 or 503 by
+    default), drawn from a seeded random."""
 
-    def __init__(self, fail_rate: float, rng: random.Random) -> None:
+    def __init__(
+        self, fail_rate: float, rng: random.Random, statuses: tuple[int, ...] = (429, 503)
+    ) -> None:
         self.fail_rate = fail_rate
+        self.statuses = statuses
         self._rng = rng
         self._lock = threading.Lock()
 
@@ -93,4 +97,9 @@ class FaultInjector:
         with self._lock:
             if self._rng.random() >= self.fail_rate:
                 return None
-            return self._rng.choice((429, 503))
+            return self._rng.choice(self.statuses)
+
+    @staticmethod
+    def contention_headers(limit: int) -> dict[str, str]:
+        """An injected 429 stands for another client spending the budget: retry in a second."""
+        return RateDecision(False, limit, 0, 1).headers()

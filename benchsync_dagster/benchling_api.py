@@ -59,12 +59,14 @@ class PacedTransport(httpx.BaseTransport):
         self,
         rate_limit: int,
         inner: httpx.BaseTransport | None = None,
+        least_throttle_wait: float = 1.0,
         max_throttled_retries: int = 8,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._inner = inner or httpx.HTTPTransport()
         self._rate_limit = rate_limit
+        self._least_throttle_wait = least_throttle_wait
         self._max_throttled_retries = max_throttled_retries
         self._clock, self._sleep = clock, sleep
         self._sent_at: collections.deque[float] = collections.deque()
@@ -103,7 +105,9 @@ class PacedTransport(httpx.BaseTransport):
 
     def _throttle_wait(self, response: httpx.Response, attempt: int) -> float:
         reset = _seconds(response.headers.get("x-rate-limit-reset"))
-        return max(1.0, reset) if reset is not None else float(min(2**attempt, 30))
+        if reset is None:
+            return float(min(self._least_throttle_wait * 2**attempt, RATE_WINDOW_SECONDS))
+        return max(self._least_throttle_wait, reset)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         for attempt in range(self._max_throttled_retries + 1):
@@ -137,6 +141,7 @@ def build_client(settings: BenchlingSettings, transport: PacedTransport) -> Benc
     # 429s are waited out by the transport; the SDK retries only gateway errors.
     retries = RetryStrategy(
         max_tries=3,
+        backoff_factor=settings.retry_backoff_seconds,
         status_codes_to_retry=(
             HTTPStatus.BAD_GATEWAY,
             HTTPStatus.SERVICE_UNAVAILABLE,

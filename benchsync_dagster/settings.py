@@ -41,15 +41,22 @@ def _client_secret(environ: Mapping[str, str]) -> str:
 
 
 def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    return int(_positive_number(environ, name, default, int))
+
+
+def _positive_number(
+    environ: Mapping[str, str], name: str, default: float, kind: type[float] | type[int] = float
+) -> float:
     raw = _env(environ, name)
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
         value = 0
     if value <= 0:
-        raise ConfigurationError(f"{name} must be a positive integer, got {raw!r}")
+        noun = "integer" if kind is int else "number"
+        raise ConfigurationError(f"{name} must be a positive {noun}, got {raw!r}")
     return value
 
 
@@ -63,6 +70,7 @@ class BenchlingSettings:
     app_definition_id: str | None
     app_id: str | None
     rate_limit: int  # requests per 30 s window that this deployment may spend
+    retry_backoff_seconds: float  # first wait before retrying a 5xx (doubling), and least 429 wait
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> BenchlingSettings:
@@ -78,6 +86,9 @@ class BenchlingSettings:
             app_definition_id=_env(environ, "APP_DEFINITION_ID"),
             app_id=_env(environ, "BENCHLING_APP_ID"),
             rate_limit=_positive_int(environ, "BENCHSYNC_BENCHLING_RATE_LIMIT", 60),
+            retry_backoff_seconds=_positive_number(
+                environ, "BENCHSYNC_BENCHLING_RETRY_BACKOFF_SECONDS", 1.0
+            ),
         )
 
 

@@ -64,7 +64,9 @@ class BenchlingResource(ConfigurableResource["BenchlingResource"]):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self._settings = BenchlingSettings.from_env()
-        self._transport = PacedTransport(self._settings.rate_limit)
+        self._transport = PacedTransport(
+            self._settings.rate_limit, least_throttle_wait=self._settings.retry_backoff_seconds
+        )
         self._client = build_client(self._settings, self._transport)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:

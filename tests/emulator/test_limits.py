@@ -107,11 +107,18 @@ def test_faults_change_while_running(emulator: EmulatorServer) -> None:
     assert httpx.get(url, headers=headers).status_code == 200
     changed = httpx.post(
         f"{emulator.base_url}/_emulator/faults",
-        json={"rate_limit": 1, "duplicate_rate": 0.5, "shuffle": True, "bulk_get_missing": "error"},
+        json={
+            "rate_limit": 1,
+            "fail_statuses": [503],
+            "duplicate_rate": 0.5,
+            "shuffle": True,
+            "bulk_get_missing": "error",
+        },
     ).json()
     assert changed == {
         "rate_limit": 1,
         "fail_rate": 0.0,
+        "fail_statuses": [503],
         "duplicate_rate": 0.5,
         "shuffle": True,
         "bulk_get_missing": "error",

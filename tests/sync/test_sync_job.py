@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import dagster as dg
@@ -37,6 +38,12 @@ def run_batch(
         raise_on_error=False,
     )
     return result
+
+
+def metadata_number(result: dg.ExecuteInProcessResult, asset: str, key: str) -> float:
+    value = result.asset_materializations_for_node(asset)[0].metadata[key].value
+    assert isinstance(value, int | float)
+    return value
 
 
 def synced_rows(db: psycopg.Connection[Any]) -> dict[str, tuple[Any, ...]]:
@@ -76,8 +83,7 @@ def test_re_execution_writes_nothing_new(tenant: Tenant, db: psycopg.Connection[
 
     assert first.success and again.success
     assert synced_rows(db) == before
-    materialization = again.asset_materializations_for_node("synced_benchling_data")[0]
-    assert materialization.metadata["rows_written"].value == 0
+    assert metadata_number(again, "synced_benchling_data", "rows_written") == 0
 
 
 @pytest.mark.parametrize("bulk_get_missing", ["omit", "error"])
@@ -97,3 +103,55 @@ def test_a_deleted_entity_is_dead_lettered_with_the_reason(
     ).fetchall()
     assert [resource_id for resource_id, _ in dead] == [ids[0]]
     assert "404" in dead[0][1]
+
+
+def test_a_binding_rate_limit_is_kept_without_a_single_429(
+    make_tenant: Any, db: psycopg.Connection[Any]
+) -> None:
+    # Two requests per two seconds: the pacer reads x-rate-limit-remaining and waits.
+    tenant: Tenant = make_tenant(rate_limit=2, rate_window_seconds=2.0)
+    ids = register(tenant, 400)
+
+    result = run_batch(pending_webhook_ids(tenant.database_url), sync_target(tenant))
+
+    assert result.success
+    assert set(synced_rows(db)) == set(ids)
+    assert metadata_number(result, "benchling_entity_snapshots", "benchling_wait_seconds") > 0
+    assert tenant.control_get("stats")["responses_429"] == 0
+
+
+def test_a_storm_of_429s_and_503s_is_ridden_out_and_shows_in_the_run(
+    make_tenant: Any, db: psycopg.Connection[Any]
+) -> None:
+    tenant: Tenant = make_tenant()
+    ids = register(tenant, 300)
+    target = sync_target(tenant)
+    tenant.control("faults", {"fail_rate": 0.3})
+    instance = dg.DagsterInstance.ephemeral()
+
+    result = run_batch(pending_webhook_ids(tenant.database_url), target, instance)
+
+    assert result.success
+    assert set(synced_rows(db)) == set(ids)
+    assert metadata_number(result, "benchling_entity_snapshots", "benchling_throttled") > 0
+    logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert any("Benchling answered 429" in message for message in logged)
+
+
+def test_an_outage_longer_than_the_sdk_retries_is_retried_by_the_step(
+    tenant: Tenant, db: psycopg.Connection[Any]
+) -> None:
+    ids = register(tenant, 3)
+    target = sync_target(tenant)
+    tenant.control("faults", {"fail_rate": 1.0, "fail_statuses": [503]})
+    # Benchling comes back a second later, before the step's first retry (after ~2 s).
+    recovery = threading.Timer(1.0, tenant.control, ["faults", {"fail_rate": 0.0}])
+    recovery.start()
+
+    result = run_batch(pending_webhook_ids(tenant.database_url), target)
+
+    recovery.join()
+    assert result.success
+    assert set(synced_rows(db)) == set(ids)
+    event_types = [event.event_type for event in result.all_events]
+    assert dg.DagsterEventType.STEP_UP_FOR_RETRY in event_types

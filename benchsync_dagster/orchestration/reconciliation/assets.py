@@ -2,7 +2,6 @@
 events, and delivers at least once, in any order, or not at all when the bridge was down long)."""
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import dagster as dg
 import pandas as pd

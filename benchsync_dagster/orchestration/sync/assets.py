@@ -104,6 +104,11 @@ def benchling_entity_snapshots(
         context.log.warning(f"dead-lettered events of {entity_id}: {reason}")
 
     stats = benchling.call_stats
+    if stats.throttled:
+        context.log.warning(
+            f"Benchling answered 429 {stats.throttled} times; waited"
+            f" {stats.waited_seconds:.1f} s in all, as x-rate-limit-reset said"
+        )
     return dg.MaterializeResult(
         metadata={
             **table_metadata(snapshots.TABLE, mapping.SNAPSHOT_COLUMNS, total),

@@ -1,5 +1,6 @@
 """From recorded webhooks to sync runs: the inbox sensor, and the retry of failed batches."""
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,7 +43,7 @@ def batch_run_config(webhook_ids: list[str], target: SyncTarget) -> dict[str, An
     }
 
 
-def batch_webhook_ids(run_config: dict[str, Any]) -> list[str]:
+def batch_webhook_ids(run_config: Mapping[str, Any]) -> list[str]:
     return list(run_config["ops"]["benchling_entity_snapshots"]["config"]["webhook_ids"])
 
 
@@ -134,6 +135,18 @@ def inbox_sensor(
     )
 
 
+def _failure_reason(context: dg.RunFailureSensorContext) -> str:
+    """The innermost error of the failed step (or of the run), where the real cause is said."""
+    failures = [event.step_failure_data.error for event in context.get_step_failure_events()]
+    run_failure = context.failure_event.event_specific_data
+    error = failures[-1] if failures else getattr(run_failure, "error", None)
+    while error is not None and error.cause is not None:
+        error = error.cause
+    if error is None:
+        return context.failure_event.message or "the run failed"
+    return error.message.strip()
+
+
 @dg.run_failure_sensor(
     monitored_jobs=[sync_job],
     request_job=sync_job,
@@ -146,10 +159,10 @@ def retry_failed_batches(
     run = context.dagster_run
     if run.tags.get(WILL_RETRY_TAG) == "true":
         return dg.SkipReason(f"run {run.run_id} will be retried by the Dagster daemon")
-    webhook_ids = batch_webhook_ids(dict(run.run_config))
+    webhook_ids = batch_webhook_ids(run.run_config)
     attempt = int(run.tags.get(ATTEMPT_TAG, "1"))
     batch = run.tags.get(BATCH_TAG, run.run_id)
-    error = context.failure_event.message or "the run failed"
+    error = _failure_reason(context)
     settings = SyncSettings.from_env()
     with postgres.transaction() as connection:
         if attempt >= settings.max_attempts:

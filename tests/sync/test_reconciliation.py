@@ -1,0 +1,104 @@
+"""The reconciliation job against the emulator: it repairs what webhooks missed, and says so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import psycopg
+from benchling_sdk.models import EntityArchiveReason
+
+from benchsync_dagster import defs
+from tests.support.emulator import benchling_client
+from tests.sync.conftest import Tenant, pending_webhook_ids, register
+from tests.sync.test_sync_job import run_batch, sync_target
+
+
+def reconcile(full: bool = False) -> dg.ExecuteInProcessResult:
+    result: dg.ExecuteInProcessResult = defs.resolve_job_def(
+        "reconciliation_job"
+    ).execute_in_process(
+        run_config={"ops": {"registry_reconciliation": {"config": {"full": full}}}},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    return result
+
+
+def drift_check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
+    (evaluation,) = result.get_asset_check_evaluations()
+    return evaluation
+
+
+def _synced(tenant: Tenant, count: int) -> list[str]:
+    ids = register(tenant, count)
+    assert run_batch(pending_webhook_ids(tenant.database_url), sync_target(tenant)).success
+    return ids
+
+
+def test_repairs_a_deleted_row_a_stale_row_and_an_archived_entity(
+    tenant: Tenant, db: psycopg.Connection[Any]
+) -> None:
+    missing, stale, archived, *_ = _synced(tenant, 5)
+    db.execute("DELETE FROM synced_benchling_data WHERE benchling_api_id = %s", [missing])
+    db.execute(
+        "UPDATE synced_benchling_data SET field_value = 'stale',"
+        " modified_at = modified_at - interval '1 hour' WHERE benchling_api_id = %s",
+        [stale],
+    )
+    benchling_client(tenant.emulator).custom_entities.archive(
+        [archived], EntityArchiveReason.RETIRED
+    )
+
+    first = reconcile()
+
+    assert first.success
+    check = drift_check(first)
+    assert not check.passed
+    assert {k: v.value for k, v in check.metadata.items()} == {
+        "rows_repaired": 3,
+        "missing": 1,
+        "stale": 1,
+        "archived": 1,
+        "vanished": 0,
+    }
+    rows = {
+        entity_id: (value, is_archived)
+        for entity_id, value, is_archived in db.execute(
+            "SELECT benchling_api_id, field_value, archived FROM synced_benchling_data"
+        )
+    }
+    assert len(rows) == 5
+    assert rows[stale][0] != "stale"
+    assert rows[archived][1] is True
+
+    second = reconcile()
+
+    assert drift_check(second).passed
+
+
+def test_full_mode_marks_rows_of_vanished_entities_archived(
+    tenant: Tenant, db: psycopg.Connection[Any]
+) -> None:
+    gone, *_ = _synced(tenant, 3)
+    tenant.control("delete", {"ids": [gone]})
+
+    result = reconcile(full=True)
+
+    assert drift_check(result).metadata["vanished"].value == 1
+    archived = db.execute(
+        "SELECT benchling_api_id FROM synced_benchling_data WHERE archived"
+    ).fetchall()
+    assert archived == [(gone,)]
+    assert reconcile(full=True).success
+    assert drift_check(reconcile(full=True)).passed
+
+
+def test_the_watermark_moves_forward(tenant: Tenant, db: psycopg.Connection[Any]) -> None:
+    _synced(tenant, 2)
+
+    reconcile()
+
+    watermark = db.execute("SELECT max(watermark_to) FROM benchsync.reconciliations").fetchone()
+    assert watermark is not None and watermark[0] is not None
+    latest = db.execute("SELECT max(modified_at) FROM synced_benchling_data").fetchone()
+    assert latest is not None and watermark[0] == latest[0]

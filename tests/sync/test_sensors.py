@@ -1,0 +1,216 @@
+"""The inbox sensor over a real inbox, and the retry of failed batches."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import dagster as dg
+import psycopg
+import pytest
+from dagster._core.storage.dagster_run import DagsterRun
+
+from benchsync_dagster import defs
+from benchsync_dagster.benchling_api import SyncTarget
+from benchsync_dagster.orchestration.resources import BenchlingResource, PostgresResource
+from benchsync_dagster.orchestration.sync import sensors
+from benchsync_dagster.orchestration.sync.sensors import (
+    ATTEMPT_TAG,
+    BATCH_TAG,
+    batch_run_config,
+    batch_webhook_ids,
+    inbox_sensor,
+    retry_failed_batches,
+)
+from tests.sync.conftest import Tenant, inbox_states, pending_webhook_ids, register
+from webhook_sensor_bridge import inbox
+from webhook_sensor_bridge.events import parse_webhook
+
+
+@pytest.fixture(autouse=True)
+def quiet_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Treat every event as past its burst, so batch sizes do not depend on test timing."""
+    monkeypatch.setattr(sensors, "BURST_QUIET_AFTER", timedelta(0))
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def evaluate(
+    instance: dg.DagsterInstance, database_url: str, cursor: str | None = None
+) -> dg.SensorResult | dg.SkipReason:
+    with dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={
+            "postgres": PostgresResource(database_url=database_url),
+            "benchling": BenchlingResource(),
+        },
+    ) as context:
+        result = inbox_sensor(context)
+    assert isinstance(result, dg.SensorResult | dg.SkipReason)
+    return result
+
+
+def test_a_filled_inbox_becomes_batches_with_keys_and_a_cursor(
+    tenant: Tenant, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BENCHSYNC_MAX_BATCH_SIZE", "100")
+    monkeypatch.setenv("BENCHSYNC_MAX_RUNS_IN_FLIGHT", "5")
+    register(tenant, 250)
+    recorded = pending_webhook_ids(tenant.database_url)
+
+    result = evaluate(instance, tenant.database_url)
+
+    assert isinstance(result, dg.SensorResult)
+    batches = [batch_webhook_ids(request.run_config) for request in result.run_requests or []]
+    assert [len(batch) for batch in batches] == [100, 100, 50]
+    assert sorted(webhook_id for batch in batches for webhook_id in batch) == sorted(recorded)
+    keys = [request.run_key for request in result.run_requests or []]
+    assert len(set(keys)) == 3
+    assert all(key and key.startswith("inbox-") for key in keys)
+    config = result.run_requests[0].run_config["ops"]["synced_benchling_data"]["config"]  # type: ignore[index]
+    assert config["schema_id"] and config["field_name"]
+
+    again = evaluate(instance, tenant.database_url, cursor=result.cursor)
+    assert isinstance(again, dg.SkipReason)
+    assert again.skip_message == "no new events"
+
+
+def test_no_new_runs_while_enough_are_in_flight(
+    tenant: Tenant, instance: dg.DagsterInstance
+) -> None:
+    register(tenant, 3)
+    for _ in range(2):
+        instance.add_run(
+            DagsterRun(
+                job_name="sync_job", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED
+            )
+        )
+
+    result = evaluate(instance, tenant.database_url)
+
+    assert isinstance(result, dg.SkipReason)
+    assert "in flight" in (result.skip_message or "")
+
+
+def _record(connection: psycopg.Connection[Any], envelope: bytes, webhook_id: str) -> None:
+    inbox.record(connection, parse_webhook(webhook_id, envelope))
+
+
+def test_a_late_commit_below_the_cursor_is_not_skipped(
+    tenant: Tenant, instance: dg.DagsterInstance
+) -> None:
+    """Two writers commit out of order: the sensor waits for the first, then reads both."""
+    from tests.bridge.conftest import envelope
+
+    url = tenant.database_url
+    with psycopg.connect(url) as first, psycopg.connect(url) as second:
+        _record(first, envelope(), "msg_first")  # takes the lower seq, commits last
+        _record(second, envelope(), "msg_second")
+        second.commit()
+
+        held = evaluate(instance, url)
+        assert isinstance(held, dg.SkipReason)
+        assert "1 recorded events wait for a transaction" in (held.skip_message or "")
+
+        first.commit()
+
+    result = evaluate(instance, url)
+    assert isinstance(result, dg.SensorResult)
+    (request,) = result.run_requests or []
+    assert sorted(batch_webhook_ids(request.run_config)) == ["msg_first", "msg_second"]
+
+
+def test_ignored_events_start_no_run_and_move_the_cursor(
+    tenant: Tenant, instance: dg.DagsterInstance, db: psycopg.Connection[Any]
+) -> None:
+    from tests.bridge.conftest import envelope
+
+    _record(db, envelope("v2.app.installed", channel="app_signals"), "msg_signal")
+
+    result = evaluate(instance, tenant.database_url)
+
+    assert isinstance(result, dg.SensorResult)
+    assert not result.run_requests
+    assert evaluate(instance, tenant.database_url, cursor=result.cursor) == dg.SkipReason(
+        "no new events"
+    )
+
+
+def test_a_configuration_update_is_settled_by_the_sensor(
+    tenant: Tenant, instance: dg.DagsterInstance, db: psycopg.Connection[Any]
+) -> None:
+    from tests.bridge.conftest import envelope
+
+    _record(db, envelope("v2-beta.app.configuration.updated"), "msg_config")
+
+    result = evaluate(instance, tenant.database_url)
+
+    assert isinstance(result, dg.SensorResult)
+    assert inbox_states(tenant.database_url) == {"synced": 1}
+
+
+def retry_after_failed_run(
+    instance: dg.DagsterInstance, database_url: str, webhook_ids: list[str], attempt: int
+) -> dg.RunRequest | dg.SkipReason:
+    """Fail a sync run of ``webhook_ids`` at once (Benchling unconfigured), then let the retry
+    sensor see the failure."""
+    result = defs.resolve_job_def("sync_job").execute_in_process(
+        run_config=batch_run_config(webhook_ids, SyncTarget("ts_x", "Field")),
+        instance=instance,
+        tags={BATCH_TAG: "inbox-1-3", ATTEMPT_TAG: str(attempt)},
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
+    run = instance.get_run_by_id(result.run_id)
+    assert run is not None
+    with dg.build_run_status_sensor_context(
+        sensor_name="retry_failed_batches",
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=run,
+        resources={"postgres": PostgresResource(database_url=database_url)},
+    ) as context:
+        outcome = retry_failed_batches(context.for_run_failure())
+    assert isinstance(outcome, dg.RunRequest | dg.SkipReason)
+    return outcome
+
+
+def test_a_failed_batch_is_requested_again_under_a_new_key(
+    tenant: Tenant, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register(tenant, 3)
+    webhook_ids = pending_webhook_ids(tenant.database_url)
+    monkeypatch.delenv("BENCHLING_TENANT_URL")
+
+    result = retry_after_failed_run(instance, tenant.database_url, webhook_ids, attempt=1)
+
+    assert isinstance(result, dg.RunRequest)
+    assert result.run_key == "inbox-1-3-attempt2"
+    assert result.tags[ATTEMPT_TAG] == "2"
+    assert batch_webhook_ids(result.run_config) == webhook_ids
+    assert inbox_states(tenant.database_url) == {"pending": 3}
+
+
+def test_the_last_failed_attempt_dead_letters_the_batch_with_the_error(
+    tenant: Tenant, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register(tenant, 3)
+    webhook_ids = pending_webhook_ids(tenant.database_url)
+    monkeypatch.delenv("BENCHLING_TENANT_URL")
+
+    result = retry_after_failed_run(instance, tenant.database_url, webhook_ids, attempt=3)
+
+    assert isinstance(result, dg.SkipReason)
+    assert inbox_states(tenant.database_url) == {"dead": 3}
+    with psycopg.connect(tenant.database_url) as connection:
+        reasons = {row[0] for row in connection.execute("SELECT reason FROM benchsync.inbox")}
+    (reason,) = reasons
+    assert "sync failed 3 times" in reason and "BENCHLING_TENANT_URL" in reason
