@@ -59,15 +59,14 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from benchling_emulator import server
+    from benchsync_dagster import demo
 
-    # The full demo (bridge, Dagster, embedded Postgres) arrives with the Dagster code location.
-    print("benchsync demo: starting the Benchling emulator only, for now (Ctrl-C stops it).")
-    return server.serve(args)
+    return demo.run(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from benchling_emulator import server
+    from benchsync_dagster.demo import add_arguments as demo_arguments
 
     parser = argparse.ArgumentParser(
         prog="benchsync", description="Sync a Benchling registry into Postgres with Dagster."
@@ -79,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.set_defaults(handler=_emulator)
 
     demo = commands.add_parser("demo", help="run the whole stack on this machine")
-    server.add_arguments(demo)
+    demo_arguments(demo)
     demo.set_defaults(handler=_demo)
 
     db = commands.add_parser("db", help="manage benchsync's database schema")

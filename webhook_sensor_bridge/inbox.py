@@ -80,7 +80,10 @@ class InboxCounts:
     oldest_pending_seconds: float | None
 
 
-def count_by_state(connection: Connection) -> InboxCounts:
+def count_by_state(
+    connection: Connection, resource_ids: Sequence[str] | None = None
+) -> InboxCounts:
+    """Counts over the whole inbox, or over the events about ``resource_ids``."""
     row = connection.execute(
         """
         SELECT count(*),
@@ -91,11 +94,29 @@ def count_by_state(connection: Connection) -> InboxCounts:
                extract(epoch FROM clock_timestamp()
                                   - min(received_at) FILTER (WHERE state = 'pending'))::float8
         FROM benchsync.inbox
-        """
+        WHERE %(resource_ids)s::text[] IS NULL OR resource_id = ANY(%(resource_ids)s::text[])
+        """,
+        {"resource_ids": list(resource_ids) if resource_ids is not None else None},
     ).fetchone()
     assert row is not None  # an aggregate always returns one row
     total, pending, synced, ignored, dead, oldest_pending_seconds = row
     return InboxCounts(total, pending, synced, ignored, dead, oldest_pending_seconds)
+
+
+def sync_latency_percentiles(
+    connection: Connection, resource_ids: Sequence[str], fractions: Sequence[float]
+) -> list[float | None]:
+    """Seconds from receiving a webhook to its sync, at each fraction (0.5 = median)."""
+    row = connection.execute(
+        """
+        SELECT percentile_cont(%s::float8[]) WITHIN GROUP (
+                   ORDER BY extract(epoch FROM finished_at - received_at))
+        FROM benchsync.inbox WHERE state = 'synced' AND resource_id = ANY(%s)
+        """,
+        (list(fractions), list(resource_ids)),
+    ).fetchone()
+    values = row[0] if row else None
+    return list(values) if values is not None else [None] * len(fractions)
 
 
 @dataclass(frozen=True)
