@@ -29,7 +29,8 @@ request_log = logging.getLogger("webhook_sensor_bridge.requests")
 
 MAX_BODY_BYTES = 1024 * 1024
 REQUIRED_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
-# Connections per worker process: at least gunicorn's threads per worker.
+# The pool opens connections on demand up to this: a sync gunicorn worker needs one; threaded
+# callers (the tests' concurrent posts) share up to this many.
 POOL_MAX_SIZE = 8
 _INSECURE_WARNING = (
     f"{SKIP_VERIFICATION_VARIABLE} is on: webhook signatures are NOT verified; anyone who can "
