@@ -155,6 +155,8 @@ class Stack:
         self.emulator: EmulatorServer | None = None
         self.database_url = ""
         self.dagster_home = self.home / "dagster_home"
+        # What the children are told on top of this process's environment.
+        self.environment: dict[str, str] = {}
 
     @property
     def bridge_url(self) -> str:
@@ -197,15 +199,12 @@ class Stack:
         )
         self.dagster_home.mkdir(exist_ok=True)
         shutil.copy(PROJECT_ROOT / "dagster.yaml", self.dagster_home / "dagster.yaml")
-        # Set here, the children inherit them and the summary's DagsterInstance reads them.
-        os.environ.update(
-            {
-                **self.emulator.environment(),
-                "BENCHSYNC_DATABASE_URL": self.database_url,
-                "DAGSTER_POSTGRES_URL": dagster_database_url,
-                "DAGSTER_HOME": str(self.dagster_home),
-            }
-        )
+        self.environment = {
+            **self.emulator.environment(),
+            "BENCHSYNC_DATABASE_URL": self.database_url,
+            "DAGSTER_POSTGRES_URL": dagster_database_url,
+            "DAGSTER_HOME": str(self.dagster_home),
+        }
         scripts = Path(sys.executable).parent
         bridge = self._spawn(
             "bridge",
@@ -233,6 +232,7 @@ class Stack:
         process = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
+            env={**os.environ, **self.environment},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -304,12 +304,27 @@ def wait_until_synced(stack: Stack, entity_ids: list[str], timeout: float) -> Pr
         time.sleep(0.5)
 
 
-def _sync_runs(dagster_home: Path, since: datetime) -> dict[str, int]:
+@contextlib.contextmanager
+def _environ(overrides: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _sync_runs(stack: Stack, since: datetime) -> dict[str, int]:
     import dagster as dg
 
     from benchsync_dagster.orchestration.sync.sensors import ATTEMPT_TAG
 
-    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+    # The instance's dagster.yaml reads DAGSTER_POSTGRES_URL from the environment.
+    with (
+        _environ(stack.environment),
+        dg.DagsterInstance.from_config(str(stack.dagster_home)) as instance,
+    ):
         runs = instance.get_runs(dg.RunsFilter(job_name="sync_job", created_after=since))
     return {
         "runs": len(runs),
@@ -330,7 +345,7 @@ def summary(stack: Stack, entity_ids: list[str], progress: Progress, started: da
         ("events received", progress.received),
         ("events synced", progress.synced),
         ("dead letters", progress.dead),
-        *_sync_runs(stack.dagster_home, started).items(),
+        *_sync_runs(stack, started).items(),
         *((f"rows in {table}", count) for table, count in rows.items()),
         ("webhook → row p50", _seconds(p50)),
         ("webhook → row p95", _seconds(p95)),
