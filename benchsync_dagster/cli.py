@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -58,6 +59,32 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from benchsync_dagster import database
+    from webhook_sensor_bridge import inbox
+
+    window = args.since is not None or args.until is not None
+    try:
+        with database.connect(database.resolve_database_url(), connect_timeout=5) as connection:
+            count = inbox.requeue(
+                connection,
+                dead_only=not window,
+                received_from=args.since,
+                received_until=args.until,
+            )
+    except database.DatabaseUnavailable as error:
+        print(f"benchsync replay: {error}", file=sys.stderr)
+        return 2
+    what = "events received in that window" if window else "dead-lettered events"
+    print(f"requeued {count} {what}; the sensor picks them up on its next tick")
+    return 0
+
+
+def _timestamp(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from benchsync_dagster import demo
 
@@ -95,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=None, help="worker processes (default: 2 per core)"
     )
     bridge.set_defaults(handler=_bridge)
+
+    replay = commands.add_parser(
+        "replay", help="requeue dead-lettered events, or every event received in a time window"
+    )
+    replay.add_argument("--since", type=_timestamp, help="ISO time; with --until, a window")
+    replay.add_argument("--until", type=_timestamp, help="ISO time (exclusive); UTC if no zone")
+    replay.set_defaults(handler=_replay)
 
     status = commands.add_parser("status", help="inbox counts by state")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -96,7 +96,7 @@ class BenchlingSettings:
 class SyncSettings:
     """How the sensor batches and retries, and what the checks hold it to."""
 
-    max_batch_size: int  # events per run; whole hundreds fill bulk-get calls
+    max_batch_size: int  # events per run; whole hundreds fill bulk-get calls (1 = the seed's shape)
     max_runs_in_flight: (
         int  # the sensor holds new batches while this many runs are queued or running
     )
@@ -107,13 +107,8 @@ class SyncSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> SyncSettings:
-        max_batch_size = _positive_int(environ, "BENCHSYNC_MAX_BATCH_SIZE", 1000)
-        if max_batch_size % 100:
-            raise ConfigurationError(
-                f"BENCHSYNC_MAX_BATCH_SIZE must be a multiple of 100, got {max_batch_size}"
-            )
         return cls(
-            max_batch_size=max_batch_size,
+            max_batch_size=_positive_int(environ, "BENCHSYNC_MAX_BATCH_SIZE", 1000),
             max_runs_in_flight=_positive_int(environ, "BENCHSYNC_MAX_RUNS_IN_FLIGHT", 2),
             max_attempts=_positive_int(environ, "BENCHSYNC_MAX_ATTEMPTS", 3),
             max_pending_seconds=_positive_int(environ, "BENCHSYNC_MAX_PENDING_SECONDS", 900),

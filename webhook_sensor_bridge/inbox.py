@@ -216,6 +216,33 @@ def latest_app_id(connection: Connection) -> str | None:
     return str(row[0]) if row else None
 
 
+def requeue(
+    connection: Connection,
+    *,
+    dead_only: bool,
+    received_from: datetime | None = None,
+    received_until: datetime | None = None,
+) -> int:
+    """Make events pending again (dead ones, or all in a window of received_at); returns how many.
+
+    Each moves to the end of the read order: its ``txid`` becomes this transaction's, which is
+    newer than any position a reader has passed, so the sensor reads it again.
+    """
+    cursor = connection.execute(
+        """
+        UPDATE benchsync.inbox
+        SET state = 'pending', reason = NULL, attempts = 0, finished_at = NULL,
+            txid = pg_current_xact_id()
+        WHERE state <> 'ignored'
+          AND (NOT %(dead_only)s OR state = 'dead')
+          AND (%(received_from)s::timestamptz IS NULL OR received_at >= %(received_from)s)
+          AND (%(received_until)s::timestamptz IS NULL OR received_at < %(received_until)s)
+        """,
+        {"dead_only": dead_only, "received_from": received_from, "received_until": received_until},
+    )
+    return cursor.rowcount
+
+
 def mark_synced(connection: Connection, webhook_ids: Sequence[str]) -> int:
     """Pending rows among ``webhook_ids`` become synced; returns how many changed."""
     return _finish(connection, webhook_ids, "synced", reason=None)

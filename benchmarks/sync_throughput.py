@@ -1,0 +1,132 @@
+"""Sync speed through the whole stack of ``benchsync demo``: Dagster's daemon, bridge, emulator.
+
+Two measurements, each on a fresh stack:
+
+  latency  webhook → row at a low event rate: one registration every --interval seconds.
+  drain    a burst of --entities registrations at Benchling's pace (50/s) against a binding
+           tenant rate limit; the time until all are synced, against the ceiling
+           entities ÷ (rate limit per second * 100 ids per bulk-get call).
+           --per-event runs the seed's shape (one run per event) for --time-limit seconds and
+           reports its throughput, for the ratio.
+
+    .venv/bin/python benchmarks/sync_throughput.py latency --events 30 --interval 3
+    .venv/bin/python benchmarks/sync_throughput.py drain --entities 5000 --rate-limit 12
+    .venv/bin/python benchmarks/sync_throughput.py drain --entities 5000 --rate-limit 12 \\
+        --per-event --time-limit 600
+
+BENCHSYNC_DATABASE_URL, when set, names the database to use (it gets Dagster's tables too);
+otherwise an embedded Postgres starts under a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+from benchsync_dagster.demo import Stack
+from webhook_sensor_bridge import inbox
+
+BENCHLING_PACE_PER_SECOND = 50
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _stack(rate_limit: int, home: Path) -> Stack:
+    # The deployment is configured with its tenant's real limit, as a user would.
+    os.environ["BENCHSYNC_BENCHLING_RATE_LIMIT"] = str(rate_limit)
+    options = argparse.Namespace(
+        bridge_port=_free_port(),
+        dagster_port=_free_port(),
+        emulator_port=_free_port(),
+        rate_limit=rate_limit,
+    )
+    return Stack(options, home=home)
+
+
+def _settled(stack: Stack, entity_ids: list[str]) -> inbox.InboxCounts:
+    with psycopg.connect(stack.database_url) as connection:
+        return inbox.count_by_state(connection, entity_ids)
+
+
+def measure_latency(events: int, interval: float, home: Path) -> None:
+    with _stack(rate_limit=60, home=home) as stack:
+        assert stack.emulator is not None
+        entity_ids: list[str] = []
+        for _ in range(events):
+            entity_ids += stack.emulator.tenant.create_registered(1)
+            time.sleep(interval)
+        deadline = time.monotonic() + 300
+        while _settled(stack, entity_ids).synced < events and time.monotonic() < deadline:
+            time.sleep(0.5)
+        with psycopg.connect(stack.database_url) as connection:
+            p50, p95, worst = inbox.sync_latency_percentiles(
+                connection, entity_ids, [0.5, 0.95, 1.0]
+            )
+    print(f"latency: {events} events, one every {interval} s")
+    print(f"  webhook → row p50 {p50:.1f} s, p95 {p95:.1f} s, max {worst:.1f} s")
+
+
+def measure_drain(
+    entities: int, rate_limit: int, per_event: bool, time_limit: float, home: Path
+) -> None:
+    if per_event:
+        os.environ["BENCHSYNC_MAX_BATCH_SIZE"] = "1"
+    ceiling = entities / (rate_limit / 30 * 100)
+    with _stack(rate_limit=rate_limit, home=home) as stack:
+        assert stack.emulator is not None
+        started = time.monotonic()
+        entity_ids = stack.emulator.tenant.create_registered(entities)
+        while time.monotonic() - started < time_limit:
+            counts = _settled(stack, entity_ids)
+            if counts.synced + counts.dead >= entities:
+                break
+            time.sleep(1)
+        elapsed = time.monotonic() - started
+        counts = _settled(stack, entity_ids)
+    shape = "one run per event" if per_event else "batched"
+    rate = counts.synced / elapsed
+    print(f"drain ({shape}): {entities} registrations at {BENCHLING_PACE_PER_SECOND}/s,")
+    print(f"  tenant limit {rate_limit} requests / 30 s → ceiling {ceiling:.0f} s")
+    print(
+        f"  synced {counts.synced}, dead {counts.dead} in {elapsed:.0f} s ({rate:.1f} entities/s)"
+    )
+    if counts.synced + counts.dead >= entities:
+        print(f"  {elapsed / ceiling:.2f} x the ceiling")
+    else:
+        projected = entities / rate if rate else float("inf")
+        print(f"  stopped at the time limit; at this rate all would take {projected:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    latency = commands.add_parser("latency")
+    latency.add_argument("--events", type=int, default=30)
+    latency.add_argument("--interval", type=float, default=3.0)
+    drain = commands.add_parser("drain")
+    drain.add_argument("--entities", type=int, default=5000)
+    drain.add_argument("--rate-limit", type=int, default=12)
+    drain.add_argument("--per-event", action="store_true")
+    drain.add_argument("--time-limit", type=float, default=1800)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="benchsync-bench-") as home:
+        if args.command == "latency":
+            measure_latency(args.events, args.interval, Path(home))
+        else:
+            measure_drain(
+                args.entities, args.rate_limit, args.per_event, args.time_limit, Path(home)
+            )
+
+
+if __name__ == "__main__":
+    main()
