@@ -16,6 +16,7 @@ import pytest
 from benchling_emulator.server import EmulatorServer
 from benchling_emulator.signing import WebhookSigner
 from tests.bridge.conftest import envelope, free_port, inbox_row, new_webhook_id
+from tests.support.postgres import create_database, drop_database
 from webhook_sensor_bridge.app import MAX_BODY_BYTES
 
 
@@ -51,13 +52,19 @@ class Bridge:
 
 
 @pytest.fixture
-def bridge(
-    migrated_database_url: str, emulator: EmulatorServer, tmp_path: Path
-) -> Iterator[Bridge]:
+def empty_database_url(postgres_server_url: str) -> Iterator[str]:
+    """Never migrated: ``benchsync bridge`` brings it up to date before serving."""
+    url = create_database(postgres_server_url)
+    yield url
+    drop_database(postgres_server_url, url)
+
+
+@pytest.fixture
+def bridge(empty_database_url: str, emulator: EmulatorServer, tmp_path: Path) -> Iterator[Bridge]:
     port = free_port()
     environment = {
         **os.environ,
-        "BENCHSYNC_DATABASE_URL": migrated_database_url,
+        "BENCHSYNC_DATABASE_URL": empty_database_url,
         "APP_DEFINITION_ID": "appdef_test",
         "BENCHLING_JWKS_URL": emulator.jwks_url,
     }
@@ -97,7 +104,7 @@ def bridge(
 
 
 def test_the_bridge_serves_webhooks_under_gunicorn(
-    bridge: Bridge, signer: WebhookSigner, migrated_database_url: str
+    bridge: Bridge, signer: WebhookSigner, empty_database_url: str
 ) -> None:
     webhook_id = new_webhook_id()
     body = envelope(resourceId="bfi_not_in_logs")
@@ -107,7 +114,7 @@ def test_the_bridge_serves_webhooks_under_gunicorn(
     assert bridge.request("POST", "/1/webhooks", body, headers) == 200  # a redelivery
     assert bridge.request("POST", "/1/webhooks", body + b" ", headers) == 401
     assert bridge.request("POST", "/1/webhooks", body, {**headers, "webhook-id": "x"}) == 401
-    assert inbox_row(migrated_database_url, webhook_id) is not None
+    assert inbox_row(empty_database_url, webhook_id) is not None
 
     oversized = b" " * (MAX_BODY_BYTES + 1)
     oversized_headers = signer.signed_headers(oversized)
