@@ -43,19 +43,18 @@ def _bridge(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     import psycopg
 
-    from benchsync_dagster import database
-    from webhook_sensor_bridge import inbox, status
+    from benchsync_dagster import database, status
 
     try:
         with database.connect(database.resolve_database_url(), connect_timeout=5) as connection:
-            counts = inbox.count_by_state(connection)
+            current = status.read_status(connection)
     except database.DatabaseUnavailable as error:
         print(f"benchsync status: {error}", file=sys.stderr)
         return 2
     except psycopg.errors.UndefinedTable:
         print("benchsync status: no inbox yet; run `benchsync db upgrade`", file=sys.stderr)
         return 2
-    print(status.render_json(counts) if args.json else status.render_table(counts))
+    print(status.render_json(current) if args.json else status.render_table(current))
     return 0
 
 
@@ -130,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--until", type=_timestamp, help="ISO time (exclusive); UTC if no zone")
     replay.set_defaults(handler=_replay)
 
-    status = commands.add_parser("status", help="inbox counts by state")
+    status = commands.add_parser(
+        "status", help="inbox counts by state, last sync, last reconciliation and its drift"
+    )
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.set_defaults(handler=_status)
     return parser

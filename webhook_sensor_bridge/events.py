@@ -22,8 +22,8 @@ class MalformedWebhook(ValueError):
 
 
 @dataclass(frozen=True)
-class InboxEvent:
-    """One webhook as the inbox stores it; ``ignored_reason`` is None when the sync wants it."""
+class Envelope:
+    """A webhook's identity and what its envelope says (the inbox keeps one column for each)."""
 
     webhook_id: str
     message_type: str
@@ -37,6 +37,12 @@ class InboxEvent:
     base_url: str | None
     created_at: datetime | None
     body: str
+
+
+@dataclass(frozen=True)
+class InboxEvent(Envelope):
+    """A verified webhook, ready to record; ``ignored_reason`` is None when the sync wants it."""
+
     ignored_reason: str | None
 
 

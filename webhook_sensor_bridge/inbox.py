@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
-from webhook_sensor_bridge.events import InboxEvent
+from webhook_sensor_bridge.events import Envelope, InboxEvent
 
 Connection = psycopg.Connection[Any]
 
@@ -103,6 +103,13 @@ def count_by_state(
     return InboxCounts(total, pending, synced, ignored, dead, oldest_pending_seconds)
 
 
+def last_synced_at(connection: Connection) -> datetime | None:
+    row = connection.execute(
+        "SELECT max(finished_at) FROM benchsync.inbox WHERE state = 'synced'"
+    ).fetchone()
+    return row[0] if row else None
+
+
 def sync_latency_percentiles(
     connection: Connection, resource_ids: Sequence[str], fractions: Sequence[float]
 ) -> list[float | None]:
@@ -128,24 +135,14 @@ class ReadPosition:
 
 
 @dataclass(frozen=True)
-class InboxRow:
-    webhook_id: str
+class InboxRow(Envelope):
+    """A recorded webhook, as the sensor reads it."""
+
     txid: int
     seq: int
     state: str
-    message_type: str
-    channel: str | None
-    message_id: str | None
-    resource_id: str | None
-    schema_id: str | None
-    app_id: str | None
-    app_definition_id: str | None
-    tenant_id: str | None
-    base_url: str | None
-    created_at: datetime | None
     received_at: datetime
     attempts: int
-    body: str
 
     @property
     def position(self) -> ReadPosition:

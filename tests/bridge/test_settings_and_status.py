@@ -8,11 +8,11 @@ import psycopg
 import pytest
 
 from benchsync_dagster import cli
+from benchsync_dagster.status import read_status, render_table, status_document
 from tests.bridge.conftest import envelope, new_webhook_id
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.events import parse_webhook
 from webhook_sensor_bridge.settings import Settings, SettingsError
-from webhook_sensor_bridge.status import render_table, status_document
 
 DATABASE = "postgresql://db.example/benchsync"
 
@@ -81,20 +81,23 @@ def fill_inbox(url: str) -> None:
 
 def test_status_counts_the_inbox_by_state(fresh_inbox_url: str) -> None:
     with psycopg.connect(fresh_inbox_url) as connection:
-        empty = inbox.count_by_state(connection)
+        empty = read_status(connection)
     fill_inbox(fresh_inbox_url)
     with psycopg.connect(fresh_inbox_url) as connection:
-        counts = inbox.count_by_state(connection)
+        counts = read_status(connection)
 
     assert status_document(empty) == {
         "events": {"total": 0, "pending": 0, "synced": 0, "ignored": 0, "dead": 0},
         "oldest_pending_seconds": None,
+        "last_synced_at": None,
+        "last_reconciliation": None,
     }
     document = status_document(counts)
     assert document["events"] == {"total": 6, "pending": 3, "synced": 1, "ignored": 1, "dead": 1}
     assert 0 <= document["oldest_pending_seconds"] < 60
     table = render_table(counts)
     assert "pending" in table and "dead" in table and "oldest pending" in table
+    assert document["last_synced_at"] is not None
 
 
 def test_benchsync_status_json(

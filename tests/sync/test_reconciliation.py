@@ -9,6 +9,7 @@ import psycopg
 from benchling_sdk.models import EntityArchiveReason
 
 from benchsync_dagster import defs
+from benchsync_dagster.status import read_status, status_document
 from tests.support.emulator import benchling_client
 from tests.sync.conftest import Tenant, pending_webhook_ids, register
 from tests.sync.test_sync_job import run_batch, sync_target
@@ -70,6 +71,9 @@ def test_repairs_a_deleted_row_a_stale_row_and_an_archived_entity(
     assert len(rows) == 5
     assert rows[stale][0] != "stale"
     assert rows[archived][1] is True
+
+    reported = status_document(read_status(db))["last_reconciliation"]
+    assert reported["drift"] == {"missing": 1, "stale": 1, "archived": 1, "vanished": 0}
 
     second = reconcile()
 
