@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -35,22 +34,10 @@ from webhook_sensor_bridge import inbox
 BENCHLING_PACE_PER_SECOND = 50
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _stack(rate_limit: int, home: Path) -> Stack:
     # The deployment is configured with its tenant's real limit, as a user would.
     os.environ["BENCHSYNC_BENCHLING_RATE_LIMIT"] = str(rate_limit)
-    options = argparse.Namespace(
-        bridge_port=_free_port(),
-        dagster_port=_free_port(),
-        emulator_port=_free_port(),
-        rate_limit=rate_limit,
-    )
-    return Stack(options, home=home)
+    return Stack.on_free_ports(home, rate_limit=rate_limit)
 
 
 def _settled(stack: Stack, entity_ids: list[str]) -> inbox.InboxCounts:

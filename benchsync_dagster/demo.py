@@ -158,6 +158,16 @@ class Stack:
         # What the children are told on top of this process's environment.
         self.environment: dict[str, str] = {}
 
+    @classmethod
+    def on_free_ports(cls, home: Path, rate_limit: int = 60) -> Stack:
+        """A stack that cannot clash with a running demo: tests and benchmarks use this."""
+        ports = {}
+        for name in ("bridge_port", "dagster_port", "emulator_port"):
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                ports[name] = probe.getsockname()[1]
+        return cls(argparse.Namespace(**ports, rate_limit=rate_limit), home=home)
+
     @property
     def bridge_url(self) -> str:
         return f"http://127.0.0.1:{self.options.bridge_port}"
@@ -362,12 +372,15 @@ def _seconds(value: float | None) -> str:
 
 @contextlib.contextmanager
 def _interrupted_cleanly() -> Iterator[None]:
-    """SIGTERM stops the demo as Ctrl-C does, so the children are stopped too."""
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    """Ctrl-C and SIGTERM stop the demo and its children, even when it was started in the
+    background (where a shell leaves SIGINT ignored)."""
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.signal(number, signal.default_int_handler) for number in signals}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def run(options: argparse.Namespace) -> int:

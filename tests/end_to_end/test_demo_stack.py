@@ -6,15 +6,10 @@ a job: the emulator signs webhooks, the bridge records them, the sensor requests
 
 from __future__ import annotations
 
-import argparse
-import socket
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 from benchling_sdk.helpers.serialization_helpers import fields
 from benchling_sdk.models import CustomEntityCreate, NamingStrategy
 
@@ -23,30 +18,6 @@ from benchsync_dagster.demo import Stack
 from tests.support.emulator import benchling_client
 
 SYNC_TIMEOUT_SECONDS = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def stack(
-    migrated_database_url: str,
-    db: psycopg.Connection[Any],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Stack]:
-    monkeypatch.setenv("BENCHSYNC_DATABASE_URL", migrated_database_url)
-    options = argparse.Namespace(
-        bridge_port=_free_port(),
-        dagster_port=_free_port(),
-        emulator_port=_free_port(),
-        rate_limit=60,
-    )
-    with Stack(options, home=tmp_path) as running:
-        yield running
 
 
 def test_entities_registered_through_the_sdk_are_synced_by_the_daemon(
