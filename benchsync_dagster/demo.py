@@ -239,14 +239,19 @@ class Stack:
     def _spawn(self, name: str, command: list[str]) -> Child:
         log_path = self.home / "logs" / f"{name}.log"
         log: IO[bytes] = log_path.open("wb")
-        process = subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env={**os.environ, **self.environment},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        try:
+            process = subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                env={**os.environ, **self.environment},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            raise DemoError(
+                f"{command[0]} is missing: install benchsync first (`make install`)"
+            ) from None
         child = Child(name, process, log_path)
         self.children.append(child)
         return child
