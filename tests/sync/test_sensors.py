@@ -159,8 +159,7 @@ def test_a_configuration_update_is_settled_by_the_sensor(
 def retry_after_failed_run(
     instance: dg.DagsterInstance, database_url: str, webhook_ids: list[str], attempt: int
 ) -> dg.RunRequest | dg.SkipReason:
-    """Fail a sync run of ``webhook_ids`` at once (Benchling unconfigured), then let the retry
-    sensor see the failure."""
+    """Run a failing sync of ``webhook_ids``, then let the retry sensor see the failure."""
     result = defs.resolve_job_def("sync_job").execute_in_process(
         run_config=batch_run_config(webhook_ids, SyncTarget("ts_x", "Field")),
         instance=instance,
@@ -183,12 +182,18 @@ def retry_after_failed_run(
     return outcome
 
 
-def test_a_failed_batch_is_requested_again_under_a_new_key(
-    tenant: Tenant, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def unsyncable_batch(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Three recorded events whose sync run will fail: Benchling's URL is unset."""
     register(tenant, 3)
-    webhook_ids = pending_webhook_ids(tenant.database_url)
     monkeypatch.delenv("BENCHLING_TENANT_URL")
+    return pending_webhook_ids(tenant.database_url)
+
+
+def test_a_failed_batch_is_requested_again_under_a_new_key(
+    tenant: Tenant, instance: dg.DagsterInstance, unsyncable_batch: list[str]
+) -> None:
+    webhook_ids = unsyncable_batch
 
     result = retry_after_failed_run(instance, tenant.database_url, webhook_ids, attempt=1)
 
@@ -200,13 +205,9 @@ def test_a_failed_batch_is_requested_again_under_a_new_key(
 
 
 def test_the_last_failed_attempt_dead_letters_the_batch_with_the_error(
-    tenant: Tenant, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+    tenant: Tenant, instance: dg.DagsterInstance, unsyncable_batch: list[str]
 ) -> None:
-    register(tenant, 3)
-    webhook_ids = pending_webhook_ids(tenant.database_url)
-    monkeypatch.delenv("BENCHLING_TENANT_URL")
-
-    result = retry_after_failed_run(instance, tenant.database_url, webhook_ids, attempt=3)
+    result = retry_after_failed_run(instance, tenant.database_url, unsyncable_batch, attempt=3)
 
     assert isinstance(result, dg.SkipReason)
     assert inbox_states(tenant.database_url) == {"dead": 3}
