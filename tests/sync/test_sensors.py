@@ -156,6 +156,20 @@ def test_a_configuration_update_is_settled_by_the_sensor(
     assert inbox_states(tenant.database_url) == {"synced": 1}
 
 
+def test_an_entity_event_without_a_resource_is_dead_lettered(
+    tenant: Tenant, instance: dg.DagsterInstance, db: psycopg.Connection[Any]
+) -> None:
+    from tests.bridge.conftest import envelope
+
+    _record(db, envelope(resourceId=None), "msg_no_entity")
+
+    result = evaluate(instance, tenant.database_url)
+
+    assert isinstance(result, dg.SensorResult)
+    assert not result.run_requests
+    assert inbox_states(tenant.database_url) == {"dead": 1}
+
+
 def retry_after_failed_run(
     instance: dg.DagsterInstance, database_url: str, webhook_ids: list[str], attempt: int
 ) -> dg.RunRequest | dg.SkipReason:

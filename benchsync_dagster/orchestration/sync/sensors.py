@@ -99,11 +99,13 @@ def inbox_sensor(
     config_updates = [e.webhook_id for e in pending if e.message_type == APP_CONFIGURATION_UPDATED]
     if config_updates:
         benchling.forget_sync_target()
+    entity_events = [e for e in pending if e.message_type in SYNCED_ENTITY_EVENT_TYPES]
     to_sync = [
         PendingEvent(e.seq, e.txid, e.webhook_id, e.received_at)
-        for e in pending
-        if e.message_type in SYNCED_ENTITY_EVENT_TYPES and e.resource_id
+        for e in entity_events
+        if e.resource_id
     ]
+    without_entity = [e.webhook_id for e in entity_events if not e.resource_id]
     plan = plan_batches(
         to_sync,
         now=datetime.now(UTC),
@@ -112,9 +114,11 @@ def inbox_sensor(
         quiet_after=BURST_QUIET_AFTER,
     )
     target = benchling.sync_target(app_id) if plan.batches or config_updates else None
-    if config_updates:
+    if config_updates or without_entity:
         with postgres.transaction() as connection:
             inbox.mark_synced(connection, config_updates)
+            inbox.mark_dead(connection, without_entity, "the event names no entity (resourceId)")
+    if config_updates:
         context.log.info(f"App configuration re-read: {target}")
 
     run_requests = []
