@@ -24,6 +24,7 @@ from benchsync_dagster.orchestration.sync.sensors import (
     inbox_sensor,
     retry_failed_batches,
 )
+from tests.bridge.conftest import envelope
 from tests.sync.conftest import Tenant, inbox_states, pending_webhook_ids, register
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.events import parse_webhook
@@ -107,8 +108,6 @@ def test_a_late_commit_below_the_cursor_is_not_skipped(
     tenant: Tenant, instance: dg.DagsterInstance
 ) -> None:
     """Two writers commit out of order: the sensor waits for the first, then reads both."""
-    from tests.bridge.conftest import envelope
-
     url = tenant.database_url
     with psycopg.connect(url) as first, psycopg.connect(url) as second:
         _record(first, envelope(), "msg_first")  # takes the lower seq, commits last
@@ -130,8 +129,6 @@ def test_a_late_commit_below_the_cursor_is_not_skipped(
 def test_ignored_events_start_no_run_and_move_the_cursor(
     tenant: Tenant, instance: dg.DagsterInstance, db: psycopg.Connection[Any]
 ) -> None:
-    from tests.bridge.conftest import envelope
-
     _record(db, envelope("v2.app.installed", channel="app_signals"), "msg_signal")
 
     result = evaluate(instance, tenant.database_url)
@@ -146,8 +143,6 @@ def test_ignored_events_start_no_run_and_move_the_cursor(
 def test_a_configuration_update_is_settled_by_the_sensor(
     tenant: Tenant, instance: dg.DagsterInstance, db: psycopg.Connection[Any]
 ) -> None:
-    from tests.bridge.conftest import envelope
-
     _record(db, envelope("v2-beta.app.configuration.updated"), "msg_config")
 
     result = evaluate(instance, tenant.database_url)
@@ -159,8 +154,6 @@ def test_a_configuration_update_is_settled_by_the_sensor(
 def test_an_entity_event_without_a_resource_is_dead_lettered(
     tenant: Tenant, instance: dg.DagsterInstance, db: psycopg.Connection[Any]
 ) -> None:
-    from tests.bridge.conftest import envelope
-
     _record(db, envelope(resourceId=None), "msg_no_entity")
 
     result = evaluate(instance, tenant.database_url)
