@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -238,16 +238,17 @@ class Stack:
 
     def _spawn(self, name: str, command: list[str]) -> Child:
         log_path = self.home / "logs" / f"{name}.log"
-        log: IO[bytes] = log_path.open("wb")
+        # The child writes to its own copy of the file descriptor; ours closes at once.
         try:
-            process = subprocess.Popen(
-                command,
-                cwd=PROJECT_ROOT,
-                env={**os.environ, **self.environment},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            with log_path.open("wb") as log:
+                process = subprocess.Popen(
+                    command,
+                    cwd=PROJECT_ROOT,
+                    env={**os.environ, **self.environment},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
         except FileNotFoundError:
             raise DemoError(
                 f"{command[0]} is missing: install benchsync first (`make install`)"

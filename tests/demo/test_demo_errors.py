@@ -1,0 +1,54 @@
+"""``benchsync demo`` says why it cannot run: a busy port, a missing program or a crash."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from benchsync_dagster.cli import main
+from benchsync_dagster.demo import Child, DemoError, Stack
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield int(listener.getsockname()[1])
+
+
+def test_a_busy_port_is_named_with_the_flag_that_moves_it(
+    busy_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--bridge-port", str(busy_port), "--exit-when-synced"]) == 1
+
+    error = capsys.readouterr().err
+    assert f"port {busy_port} is in use" in error
+    assert "--bridge-port" in error
+
+
+def test_a_missing_program_says_how_to_install_it(tmp_path: Path) -> None:
+    stack = Stack.on_free_ports(tmp_path)
+    (tmp_path / "logs").mkdir()
+
+    with pytest.raises(DemoError, match="is missing: install benchsync"):
+        stack._spawn("dagster", [str(tmp_path / "no-such-program")])
+
+
+def test_a_crashed_child_is_named_with_the_end_of_its_log(tmp_path: Path) -> None:
+    log = tmp_path / "bridge.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-c", "print('cannot bind'); raise SystemExit(3)"],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    process.wait()
+
+    with pytest.raises(DemoError, match=r"bridge exited with code 3:\n.*cannot bind"):
+        Child("bridge", process, log).check_alive()
