@@ -1,9 +1,11 @@
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from benchsync_dagster import database
+from benchsync_dagster.cli import main
 from tests.support.postgres import create_database, drop_database
 
 
@@ -51,3 +53,26 @@ def test_downgrade_to_base_removes_our_tables(empty_database_url: str) -> None:
 def test_unreachable_database_names_the_variable() -> None:
     with pytest.raises(database.DatabaseUnavailable, match="BENCHSYNC_DATABASE_URL"):
         database.upgrade("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
+
+
+def test_benchsync_db_upgrade_migrates_the_configured_database(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BENCHSYNC_DATABASE_URL", empty_database_url)
+
+    assert main(["db", "upgrade"]) == 0
+
+    head = database.current_revision(empty_database_url)
+    assert head is not None
+    assert f"database at revision {head}" in capsys.readouterr().out
+
+
+def test_benchsync_db_upgrade_without_a_url_uses_the_embedded_postgres(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BENCHSYNC_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["db", "upgrade"]) == 0
+
+    assert (tmp_path / ".benchsync" / "postgres" / "PG_VERSION").exists()
