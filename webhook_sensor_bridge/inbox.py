@@ -103,6 +103,15 @@ def count_by_state(
     return InboxCounts(total, pending, synced, ignored, dead, oldest_pending_seconds)
 
 
+def oldest_pending_seconds(connection: Connection) -> float | None:
+    """Age of the oldest pending event; reads only pending rows (the partial index)."""
+    row = connection.execute(
+        "SELECT extract(epoch FROM clock_timestamp() - min(received_at))::float8"
+        " FROM benchsync.inbox WHERE state = 'pending'"
+    ).fetchone()
+    return row[0] if row else None
+
+
 def last_synced_at(connection: Connection) -> datetime | None:
     row = connection.execute(
         "SELECT max(finished_at) FROM benchsync.inbox WHERE state = 'synced'"

@@ -26,7 +26,7 @@ def no_event_pending_too_long(postgres: PostgresResource) -> dg.AssetCheckResult
     """No recorded event has waited longer than BENCHSYNC_MAX_PENDING_SECONDS to be synced."""
     bound = SyncSettings.from_env().max_pending_seconds
     with postgres.transaction() as connection:
-        oldest = inbox.count_by_state(connection).oldest_pending_seconds
+        oldest = inbox.oldest_pending_seconds(connection)
     return dg.AssetCheckResult(
         passed=oldest is None or oldest <= bound,
         severity=dg.AssetCheckSeverity.WARN,

@@ -1,0 +1,54 @@
+"""The asset checks that run after every sync, invoked on their own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import psycopg
+import pytest
+
+from benchsync_dagster import mapping
+from benchsync_dagster.orchestration.resources import PostgresResource
+from benchsync_dagster.orchestration.sync.checks import (
+    no_event_pending_too_long,
+    one_row_per_entity,
+)
+from benchsync_dagster.storage import snapshots, synced_data
+from tests.bridge.conftest import envelope
+from tests.sync.documents import entity_document
+from webhook_sensor_bridge import inbox
+from webhook_sensor_bridge.events import parse_webhook
+
+
+def _check(check: Any, database_url: str) -> dg.AssetCheckResult:
+    result = check(postgres=PostgresResource(database_url=database_url))
+    assert isinstance(result, dg.AssetCheckResult)
+    return result
+
+
+def test_an_event_pending_past_the_bound_fails_the_check(
+    migrated_database_url: str, db: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BENCHSYNC_MAX_PENDING_SECONDS", "60")
+    inbox.record(db, parse_webhook("msg_old", envelope()))
+    assert _check(no_event_pending_too_long, migrated_database_url).passed
+
+    db.execute("UPDATE benchsync.inbox SET received_at = now() - interval '2 minutes'")
+
+    result = _check(no_event_pending_too_long, migrated_database_url)
+    assert not result.passed
+    assert result.severity == dg.AssetCheckSeverity.WARN
+
+
+def test_a_snapshot_without_its_row_fails_one_row_per_entity(
+    migrated_database_url: str, db: psycopg.Connection[Any]
+) -> None:
+    assert _check(one_row_per_entity, migrated_database_url).passed
+    documents = [entity_document("bfi_1"), entity_document("bfi_2")]
+    snapshots.upsert(db, mapping.snapshot_frame(documents, {}))
+    synced_data.upsert(db, mapping.synced_data_frame(documents[:1], "Sequence Notes", {}))
+
+    result = _check(one_row_per_entity, migrated_database_url)
+    assert not result.passed
+    assert result.metadata["snapshots_without_row"].value == 1
