@@ -217,7 +217,9 @@ def rows_by_webhook_id(connection: Connection, webhook_ids: Sequence[str]) -> li
 def latest_app_id(connection: Connection) -> str | None:
     """The App installation id (``app.id``) of the newest webhook that carried one."""
     row = connection.execute(
-        "SELECT app_id FROM benchsync.inbox WHERE app_id IS NOT NULL ORDER BY seq DESC LIMIT 1"
+        # Newest first along the (txid, seq) index: a few rows read, however long the inbox.
+        "SELECT app_id FROM benchsync.inbox WHERE app_id IS NOT NULL"
+        " ORDER BY txid DESC, seq DESC LIMIT 1"
     ).fetchone()
     return str(row[0]) if row else None
 
