@@ -366,10 +366,18 @@ def summary(stack: Stack, entity_ids: list[str], progress: Progress, started: da
         ("webhook → row p50", _seconds(p50)),
         ("webhook → row p95", _seconds(p95)),
         ("Dagster UI", stack.dagster_url),
-        ("psql", f"psql '{stack.database_url}'"),
+        ("psql", f"psql '{without_password(stack.database_url)}'"),
     ]
     width = max(len(label) for label, _ in lines)
     return "\n".join(f"  {label:<{width}}  {value}" for label, value in lines)
+
+
+def without_password(database_url: str) -> str:
+    """The URL to show a person: a password in it never reaches the terminal."""
+    parts = conninfo_to_dict(database_url)
+    if not parts.pop("password", None):
+        return database_url
+    return make_conninfo("", **parts)  # psql then asks for it, or reads ~/.pgpass
 
 
 def _seconds(value: float | None) -> str:

@@ -1,4 +1,4 @@
-"""``benchsync demo`` says why it cannot run: a busy port, a missing program or a crash."""
+"""``benchsync demo``: why it cannot run (busy port, missing program, crash), and its summary."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchsync_dagster.cli import main
-from benchsync_dagster.demo import Child, DemoError, Stack
+from benchsync_dagster.demo import Child, DemoError, Stack, without_password
 
 
 @pytest.fixture
@@ -52,3 +52,10 @@ def test_a_crashed_child_is_named_with_the_end_of_its_log(tmp_path: Path) -> Non
 
     with pytest.raises(DemoError, match=r"bridge exited with code 3:\n.*cannot bind"):
         Child("bridge", process, log).check_alive()
+
+
+def test_the_summary_shows_the_database_without_its_password() -> None:
+    shown = without_password("postgresql://sync:s3cret@db.example:5432/benchling")
+
+    assert "s3cret" not in shown
+    assert "db.example" in shown and "benchling" in shown

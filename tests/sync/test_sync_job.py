@@ -155,3 +155,15 @@ def test_an_outage_longer_than_the_sdk_retries_is_retried_by_the_step(
     assert set(synced_rows(db)) == set(ids)
     event_types = [event.event_type for event in result.all_events]
     assert dg.DagsterEventType.STEP_UP_FOR_RETRY in event_types
+
+
+def test_no_secret_reaches_the_run_log_or_its_metadata(tenant: Tenant) -> None:
+    register(tenant, 2)
+    instance = dg.DagsterInstance.ephemeral()
+
+    result = run_batch(pending_webhook_ids(tenant.database_url), sync_target(tenant), instance)
+
+    assert result.success
+    everything_recorded = "\n".join(repr(entry) for entry in instance.all_logs(result.run_id))
+    assert "materialization" in everything_recorded.lower()
+    assert tenant.emulator.settings.client_secret not in everything_recorded
