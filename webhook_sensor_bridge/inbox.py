@@ -1,7 +1,7 @@
 """The inbox table ``benchsync.inbox``: every SQL statement that touches it lives here.
 
 The bridge records webhooks (``record``); the sensor reads them in commit-safe order
-(``read_after``) and marks how each ended (``mark_synced``, ``mark_ignored``, ``mark_dead``,
+(``read_after``) and marks how each ended (``mark_synced``, ``mark_dead``,
 ``note_failed_attempt``); ``benchsync status`` counts them (``count_by_state``). Each function
 takes a psycopg connection and runs in the caller's transaction (or autocommit).
 
@@ -254,10 +254,6 @@ def requeue(
 def mark_synced(connection: Connection, webhook_ids: Sequence[str]) -> int:
     """Pending rows among ``webhook_ids`` become synced; returns how many changed."""
     return _finish(connection, webhook_ids, "synced", reason=None)
-
-
-def mark_ignored(connection: Connection, webhook_ids: Sequence[str], reason: str) -> int:
-    return _finish(connection, webhook_ids, "ignored", reason)
 
 
 def mark_dead(connection: Connection, webhook_ids: Sequence[str], reason: str) -> int:
