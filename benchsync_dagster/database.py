@@ -6,6 +6,7 @@ A "database URL" here is any libpq connection string: a ``postgresql://`` URL or
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -33,7 +34,11 @@ def database_url_from_env(environ: Mapping[str, str] = os.environ) -> str | None
 
 def start_embedded_postgres(data_dir: Path = EMBEDDED_DATA_DIR) -> str:
     """Start (or join) the embedded Postgres in ``data_dir``; it stops when this process exits."""
-    from pgserver.postgres_server import get_server  # only needed when no URL is configured
+    with warnings.catch_warnings():
+        # Importing pgserver asks platformdirs for XDG_RUNTIME_DIR, which root sessions lack;
+        # the fallback under /tmp serves pgserver's lock file just as well.
+        warnings.filterwarnings("ignore", "XDG_RUNTIME_DIR is not set")
+        from pgserver.postgres_server import get_server  # only needed when no URL is configured
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     return str(get_server(data_dir, cleanup_mode="stop").get_uri())
