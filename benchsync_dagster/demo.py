@@ -73,17 +73,18 @@ class Child:
         return "\n".join(f"    {line}" for line in text) + f"\n  (full log: {self.log_path})"
 
     def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
         # Each child leads its own process group: dagster dev and gunicorn have children too.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
+        self._signal_group(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        # What outlives the leader is killed: dagster dev was seen to leave a code server behind
+        # (one started while it shut down), which then ran on with nobody to stop it.
+        self._signal_group(signal.SIGKILL)
+        self.process.wait()
+
+    def _signal_group(self, signal_number: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal_number)
 
 
 def _check_port_free(port: int, flag: str) -> None:

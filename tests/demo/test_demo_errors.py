@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,3 +61,46 @@ def test_the_summary_shows_the_database_without_its_password() -> None:
 
     assert "s3cret" not in shown
     assert "db.example" in shown and "benchling" in shown
+
+
+def test_stopping_a_child_leaves_none_of_its_processes_behind(tmp_path: Path) -> None:
+    helper_pid = tmp_path / "helper.pid"
+    # The leader starts a helper that ignores SIGTERM, as a straggling code server would.
+    leader = tmp_path / "leader.py"
+    leader.write_text(
+        textwrap.dedent(
+            f"""
+            import signal, subprocess, sys, time
+            helper = subprocess.Popen([sys.executable, "-c", "import signal, time; "
+                "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"])
+            open({str(helper_pid)!r}, "w").write(str(helper.pid))
+            time.sleep(600)
+            """
+        )
+    )
+    log = tmp_path / "child.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, str(leader)], stdout=output, stderr=output, start_new_session=True
+        )
+    while not helper_pid.exists() or not helper_pid.read_text():
+        time.sleep(0.05)
+
+    Child("dagster", process, log).stop()
+
+    assert process.returncode is not None
+    assert not running(int(helper_pid.read_text()))
+
+
+def running(pid: int) -> bool:
+    """True while ``pid`` runs; a killed orphan may stay a zombie until init reaps it."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        if state in ("Z", "X"):
+            return False
+        time.sleep(0.05)
+    return True
