@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from flask import Flask, Response, request
+from werkzeug.datastructures import Headers
 
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.connections import DatabaseUnavailable, LazyPool
@@ -32,6 +33,10 @@ REQUIRED_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 # The pool opens connections on demand up to this: a sync gunicorn worker needs one; threaded
 # callers (the tests' concurrent posts) share up to this many.
 POOL_MAX_SIZE = 8
+# The answers to a webhook that was stored or was already there, encoded once.
+_SUCCESS_BODIES = {
+    outcome: json.dumps({"outcome": outcome}) for outcome in ("recorded", "ignored", "duplicate")
+}
 _INSECURE_WARNING = (
     f"{SKIP_VERIFICATION_VARIABLE} is on: webhook signatures are NOT verified; anyone who can "
     "reach this server can write to the inbox. Use it for local development only."
@@ -62,12 +67,15 @@ class WebhookReceiver:
         return Response("OK", mimetype="text/plain")
 
     def receive(self, sub_path: str = "") -> Response:
+        received_at = time.time()
         started = time.perf_counter()
-        webhook_id = request.headers.get("webhook-id")
-        result = self._handle(webhook_id)
+        headers = request.headers
+        webhook_id = headers.get("webhook-id")
+        result = self._handle(webhook_id, headers)
         request_log.info(
             json.dumps(
                 {
+                    "time": round(received_at, 3),
                     "webhook_id": webhook_id,
                     "message_type": result.message_type,
                     "outcome": result.outcome,
@@ -77,19 +85,20 @@ class WebhookReceiver:
                 }
             )
         )
-        body: dict[str, str | None] = {"outcome": result.outcome}
-        if result.status >= 300:
-            body["detail"] = result.detail
-        return Response(json.dumps(body), status=result.status, mimetype="application/json")
+        if result.status < 300:
+            body = _SUCCESS_BODIES[result.outcome]
+        else:
+            body = json.dumps({"outcome": result.outcome, "detail": result.detail})
+        return Response(body, status=result.status, mimetype="application/json")
 
-    def _handle(self, webhook_id: str | None) -> _Outcome:
+    def _handle(self, webhook_id: str | None, headers: Headers) -> _Outcome:
         # Checked before reading the body, so an oversized upload is refused unread.
         if (request.content_length or 0) > MAX_BODY_BYTES:
             return _Outcome(413, "too_large", detail=f"the body is over {MAX_BODY_BYTES} bytes")
-        timestamp = request.headers.get("webhook-timestamp")
-        signature = request.headers.get("webhook-signature")
+        timestamp = headers.get("webhook-timestamp")
+        signature = headers.get("webhook-signature")
         if webhook_id is None or timestamp is None or signature is None:
-            missing = [name for name in REQUIRED_HEADERS if name not in request.headers]
+            missing = [name for name in REQUIRED_HEADERS if name not in headers]
             return _Outcome(400, "malformed", detail=f"missing header(s): {', '.join(missing)}")
         body = request.get_data(cache=False)
         if len(body) > MAX_BODY_BYTES:  # a chunked upload, which declares no length

@@ -61,8 +61,8 @@ def parse_webhook(webhook_id: str, body: bytes) -> InboxEvent:
     if not message_type:
         raise MalformedWebhook("the webhook envelope has no message type")
     channel = _text(envelope, "channel")
-    return InboxEvent(
-        webhook_id=_checked(webhook_id, "webhook-id"),
+    event = InboxEvent(
+        webhook_id=_storable(webhook_id, "webhook-id"),
         message_type=message_type,
         channel=channel,
         message_id=_text(message, "id"),
@@ -76,6 +76,12 @@ def parse_webhook(webhook_id: str, body: bytes) -> InboxEvent:
         body=text,
         ignored_reason=ignored_reason(message_type, channel),
     )
+    # Valid UTF-8 JSON can put a NUL or a lone surrogate into a string only with a \u escape.
+    if "\\u" in text:
+        for name, value in vars(event).items():
+            if isinstance(value, str):
+                _storable(value, name)
+    return event
 
 
 def ignored_reason(message_type: str, channel: str | None) -> str | None:
@@ -94,10 +100,10 @@ def _object(container: dict[str, Any], key: str) -> dict[str, Any]:
 
 def _text(container: dict[str, Any], key: str) -> str | None:
     value = container.get(key)
-    return _checked(value, key) if isinstance(value, str) else None
+    return value if isinstance(value, str) else None
 
 
-def _checked(value: str, name: str) -> str:
+def _storable(value: str, name: str) -> str:
     # Postgres text holds neither NUL nor lone surrogates; Benchling sends neither.
     try:
         value.encode()
