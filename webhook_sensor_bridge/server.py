@@ -60,10 +60,10 @@ def configure_logging(stream: TextIO) -> None:
     request_lines.setFormatter(logging.Formatter("%(message)s"))
     request_log.addHandler(request_lines)
     request_log.propagate = False
-    # One line per webhook: skip the caller lookup and the process/thread fields we do not print
-    # (the logging HOWTO's "Optimization" section).
+    # One line per webhook: skip the caller lookup and the thread fields nobody prints (the
+    # logging HOWTO's "Optimization" section). Gunicorn's own lines print the process id.
     logging._srcfile = None
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging.logThreads = logging.logMultiprocessing = False
 
 
 def serve(settings: Settings, host: str, port: int, workers: int | None = None) -> int:

@@ -125,6 +125,7 @@ def test_the_bridge_serves_webhooks_under_gunicorn(
     time.sleep(0.2)  # let the workers flush their log lines
     log = bridge.log.read_text()
     assert "bfi_not_in_logs" not in log
+    assert "Booting worker" in log and "Logging error" not in log  # gunicorn's own lines print
     # Each request is one line holding one JSON object, ready for a log shipper.
     request_lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     assert len(request_lines) == 6
