@@ -6,7 +6,8 @@ afresh, then measures:
 2. a fixed rate (default 500 webhooks/s) from a bounded Python load generator, whose latency
    counts from each request's scheduled send time, so a stall is not hidden;
 3. the CPU each server's processes and its Postgres backends spent per webhook during (1).
-Rounds alternate the two servers; the report gives medians.
+Rounds alternate the two servers, each round in the other order; the report gives medians, and
+the ratio of each round's pair, which a machine whose speed drifts between rounds disturbs less.
 
 Run from the repository root:  .venv/bin/python benchmarks/bridge_throughput.py
 Needs wrk (apt-get install wrk) and a Postgres server where it may create a database
@@ -267,7 +268,15 @@ def report(baseline: Server, bridge: Server, args: argparse.Namespace) -> str:
             f"{server.median('postgres_cpu_us'):.0f} | {failed:.0f} |"
         )
     ratio = bridge.median("per_second") / baseline.median("per_second")
-    lines += ["", f"bridge / baseline throughput: {ratio:.2f}x (target >= 0.8x)"]
+    paired = [
+        mine["per_second"] / theirs["per_second"]
+        for mine, theirs in zip(bridge.runs, baseline.runs, strict=True)
+    ]
+    lines += [
+        "",
+        f"bridge / baseline throughput: {ratio:.2f}x (target >= 0.8x); round by round: "
+        f"{', '.join(f'{each:.2f}x' for each in paired)} (median {statistics.median(paired):.2f}x)",
+    ]
     if any(run["wrapped"] for server in (baseline, bridge) for run in server.runs):
         lines.append("warning: wrk ran out of fresh webhooks and resent some; raise --webhooks")
     return "\n".join(lines)
@@ -339,7 +348,8 @@ def main() -> int:
         with psycopg.connect(database_url, autocommit=True) as connection:
             connection.execute(CREATE_TABLE)
         for round_number in range(args.rounds):
-            for server in (baseline, bridge):
+            # Each server goes first in every other round, so a drifting machine favours neither.
+            for server in (baseline, bridge) if round_number % 2 == 0 else (bridge, baseline):
                 log = logs / f"{server.port}-{round_number}.log"
                 measure_round(server, emulator.signer, str(database_name), args, log)
         print(report(baseline, bridge, args))
