@@ -99,6 +99,15 @@ class JwksCache:
                 self._refetch(now)
             return self._keys
 
+    def prefer(self, key: ec.EllipticCurvePublicKey) -> None:
+        """Try ``key`` first from now on (while Benchling rotates, the JWKS lists two keys)."""
+        with self._lock:
+            if self._keys and self._keys[0] is key:
+                return
+            others = tuple(other for other in self._keys if other is not key)
+            if len(others) < len(self._keys):  # still one of the cached keys
+                self._keys = (key, *others)
+
     def refetch_after_miss(self) -> bool:
         """Refetch because no cached key verified a signature; False when the floor forbids it."""
         with self._lock:
@@ -137,14 +146,13 @@ class WebhookVerifier:
             signed_text = f"{webhook_id}.{timestamp}.".encode() + body
         except UnicodeEncodeError as error:
             raise SignatureRejected("webhook headers are not valid text") from error
-        if any_key_verifies(self._jwks.current_keys(), signed_text, signatures):
-            return
+        key = verifying_key(self._jwks.current_keys(), signed_text, signatures)
         # Benchling may have rotated its key since the JWKS was cached.
-        if self._jwks.refetch_after_miss() and any_key_verifies(
-            self._jwks.current_keys(), signed_text, signatures
-        ):
-            return
-        raise SignatureRejected("no key in the JWKS verifies the webhook-signature")
+        if key is None and self._jwks.refetch_after_miss():
+            key = verifying_key(self._jwks.current_keys(), signed_text, signatures)
+        if key is None:
+            raise SignatureRejected("no key in the JWKS verifies the webhook-signature")
+        self._jwks.prefer(key)  # each miss before it costs a whole verify
 
 
 def check_timestamp(timestamp: str, now: float) -> None:
@@ -178,12 +186,15 @@ def der_signatures(signature_header: str) -> list[bytes]:
         raise SignatureRejected("webhook-signature is not valid base64") from error
 
 
-def any_key_verifies(keys: PublicKeys, signed_text: bytes, signatures: Sequence[bytes]) -> bool:
+def verifying_key(
+    keys: PublicKeys, signed_text: bytes, signatures: Sequence[bytes]
+) -> ec.EllipticCurvePublicKey | None:
+    """The first of ``keys`` that verifies one of ``signatures``, or None."""
     for key in keys:
         for signature in signatures:
             try:
                 key.verify(signature, signed_text, _SIGNATURE_ALGORITHM)
             except InvalidSignature:
                 continue
-            return True
-    return False
+            return key
+    return None

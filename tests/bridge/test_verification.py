@@ -126,6 +126,20 @@ def test_a_genuine_webhook_is_accepted_by_both() -> None:
     verifier.verify(webhook_id, timestamp, signature, body.encode())
 
 
+def test_the_key_that_verified_is_tried_first() -> None:
+    # While Benchling rotates, the JWKS lists two keys; each miss would cost a whole verify.
+    stranger, trusted = STRANGER_KEY.public_key(), TRUSTED_KEY.public_key()
+    cache = JwksCache("unused", 3600, 30, fetch=lambda _: (stranger, trusted))
+    verifier = WebhookVerifier(cache)
+    webhook_id, timestamp, body = new_webhook_id(), str(int(time.time())), envelope().decode()
+    signature = signature_entry(TRUSTED_KEY, "v1der", f"{webhook_id}.{timestamp}.{body}")
+
+    verifier.verify(webhook_id, timestamp, signature, body.encode())
+    assert cache.current_keys() == (trusted, stranger)
+    verifier.verify(webhook_id, timestamp, signature, body.encode())
+    assert cache.current_keys() == (trusted, stranger)
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 1000.0
