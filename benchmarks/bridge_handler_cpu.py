@@ -36,7 +36,11 @@ from benchling_emulator.settings import EmulatorSettings  # noqa: E402
 from benchling_emulator.signing import WebhookSigner  # noqa: E402
 from benchsync_dagster import database  # noqa: E402
 from tests.bridge.conftest import envelope  # noqa: E402
-from tests.support.postgres import create_database, drop_database  # noqa: E402
+from tests.support.postgres import (  # noqa: E402
+    LOCAL_SERVER_URL,
+    create_database,
+    drop_database,
+)
 from webhook_sensor_bridge import server  # noqa: E402
 from webhook_sensor_bridge.app import create_app  # noqa: E402
 from webhook_sensor_bridge.settings import Settings  # noqa: E402
@@ -76,9 +80,7 @@ def main() -> int:
     parser.add_argument("--chunk-size", type=int, default=200, help="webhooks per chunk")
     args = parser.parse_args()
 
-    server_url = os.environ.get(
-        "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
+    server_url = os.environ.get("BENCH_POSTGRES_URL", LOCAL_SERVER_URL)
     database_url = create_database(server_url)
     emulator = EmulatorServer(EmulatorSettings(port=0))
     # The bridge's logging as `benchsync bridge` sets it up, written where it costs no disk.

@@ -49,7 +49,11 @@ from benchling_emulator.settings import EmulatorSettings  # noqa: E402
 from benchling_emulator.signing import WebhookSigner  # noqa: E402
 from benchsync_dagster import database  # noqa: E402
 from tests.bridge.conftest import envelope, free_port  # noqa: E402
-from tests.support.postgres import create_database, drop_database  # noqa: E402
+from tests.support.postgres import (  # noqa: E402
+    LOCAL_SERVER_URL,
+    create_database,
+    drop_database,
+)
 from webhook_sensor_bridge.server import WORKER_CLASS, default_worker_count  # noqa: E402
 
 LUA_SCRIPT = HERE / "replay_webhooks.lua"
@@ -297,9 +301,7 @@ def main() -> int:
         return 2
     args.load_before = " ".join(f"{load:.1f}" for load in os.getloadavg())
 
-    server_url = os.environ.get(
-        "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
+    server_url = os.environ.get("BENCH_POSTGRES_URL", LOCAL_SERVER_URL)
     database_url = create_database(server_url)
     database_name = psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]
     emulator = EmulatorServer(EmulatorSettings(port=0))  # serves the JWKS, signs the webhooks
