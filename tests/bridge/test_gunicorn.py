@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import http.client
 import json
 import os
@@ -19,6 +20,8 @@ from benchling_emulator.signing import WebhookSigner
 from tests.bridge.conftest import envelope, free_port, inbox_row, new_webhook_id
 from tests.support.postgres import create_database, drop_database
 from webhook_sensor_bridge.app import MAX_BODY_BYTES
+from webhook_sensor_bridge.server import BridgeServer
+from webhook_sensor_bridge.settings import Settings
 
 
 class Bridge:
@@ -132,3 +135,14 @@ def test_the_bridge_serves_webhooks_under_gunicorn(
     ours = [line for line in request_lines if line["webhook_id"] == webhook_id]
     assert [line["outcome"] for line in ours] == ["recorded", "duplicate", "unauthorized"]
     assert all(abs(line["time"] - time.time()) < 60 for line in request_lines)
+
+
+def test_workers_are_forked_with_the_masters_objects_frozen() -> None:
+    settings = Settings(database_url="postgresql://unused", jwks_url="http://unused/jwks")
+    server = BridgeServer(settings, {"bind": "127.0.0.1:0"})
+    assert gc.get_freeze_count() == 0
+    try:
+        server.cfg.pre_fork(None, None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
