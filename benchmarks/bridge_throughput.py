@@ -5,7 +5,8 @@ afresh, then measures:
 1. wrk at full speed, replaying pre-signed webhooks (fresh ids, signed just before the run);
 2. a fixed rate (default 500 webhooks/s) from a bounded Python load generator, whose latency
    counts from each request's scheduled send time, so a stall is not hidden;
-3. the CPU each server's processes and its Postgres backends spent per webhook during (1).
+3. the CPU each server's processes and its Postgres backends spent per webhook during (1), and
+   each worker's own memory after it (USS: the pages it does not share with the master).
 Rounds alternate the two servers, each round in the other order; the report gives medians, and
 the ratio of each round's pair, which a machine whose speed drifts between rounds disturbs less.
 
@@ -176,6 +177,11 @@ class CpuMeter:
         ]
         return {"server": _cpu_seconds(server), "postgres": _cpu_seconds(backends)}
 
+    def worker_memory_mib(self) -> float:
+        """The mean USS of the server's workers."""
+        sizes: list[int] = [worker.memory_full_info().uss for worker in self._server.children()]
+        return statistics.mean(sizes) / 2**20
+
 
 def _cpu_seconds(processes: list[psutil.Process]) -> float:
     total = 0.0
@@ -232,6 +238,7 @@ def measure_round(
         after = meter.read()
         for part in ("server", "postgres"):
             run[f"{part}_cpu_us"] = (after[part] - before[part]) / run["webhooks"] * 1e6
+        run["worker_uss_mib"] = meter.worker_memory_mib()
         fixed_rate_webhooks = sign_webhooks(signer, int(args.rate * args.rate_seconds))
         run |= run_fixed_rate(server.port, fixed_rate_webhooks, args.rate)
     server.runs.append(run)
@@ -260,8 +267,8 @@ def report(baseline: Server, bridge: Server, args: argparse.Namespace) -> str:
         f"{args.connections} connections, {args.seconds} s; medians of {args.rounds} rounds",
         "",
         f"| server | webhooks/s | p50 ms | p99 ms | p50 ms @ {rate} | p99 ms @ {rate} "
-        "| CPU µs/webhook: server + Postgres | failed |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| CPU µs/webhook: server + Postgres | worker MiB | failed |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for server in (baseline, bridge):
         failed = sum(run["failed"] + run["rate_failed"] for run in server.runs)
@@ -269,7 +276,8 @@ def report(baseline: Server, bridge: Server, args: argparse.Namespace) -> str:
             f"| {server.name} | {server.median('per_second'):,.0f} | {server.median('p50_ms'):.1f} "
             f"| {server.median('p99_ms'):.1f} | {server.median('rate_p50_ms'):.1f} "
             f"| {server.median('rate_p99_ms'):.1f} | {server.median('server_cpu_us'):.0f} + "
-            f"{server.median('postgres_cpu_us'):.0f} | {failed:.0f} |"
+            f"{server.median('postgres_cpu_us'):.0f} | {server.median('worker_uss_mib'):.0f} "
+            f"| {failed:.0f} |"
         )
     ratio = bridge.median("per_second") / baseline.median("per_second")
     paired = [
