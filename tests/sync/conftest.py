@@ -56,7 +56,7 @@ def make_tenant(
         app = create_app(Settings(database_url=migrated_database_url, jwks_url=emulator.jwks_url))
         http = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=http.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append((http, app))
+        servers.append((emulator, http, app))
         tenant = Tenant(
             emulator, f"http://127.0.0.1:{http.server_port}/1/webhooks", migrated_database_url
         )
@@ -68,7 +68,9 @@ def make_tenant(
         return tenant
 
     yield make
-    for http, app in servers:
+    for emulator, http, app in servers:
+        # Deliveries first: a redelivery still in flight would land in the next test's inbox.
+        emulator.stop()
         http.shutdown()
         receiver: WebhookReceiver = app.extensions["webhook_receiver"]
         receiver.pool.close()
@@ -81,13 +83,22 @@ def tenant(make_tenant: Any) -> Tenant:
 
 def register(tenant: Tenant, count: int, timeout: float = 30.0) -> list[str]:
     """Register ``count`` entities; returns their ids once the inbox holds their webhooks."""
-    expected = sum(inbox_states(tenant.database_url).values()) + count
     ids: list[str] = tenant.control("register", {"count": count})["ids"]
     deadline = time.monotonic() + timeout
-    while sum(inbox_states(tenant.database_url).values()) < expected:
-        assert time.monotonic() < deadline, f"{count} webhooks not recorded in {timeout} s"
+    # Waits for these entities' rows, not for a row count, which any stray row would satisfy.
+    while (recorded := entities_in_inbox(tenant.database_url, ids)) < count:
+        assert time.monotonic() < deadline, f"{count - recorded} of {count} not in the inbox"
         time.sleep(0.05)
     return ids
+
+
+def entities_in_inbox(database_url: str, entity_ids: list[str]) -> int:
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute(
+            "SELECT count(DISTINCT resource_id) FROM benchsync.inbox WHERE resource_id = ANY(%s)",
+            (entity_ids,),
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def pending_webhook_ids(database_url: str) -> list[str]:
