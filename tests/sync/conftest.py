@@ -20,6 +20,7 @@ from werkzeug.serving import make_server
 
 from benchling_emulator.server import EmulatorServer
 from tests.support.emulator import MakeEmulator
+from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.app import WebhookReceiver, create_app
 from webhook_sensor_bridge.settings import Settings
 
@@ -93,12 +94,9 @@ def register(tenant: Tenant, count: int, timeout: float = 30.0) -> list[str]:
 
 
 def entities_in_inbox(database_url: str, entity_ids: list[str]) -> int:
+    # One webhook per registration: the events about these entities number the entities.
     with psycopg.connect(database_url) as connection:
-        row = connection.execute(
-            "SELECT count(DISTINCT resource_id) FROM benchsync.inbox WHERE resource_id = ANY(%s)",
-            (entity_ids,),
-        ).fetchone()
-    return int(row[0]) if row else 0
+        return inbox.count_by_state(connection, entity_ids).total
 
 
 def pending_webhook_ids(database_url: str) -> list[str]:
