@@ -12,6 +12,7 @@ ENV PYTHONUNBUFFERED=1 \
 WORKDIR /opt/benchsync
 # pyproject.toml names README.md as the package's readme, so the build needs it.
 COPY pyproject.toml README.md ./
+COPY benchsync/ benchsync/
 COPY webhook_sensor_bridge/ webhook_sensor_bridge/
 COPY benchsync_dagster/ benchsync_dagster/
 COPY benchling_emulator/ benchling_emulator/

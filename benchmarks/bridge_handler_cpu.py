@@ -34,13 +34,13 @@ import baseline_app  # noqa: E402
 from benchling_emulator.server import EmulatorServer  # noqa: E402
 from benchling_emulator.settings import EmulatorSettings  # noqa: E402
 from benchling_emulator.signing import WebhookSigner  # noqa: E402
-from benchsync_dagster import database  # noqa: E402
-from tests.bridge.conftest import envelope  # noqa: E402
+from benchsync import migrations  # noqa: E402
 from tests.support.postgres import (  # noqa: E402
     LOCAL_SERVER_URL,
     create_database,
     drop_database,
 )
+from tests.support.webhooks import envelope  # noqa: E402
 from webhook_sensor_bridge import server  # noqa: E402
 from webhook_sensor_bridge.app import create_app  # noqa: E402
 from webhook_sensor_bridge.settings import Settings  # noqa: E402
@@ -86,7 +86,7 @@ def main() -> int:
     # The bridge's logging as `benchsync bridge` sets it up, written where it costs no disk.
     server.configure_logging(io.StringIO())
     try:
-        database.upgrade(database_url)
+        migrations.upgrade(database_url)
         with psycopg.connect(database_url, autocommit=True) as connection:
             connection.execute(baseline_app.CREATE_TABLE)
         os.environ[baseline_app.DATABASE_URL_VARIABLE] = database_url

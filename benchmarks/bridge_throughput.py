@@ -48,13 +48,14 @@ from baseline_app import CREATE_TABLE  # noqa: E402
 from benchling_emulator.server import EmulatorServer  # noqa: E402
 from benchling_emulator.settings import EmulatorSettings  # noqa: E402
 from benchling_emulator.signing import WebhookSigner  # noqa: E402
-from benchsync_dagster import database  # noqa: E402
-from tests.bridge.conftest import envelope, free_port  # noqa: E402
+from benchsync import migrations  # noqa: E402
+from benchsync.demo.processes import free_port  # noqa: E402
 from tests.support.postgres import (  # noqa: E402
     LOCAL_SERVER_URL,
     create_database,
     drop_database,
 )
+from tests.support.webhooks import envelope  # noqa: E402
 from webhook_sensor_bridge.server import WORKER_CLASS, default_worker_count  # noqa: E402
 
 LUA_SCRIPT = HERE / "replay_webhooks.lua"
@@ -340,7 +341,7 @@ def main() -> int:
         [
             sys.executable,
             "-m",
-            "benchsync_dagster.cli",
+            "benchsync.cli",
             "bridge",
             "--port",
             str(bridge_port),
@@ -354,7 +355,7 @@ def main() -> int:
         bridge_port,
     )
     try:
-        database.upgrade(database_url)
+        migrations.upgrade(database_url)
         with psycopg.connect(database_url, autocommit=True) as connection:
             connection.execute(CREATE_TABLE)
         for round_number in range(args.rounds):

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import psycopg
 
-from benchsync_dagster.demo import Stack
+from benchsync.demo.stack import Stack
 from webhook_sensor_bridge import inbox
 
 BENCHLING_PACE_PER_SECOND = 50

@@ -1,19 +1,7 @@
-"""benchsync's Dagster code location, its plain sync functions, and the ``benchsync`` command.
+"""benchsync's Dagster code location and the plain functions it runs.
 
-``defs`` is built on first access (PEP 562), so the command line and the plain modules import
-without loading Dagster; ``dagster dev -m benchsync_dagster`` finds it all the same.
+``definitions.py`` wires the Dagster definitions in ``defs/`` (per domain: assets, checks, jobs,
+sensors, schedules, and the resources); ``dagster dev -w workspace.yaml`` loads them. Beside it,
+without Dagster: mapping, batching, drift, the Benchling client (``benchling/``) and the synced
+tables (``storage/``).
 """
-
-from typing import Any
-
-
-def __getattr__(name: str) -> Any:
-    if name == "defs":
-        from benchsync_dagster.definitions import defs
-
-        return defs
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return ["defs"]

@@ -1,40 +1,87 @@
-"""The Dagster code location: ``dagster dev -m benchsync_dagster`` loads ``defs``."""
+"""The Dagster code location: ``dagster dev -m benchsync_dagster`` loads ``defs``.
+
+Settings come from environment variables through ``dg.EnvVar``: Dagster resolves each when a
+run or tick first needs it, and shows it on the resource page. An optional variable that is
+not set leaves its field at the default; only whether it is set is looked at here, when
+Dagster loads the definitions (not at import).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
 import dagster as dg
 
-from benchsync_dagster.orchestration.reconciliation.assets import registry_reconciliation
-from benchsync_dagster.orchestration.reconciliation.schedules import (
+from benchsync.settings import DATABASE_URL_VARIABLE
+from benchsync_dagster.defs.reconciliation.assets import registry_reconciliation
+from benchsync_dagster.defs.reconciliation.schedules import (
+    RECONCILE_CRON_VARIABLE,
     reconciliation_job,
     reconciliation_schedule,
 )
-from benchsync_dagster.orchestration.resources import BenchlingResource, PostgresResource
-from benchsync_dagster.orchestration.sync.assets import (
+from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
+from benchsync_dagster.defs.sync.assets import (
     benchling_entity_snapshots,
     benchling_registry,
     synced_benchling_data,
 )
-from benchsync_dagster.orchestration.sync.checks import (
-    no_event_pending_too_long,
-    one_row_per_entity,
-)
-from benchsync_dagster.orchestration.sync.jobs import sync_job
-from benchsync_dagster.orchestration.sync.sensors import inbox_sensor, retry_failed_batches
+from benchsync_dagster.defs.sync.checks import no_event_pending_too_long, one_row_per_entity
+from benchsync_dagster.defs.sync.jobs import sync_job
+from benchsync_dagster.defs.sync.sensors import inbox_sensor, retry_failed_batches
 
-defs = dg.Definitions(
-    assets=[
-        benchling_registry,
-        benchling_entity_snapshots,
-        synced_benchling_data,
-        registry_reconciliation,
-    ],
-    asset_checks=[one_row_per_entity, no_event_pending_too_long],
-    jobs=[sync_job, reconciliation_job],
-    sensors=[inbox_sensor, retry_failed_batches],
-    schedules=[reconciliation_schedule],
-    resources={
-        "postgres": PostgresResource(database_url=dg.EnvVar("BENCHSYNC_DATABASE_URL")),
-        "benchling": BenchlingResource(),
-    },
-)
+Default = TypeVar("Default", int, str, None)
+
+
+def env_or(variable: str, default: Default) -> Default:
+    """``dg.EnvVar(variable)`` when the variable is set and not blank, else ``default``."""
+    if not (dg.EnvVar(variable).get_value() or "").strip():
+        return default
+    if isinstance(default, int):
+        return dg.EnvVar.int(variable)
+    return dg.EnvVar(variable)  # type: ignore[return-value]  # an EnvVar is a str
+
+
+def resources_from_env() -> dict[str, dg.ConfigurableResource[Any]]:
+    return {
+        "postgres": PostgresResource(database_url=dg.EnvVar(DATABASE_URL_VARIABLE)),
+        "benchling": BenchlingResource(
+            tenant_url=dg.EnvVar("BENCHLING_TENANT_URL"),
+            client_id=dg.EnvVar("CLIENT_ID"),
+            client_secret_file=env_or("CLIENT_SECRET_FILE", None),
+            client_secret=env_or("CLIENT_SECRET", None),
+            app_id=env_or("BENCHLING_APP_ID", None),
+            rate_limit=env_or("BENCHSYNC_BENCHLING_RATE_LIMIT", 60),
+            config_refresh_seconds=env_or("BENCHSYNC_CONFIG_REFRESH_SECONDS", 300),
+        ),
+        "sync_settings": SyncSettings(
+            max_batch_size=env_or("BENCHSYNC_MAX_BATCH_SIZE", 1000),
+            max_runs_in_flight=env_or("BENCHSYNC_MAX_RUNS_IN_FLIGHT", 2),
+            max_attempts=env_or("BENCHSYNC_MAX_ATTEMPTS", 3),
+            max_pending_seconds=env_or("BENCHSYNC_MAX_PENDING_SECONDS", 900),
+        ),
+    }
+
+
+def build_definitions(
+    resources: Mapping[str, dg.ConfigurableResource[Any]], reconcile_cron: str | None = None
+) -> dg.Definitions:
+    """Everything benchsync defines, run with ``resources`` (tests pass their own)."""
+    return dg.Definitions(
+        assets=[
+            benchling_registry,
+            benchling_entity_snapshots,
+            synced_benchling_data,
+            registry_reconciliation,
+        ],
+        asset_checks=[one_row_per_entity, no_event_pending_too_long],
+        jobs=[sync_job, reconciliation_job],
+        sensors=[inbox_sensor, retry_failed_batches],
+        schedules=[reconciliation_schedule(reconcile_cron)],
+        resources=resources,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(resources_from_env(), dg.EnvVar(RECONCILE_CRON_VARIABLE).get_value())

@@ -13,30 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-EntityDocument = Mapping[str, Any]
+from benchsync_dagster.storage import snapshots, synced_data
 
-# Column name → pandas dtype, in table order. The storage modules write exactly these columns.
-SNAPSHOT_COLUMNS: dict[str, str] = {
-    "entity_id": "string",
-    "schema_id": "string",
-    "modified_at": "datetime64[us, UTC]",
-    "archived": "bool",
-    "document": "string",
-    "source_event": "string",
-}
-SYNCED_DATA_COLUMNS: dict[str, str] = {
-    "benchling_api_id": "string",
-    "entity_name": "string",
-    "field_value": "string",
-    "schema_id": "string",
-    "registry_id": "string",
-    "entity_registry_id": "string",
-    "modified_at": "datetime64[us, UTC]",
-    "archived": "bool",
-    "archive_reason": "string",
-    "web_url": "string",
-    "source_event": "string",
-}
+EntityDocument = Mapping[str, Any]
 
 
 class EntityDocumentError(ValueError):
@@ -95,7 +74,7 @@ def snapshot_frame(
         }
         for document in documents
     ]
-    return _typed_frame(rows, SNAPSHOT_COLUMNS)
+    return _typed_frame(rows, snapshots.COLUMNS)
 
 
 def synced_data_frame(
@@ -118,7 +97,7 @@ def synced_data_frame(
         }
         for document in documents
     ]
-    return _typed_frame(rows, SYNCED_DATA_COLUMNS)
+    return _typed_frame(rows, synced_data.COLUMNS)
 
 
 def newest_per_entity(documents: Sequence[EntityDocument]) -> list[EntityDocument]:

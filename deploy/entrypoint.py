@@ -1,33 +1,22 @@
 #!/usr/bin/env python3
-"""The image's entrypoint: puts the Postgres password into the database URLs, then runs the command.
+"""The image's entrypoint: turns the Postgres password into a libpq passfile, then runs the command.
 
-The password lives in the `.database_password` secret file, as in Benchling's example app, and a
-URL cannot read a file. So the compose file gives URLs without a password plus
-``BENCHSYNC_DATABASE_PASSWORD_FILE``, and this fills the password into each URL before it hands
-over (exec) to the container's command.
+The password lives in the `.database_password` secret file, as in Benchling's example app. libpq,
+under both psycopg (benchsync's database) and psycopg2 (Dagster's storage), reads a connection's
+password from the passfile that ``PGPASSFILE`` names, so the compose file's URLs carry none and
+no environment variable holds it. This writes that passfile, private to the container's user,
+then hands over (exec) to the container's command.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import MutableMapping, Sequence
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
 
 PASSWORD_FILE_VARIABLE = "BENCHSYNC_DATABASE_PASSWORD_FILE"  # noqa: S105 (a name, no secret)
-# benchsync's own database and Dagster's storage (dagster.yaml); both are on the same server.
-URL_VARIABLES = ("BENCHSYNC_DATABASE_URL", "DAGSTER_POSTGRES_URL")
-
-
-def with_password(url: str, password: str) -> str:
-    """``url`` with ``password`` set, percent-encoded; a URL that already has one is kept."""
-    parts = urlsplit(url)
-    if parts.username is None or parts.password is not None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    netloc = f"{parts.username}:{quote(password, safe='')}@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def read_password(path: str) -> str:
@@ -44,20 +33,32 @@ def read_password(path: str) -> str:
     return password
 
 
-def fill_passwords(environ: MutableMapping[str, str]) -> None:
+def passfile_line(password: str) -> str:
+    """A passfile line giving ``password`` to every host, port, database and user.
+
+    The format (libpq's "The Password File"): ``host:port:database:user:password``, with ``\\``
+    and ``:`` escaped by a backslash.
+    """
+    escaped = password.replace("\\", "\\\\").replace(":", "\\:")
+    return f"*:*:*:*:{escaped}\n"
+
+
+def write_passfile(environ: MutableMapping[str, str], directory: str | None = None) -> None:
+    """Point ``PGPASSFILE`` at a new passfile (mode 0600, as libpq requires) with the password."""
     password_file = environ.get(PASSWORD_FILE_VARIABLE, "").strip()
     if not password_file:
         return
-    password = read_password(password_file)
-    for name in URL_VARIABLES:
-        if environ.get(name):
-            environ[name] = with_password(environ[name], password)
+    line = passfile_line(read_password(password_file))
+    descriptor, path = tempfile.mkstemp(prefix="benchsync-", suffix=".pgpass", dir=directory)
+    with os.fdopen(descriptor, "w") as passfile:
+        passfile.write(line)
+    environ["PGPASSFILE"] = path
 
 
 def main(argv: Sequence[str]) -> None:
     if not argv:
         raise SystemExit("usage: benchsync-entrypoint COMMAND [ARG...]")
-    fill_passwords(os.environ)
+    write_passfile(os.environ)
     os.execvp(argv[0], list(argv))  # noqa: S606 (the command replaces this process)
 
 

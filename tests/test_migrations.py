@@ -4,8 +4,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from benchsync_dagster import database
-from benchsync_dagster.cli import main
+from benchsync import database, migrations
+from benchsync.cli import main
 from tests.support.postgres import create_database, drop_database
 
 
@@ -26,15 +26,15 @@ def _tables(url: str) -> set[str]:
 
 
 def test_upgrade_an_empty_database_then_again_changes_nothing(empty_database_url: str) -> None:
-    assert database.current_revision(empty_database_url) is None
+    assert migrations.current_revision(empty_database_url) is None
 
-    database.upgrade(empty_database_url)
-    head = database.current_revision(empty_database_url)
+    migrations.upgrade(empty_database_url)
+    head = migrations.current_revision(empty_database_url)
     tables = _tables(empty_database_url)
-    database.upgrade(empty_database_url)
+    migrations.upgrade(empty_database_url)
 
     assert head is not None
-    assert database.current_revision(empty_database_url) == head
+    assert migrations.current_revision(empty_database_url) == head
     assert _tables(empty_database_url) == tables
     assert "benchsync.inbox" in tables
     # Our version table stays out of public, where Dagster keeps its own alembic_version.
@@ -43,16 +43,16 @@ def test_upgrade_an_empty_database_then_again_changes_nothing(empty_database_url
 
 
 def test_downgrade_to_base_removes_our_tables(empty_database_url: str) -> None:
-    database.upgrade(empty_database_url)
-    database.downgrade(empty_database_url, "base")
+    migrations.upgrade(empty_database_url)
+    migrations.downgrade(empty_database_url, "base")
 
-    assert database.current_revision(empty_database_url) is None
+    assert migrations.current_revision(empty_database_url) is None
     assert _tables(empty_database_url) == {"benchsync.alembic_version"}
 
 
 def test_unreachable_database_names_the_variable() -> None:
     with pytest.raises(database.DatabaseUnavailable, match="BENCHSYNC_DATABASE_URL"):
-        database.upgrade("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
+        migrations.upgrade("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
 
 
 def test_benchsync_db_upgrade_migrates_the_configured_database(
@@ -62,7 +62,7 @@ def test_benchsync_db_upgrade_migrates_the_configured_database(
 
     assert main(["db", "upgrade"]) == 0
 
-    head = database.current_revision(empty_database_url)
+    head = migrations.current_revision(empty_database_url)
     assert head is not None
     assert f"database at revision {head}" in capsys.readouterr().out
 

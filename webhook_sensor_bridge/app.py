@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from flask import Flask, Response, request
 from werkzeug.datastructures import Headers
 
+from benchsync.database import DatabaseUnavailable
 from webhook_sensor_bridge import inbox
-from webhook_sensor_bridge.connections import DatabaseUnavailable, LazyPool
+from webhook_sensor_bridge.connections import LazyPool
 from webhook_sensor_bridge.events import MalformedWebhook, parse_webhook
 from webhook_sensor_bridge.settings import SKIP_VERIFICATION_VARIABLE, Settings
 from webhook_sensor_bridge.verification import (

@@ -14,6 +14,8 @@ from typing import TypeVar
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from benchsync.database import DatabaseUnavailable
+
 logger = logging.getLogger(__name__)
 
 # How long a request waits for a pooled connection before answering 503.
@@ -28,10 +30,6 @@ Result = TypeVar("Result")
 Connection = psycopg.Connection[tuple[object, ...]]
 
 
-class DatabaseUnavailable(Exception):
-    """Postgres did not answer in time (HTTP 503; Benchling redelivers)."""
-
-
 class LazyPool:
     """A ``ConnectionPool`` made by the first ``run`` in this process, shared by its threads."""
 
@@ -43,6 +41,9 @@ class LazyPool:
 
     def run(self, work: Callable[[Connection], Result]) -> Result:
         """``work(connection)`` in autocommit mode, retried once if the pooled connection was stale.
+
+        Raises DatabaseUnavailable (the bridge answers 503, and Benchling redelivers) when
+        Postgres does not answer in time.
 
         ``work`` must be idempotent: a connection can break after the server committed.
         """

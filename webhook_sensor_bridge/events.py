@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from webhook_sensor_bridge.inbox import InboxEvent
 
 # The entity events the sync fetches entities for.
 SYNCED_ENTITY_EVENT_TYPES = frozenset(
@@ -19,31 +20,6 @@ APP_SIGNALS_CHANNEL = "app_signals"
 
 class MalformedWebhook(ValueError):
     """The body is not a Benchling webhook envelope (HTTP 400)."""
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """A webhook's identity and what its envelope says (the inbox keeps one column for each)."""
-
-    webhook_id: str
-    message_type: str
-    channel: str | None
-    message_id: str | None
-    resource_id: str | None
-    schema_id: str | None
-    app_id: str | None
-    app_definition_id: str | None
-    tenant_id: str | None
-    base_url: str | None
-    created_at: datetime | None
-    body: str
-
-
-@dataclass(frozen=True)
-class InboxEvent(Envelope):
-    """A verified webhook, ready to record; ``ignored_reason`` is None when the sync wants it."""
-
-    ignored_reason: str | None
 
 
 def parse_webhook(webhook_id: str, body: bytes) -> InboxEvent:

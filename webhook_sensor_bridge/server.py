@@ -8,9 +8,12 @@ import os
 import sys
 from typing import Any, TextIO
 
+import psycopg
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from benchsync.database import connect
+from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.app import create_app, request_log
 from webhook_sensor_bridge.settings import Settings
 
@@ -21,6 +24,25 @@ WORKER_CLASS = "sync"
 # A worker stuck longer than this (a client trickling its request) is replaced; Benchling's own
 # deliveries are answered well inside its 3 s limit.
 WORKER_TIMEOUT_SECONDS = 10
+
+
+class NotMigrated(Exception):
+    """The database has no inbox yet: ``benchsync db upgrade`` creates it."""
+
+
+def check_database(database_url: str) -> None:
+    """Before serving: the database answers (else DatabaseUnavailable) and holds the inbox.
+
+    The bridge never migrates: that is ``benchsync db upgrade``'s job, so that the bridge's
+    processes load neither Alembic nor SQLAlchemy.
+    """
+    with connect(database_url, connect_timeout=5) as connection:
+        try:
+            inbox.ping(connection)
+        except psycopg.errors.UndefinedTable:
+            raise NotMigrated(
+                "the database has no inbox (benchsync.inbox): run `benchsync db upgrade` first"
+            ) from None
 
 
 def default_worker_count() -> int:
@@ -51,9 +73,9 @@ class BridgeServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no 
 def freeze_inherited_objects(arbiter: object, worker: object) -> None:
     """Gunicorn's pre-fork hook: keep what the master loaded out of the workers' collections.
 
-    The master imports Flask, Alembic and SQLAlchemy (~135,000 objects). Unfrozen, each full
-    collection in a worker walks them all, copying every page it touches: ~80 ms per collection
-    on 2 cores, a stall every few thousand webhooks. The gc docs' advice for forking servers.
+    Unfrozen, each full collection in a worker walks every object the master imported, copying
+    each page it touches: with ~135,000 objects that was ~80 ms per collection on 2 cores, a
+    stall every few thousand webhooks. The gc docs' advice for forking servers.
     """
     gc.freeze()
 
@@ -72,8 +94,9 @@ def configure_logging(stream: TextIO) -> None:
     request_lines.setFormatter(logging.Formatter("%(message)s"))
     request_log.addHandler(request_lines)
     request_log.propagate = False
-    # One line per webhook: skip the caller lookup and the thread fields nobody prints (the
-    # logging HOWTO's "Optimization" section). Gunicorn's own lines print the process id.
+    # One line per webhook: skip the caller lookup and the thread fields nobody prints. The
+    # logging HOWTO's "Optimization" section documents these module attributes; there is no
+    # public function for the caller lookup. Gunicorn's own lines print the process id.
     logging._srcfile = None
     logging.logThreads = logging.logMultiprocessing = False
 

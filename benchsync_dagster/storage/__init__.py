@@ -1,4 +1,5 @@
-"""SQL for benchsync's tables, one module per table. Plain functions over a psycopg connection."""
+"""The synced tables' home: their migrations (``migrations/``), and per table one module with
+its row shape and every statement that touches it. Plain functions over a psycopg connection."""
 
 from __future__ import annotations
 

@@ -8,8 +8,17 @@ from typing import Any
 import pandas as pd
 import psycopg
 
-from benchsync_dagster.mapping import SNAPSHOT_COLUMNS
 from benchsync_dagster.storage import frame_columns
+
+# The rows this module writes: column name → pandas dtype, in table order.
+COLUMNS: dict[str, str] = {
+    "entity_id": "string",
+    "schema_id": "string",
+    "modified_at": "datetime64[us, UTC]",
+    "archived": "bool",
+    "document": "string",
+    "source_event": "string",
+}
 
 TABLE = "benchling_entity_snapshots"
 
@@ -34,7 +43,7 @@ def upsert(connection: psycopg.Connection[Any], frame: pd.DataFrame) -> int:
     """Write the frame's snapshots, never over a newer one; returns the rows written."""
     if frame.empty:
         return 0
-    cursor = connection.execute(_UPSERT, frame_columns(frame[list(SNAPSHOT_COLUMNS)]))
+    cursor = connection.execute(_UPSERT, frame_columns(frame[list(COLUMNS)]))
     return cursor.rowcount
 
 

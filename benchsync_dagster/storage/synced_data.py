@@ -9,8 +9,22 @@ from typing import Any
 import pandas as pd
 import psycopg
 
-from benchsync_dagster.mapping import SYNCED_DATA_COLUMNS
 from benchsync_dagster.storage import frame_columns
+
+# The rows this module writes: column name → pandas dtype, in table order.
+COLUMNS: dict[str, str] = {
+    "benchling_api_id": "string",
+    "entity_name": "string",
+    "field_value": "string",
+    "schema_id": "string",
+    "registry_id": "string",
+    "entity_registry_id": "string",
+    "modified_at": "datetime64[us, UTC]",
+    "archived": "bool",
+    "archive_reason": "string",
+    "web_url": "string",
+    "source_event": "string",
+}
 
 TABLE = "synced_benchling_data"
 
@@ -47,7 +61,7 @@ def upsert(connection: psycopg.Connection[Any], frame: pd.DataFrame) -> int:
     """Write the frame's rows, never over a newer one; returns the rows written."""
     if frame.empty:
         return 0
-    cursor = connection.execute(_UPSERT, frame_columns(frame[list(SYNCED_DATA_COLUMNS)]))
+    cursor = connection.execute(_UPSERT, frame_columns(frame[list(COLUMNS)]))
     return cursor.rowcount
 
 

@@ -18,8 +18,8 @@ from pgserver.postgres_server import PostgresServer, get_server
 
 from benchling_emulator.server import EmulatorServer
 from benchling_emulator.signing import WebhookSigner
-from benchsync_dagster import database
-from tests.bridge.conftest import close_pool, envelope, new_webhook_id
+from benchsync import migrations
+from tests.support.webhooks import close_pool, envelope, new_webhook_id
 from webhook_sensor_bridge.app import create_app
 from webhook_sensor_bridge.settings import Settings
 
@@ -71,7 +71,7 @@ def timed_status(call: object) -> tuple[int, float]:
 def test_a_database_outage_gives_503_then_recovers_with_nothing_lost(
     embedded_postgres: EmbeddedPostgres, emulator: EmulatorServer, signer: WebhookSigner
 ) -> None:
-    database.upgrade(embedded_postgres.url)
+    migrations.upgrade(embedded_postgres.url)
     app = create_app(Settings(database_url=embedded_postgres.url, jwks_url=emulator.jwks_url))
     client: FlaskClient = app.test_client()
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.bridge.conftest import envelope
+from tests.support.webhooks import envelope
 from webhook_sensor_bridge.events import MalformedWebhook, parse_webhook
 
 

@@ -17,8 +17,9 @@ import pytest
 
 from benchling_emulator.server import EmulatorServer
 from benchling_emulator.signing import WebhookSigner
-from tests.bridge.conftest import envelope, free_port, inbox_row, new_webhook_id
+from benchsync.demo.processes import free_port
 from tests.support.postgres import create_database, drop_database
+from tests.support.webhooks import envelope, inbox_row, new_webhook_id
 from webhook_sensor_bridge.app import MAX_BODY_BYTES
 from webhook_sensor_bridge.server import BridgeServer
 from webhook_sensor_bridge.settings import Settings
@@ -55,20 +56,33 @@ class Bridge:
             connection.close()
 
 
+# What only `benchsync db upgrade` and the Dagster code location load.
+HEAVY_PACKAGES = ("dagster", "alembic", "sqlalchemy")
+
+
 @pytest.fixture
 def empty_database_url(postgres_server_url: str) -> Iterator[str]:
-    """Never migrated: ``benchsync bridge`` brings it up to date before serving."""
+    """Never migrated."""
     url = create_database(postgres_server_url)
     yield url
     drop_database(postgres_server_url, url)
 
 
+def imported_packages(log: str) -> set[str]:
+    """The top-level packages named by ``python -X importtime`` lines in a log."""
+    return {
+        line.rpartition("|")[2].strip().split(".")[0]
+        for line in log.splitlines()
+        if line.startswith("import time:")
+    }
+
+
 @pytest.fixture
-def bridge(empty_database_url: str, emulator: EmulatorServer, tmp_path: Path) -> Iterator[Bridge]:
+def bridge(fresh_inbox_url: str, emulator: EmulatorServer, tmp_path: Path) -> Iterator[Bridge]:
     port = free_port()
     environment = {
         **os.environ,
-        "BENCHSYNC_DATABASE_URL": empty_database_url,
+        "BENCHSYNC_DATABASE_URL": fresh_inbox_url,
         "APP_DEFINITION_ID": "appdef_test",
         "BENCHLING_JWKS_URL": emulator.jwks_url,
     }
@@ -77,8 +91,11 @@ def bridge(empty_database_url: str, emulator: EmulatorServer, tmp_path: Path) ->
         process = subprocess.Popen(
             [
                 sys.executable,
+                # Every module any of its processes imports is logged, the workers' included.
+                "-X",
+                "importtime",
                 "-m",
-                "benchsync_dagster.cli",
+                "benchsync.cli",
                 "bridge",
                 "--port",
                 str(port),
@@ -108,7 +125,7 @@ def bridge(empty_database_url: str, emulator: EmulatorServer, tmp_path: Path) ->
 
 
 def test_the_bridge_serves_webhooks_under_gunicorn(
-    bridge: Bridge, signer: WebhookSigner, empty_database_url: str
+    bridge: Bridge, signer: WebhookSigner, fresh_inbox_url: str
 ) -> None:
     webhook_id = new_webhook_id()
     body = envelope(resourceId="bfi_not_in_logs")
@@ -118,7 +135,7 @@ def test_the_bridge_serves_webhooks_under_gunicorn(
     assert bridge.request("POST", "/1/webhooks", body, headers) == 200  # a redelivery
     assert bridge.request("POST", "/1/webhooks", body + b" ", headers) == 401
     assert bridge.request("POST", "/1/webhooks", body, {**headers, "webhook-id": "x"}) == 401
-    assert inbox_row(empty_database_url, webhook_id) is not None
+    assert inbox_row(fresh_inbox_url, webhook_id) is not None
 
     oversized = b" " * (MAX_BODY_BYTES + 1)
     oversized_headers = signer.signed_headers(oversized)
@@ -135,6 +152,43 @@ def test_the_bridge_serves_webhooks_under_gunicorn(
     ours = [line for line in request_lines if line["webhook_id"] == webhook_id]
     assert [line["outcome"] for line in ours] == ["recorded", "duplicate", "unauthorized"]
     assert all(abs(line["time"] - time.time()) < 60 for line in request_lines)
+
+
+def test_no_bridge_process_loads_dagster_alembic_or_sqlalchemy(
+    bridge: Bridge, signer: WebhookSigner
+) -> None:
+    body = envelope()
+    assert bridge.request("POST", "/1/webhooks", body, signer.signed_headers(body)) == 200
+    assert bridge.request("GET", "/health") == 200
+
+    packages = imported_packages(bridge.log.read_text())
+    assert {"gunicorn", "flask", "psycopg_pool", "webhook_sensor_bridge"} <= packages
+    assert not packages & set(HEAVY_PACKAGES)
+
+
+def test_importing_the_app_loads_none_of_them() -> None:
+    probe = "import sys, webhook_sensor_bridge.app; print(' '.join(sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert not {name.split(".")[0] for name in loaded} & set(HEAVY_PACKAGES)
+
+
+def test_on_a_database_never_migrated_it_says_so_and_exits(empty_database_url: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchsync.cli", "bridge", "--port", str(free_port())],
+        env={
+            **os.environ,
+            "BENCHSYNC_DATABASE_URL": empty_database_url,
+            "APP_DEFINITION_ID": "appdef_test",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    (line,) = result.stderr.strip().splitlines()
+    assert "benchsync db upgrade" in line
 
 
 def test_workers_are_forked_with_the_masters_objects_frozen() -> None:

@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from benchling_emulator.signing import WebhookSigner
-from tests.bridge.conftest import close_pool, envelope, inbox_row, new_webhook_id
+from tests.support.webhooks import close_pool, envelope, inbox_row, new_webhook_id
 from webhook_sensor_bridge.app import MAX_BODY_BYTES, create_app
 from webhook_sensor_bridge.events import APP_CONFIGURATION_UPDATED, SYNCED_ENTITY_EVENT_TYPES
 from webhook_sensor_bridge.settings import Settings

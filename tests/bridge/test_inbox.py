@@ -6,7 +6,7 @@ import time
 
 import psycopg
 
-from tests.bridge.conftest import envelope, new_webhook_id
+from tests.support.webhooks import envelope, new_webhook_id
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.events import parse_webhook
 

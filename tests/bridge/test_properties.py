@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchling_emulator.signing import WebhookSigner
-from tests.bridge.conftest import envelope, inbox_row, inbox_total
+from tests.support.webhooks import envelope, inbox_row, inbox_total
 
 HEADER_NAMES = ("webhook-id", "webhook-timestamp", "webhook-signature")
 # What an HTTP header value can carry: printable Latin-1 (werkzeug refuses the rest).

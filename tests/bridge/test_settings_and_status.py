@@ -7,12 +7,13 @@ import json
 import psycopg
 import pytest
 
-from benchsync_dagster import cli
-from benchsync_dagster.status import read_status, render_table, status_document
-from tests.bridge.conftest import envelope, new_webhook_id
+from benchsync import cli
+from benchsync.settings import ConfigurationError
+from benchsync.status import read_status, render_table, status_document
+from tests.support.webhooks import envelope, new_webhook_id
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.events import parse_webhook
-from webhook_sensor_bridge.settings import Settings, SettingsError
+from webhook_sensor_bridge.settings import Settings
 
 DATABASE = "postgresql://db.example/benchsync"
 
@@ -47,7 +48,7 @@ def test_settings_default_the_jwks_url_to_benchlings() -> None:
     ],
 )
 def test_a_missing_or_bad_variable_is_named(environ: dict[str, str], variable: str) -> None:
-    with pytest.raises(SettingsError, match=variable):
+    with pytest.raises(ConfigurationError, match=variable):
         Settings.from_env(environ)
 
 

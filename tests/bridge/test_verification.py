@@ -18,8 +18,9 @@ from jwcrypto import jwk
 
 from benchling_emulator.server import EmulatorServer
 from benchling_emulator.signing import WebhookSigner
-from tests.bridge.conftest import close_pool, envelope, free_port, inbox_row, new_webhook_id
+from benchsync.demo.processes import free_port
 from tests.support.emulator import TEST_SETTINGS, MakeEmulator
+from tests.support.webhooks import close_pool, envelope, inbox_row, new_webhook_id
 from webhook_sensor_bridge.app import create_app
 from webhook_sensor_bridge.settings import Settings
 from webhook_sensor_bridge.verification import (

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from benchsync_dagster.cli import main
-from benchsync_dagster.demo import Child, DemoError, Stack, without_password
+from benchsync.cli import main
+from benchsync.demo.databases import without_password
+from benchsync.demo.processes import Child, DemoError
+from benchsync.demo.stack import Stack
 
 
 @pytest.fixture

@@ -19,11 +19,17 @@ from typing import Any
 import click
 import yaml
 
-from benchsync_dagster.cli import build_parser
+from benchsync.cli import build_parser
 
 REPO = Path(__file__).resolve().parents[2]
 # The packages the image installs, and its entrypoint: whatever reads the environment.
-CODE_DIRS = ("webhook_sensor_bridge", "benchsync_dagster", "benchling_emulator", "deploy")
+CODE_DIRS = (
+    "benchsync",
+    "webhook_sensor_bridge",
+    "benchsync_dagster",
+    "benchling_emulator",
+    "deploy",
+)
 ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?::-(?P<default>[^}]*))?\}")
 # The values a user's .env holds: the example app's CLIENT_ID and APP_DEFINITION_ID.

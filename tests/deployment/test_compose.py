@@ -11,7 +11,8 @@ import dagster as dg
 import pytest
 from sqlalchemy.engine import make_url
 
-from benchsync_dagster.settings import BenchlingSettings
+from benchsync_dagster.definitions import resources_from_env
+from benchsync_dagster.defs.resources import BenchlingResource
 from tests.deployment.stack import (
     DOTENV,
     INTERPOLATION,
@@ -96,7 +97,7 @@ def test_values_from_dotenv_keep_the_codes_names(service: str) -> None:
 def test_the_code_server_loads_the_code_location() -> None:
     command = services()["dagster-code"]["command"]
     module = importlib.import_module(option(command, "-m", "--module-name"))
-    assert isinstance(module.defs, dg.Definitions)
+    assert isinstance(module.defs(), dg.Definitions)
 
 
 def test_the_webserver_and_daemon_load_it_from_the_code_server() -> None:
@@ -104,7 +105,7 @@ def test_the_webserver_and_daemon_load_it_from_the_code_server() -> None:
     expected = {
         "host": "dagster-code",
         "port": int(option(code_server, "-p", "--port")),
-        "location_name": option(code_server, "-m", "--module-name"),
+        "location_name": option(code_server, "--location-name"),
     }
     for service in ("dagster-webserver", "dagster-daemon"):
         workspace_file = repo_path_in_image(option(services()[service]["command"], "-w"))
@@ -132,7 +133,7 @@ def test_both_databases_live_in_the_target_postgres() -> None:
         url = urlsplit(environment(service)[variable])
         assert (url.hostname, url.port, url.path) == ("postgres", 5432, f"/{database}")
         assert url.username == database_env["POSTGRES_USER"]
-        # The password comes from the secret file, filled in by the image's entrypoint.
+        # The password comes from the secret file, as a passfile the image's entrypoint writes.
         assert url.password is None
         password_file = environment(service)["BENCHSYNC_DATABASE_PASSWORD_FILE"]
         assert password_file == database_env["POSTGRES_PASSWORD_FILE"]
@@ -150,16 +151,21 @@ def test_the_bridge_has_every_setting_it_needs() -> None:
     assert DOTENV["APP_DEFINITION_ID"] in (settings.jwks_url or "")
 
 
-def test_the_code_server_has_every_benchling_setting(tmp_path: Path) -> None:
+def test_the_code_server_has_every_benchling_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = environment("dagster-code")
     assert env["CLIENT_SECRET_FILE"] == SECRETS_DIR + "client_secret"
     secret = tmp_path / "client_secret"
     secret.write_text("s3cret\n")
-    settings = BenchlingSettings.from_env({**env, "CLIENT_SECRET_FILE": str(secret)})
-    assert (settings.tenant_url, settings.client_id) == (
-        DOTENV["BENCHLING_TENANT_URL"],
-        DOTENV["CLIENT_ID"],
-    )
+    for name, value in {**env, "CLIENT_SECRET_FILE": str(secret)}.items():
+        monkeypatch.setenv(name, value)
+    with dg.build_resources({"benchling": resources_from_env()["benchling"]}) as built:
+        benchling: BenchlingResource = built.benchling
+        assert (benchling.tenant_url, benchling.client_id) == (
+            DOTENV["BENCHLING_TENANT_URL"],
+            DOTENV["CLIENT_ID"],
+        )
 
 
 def test_migrations_run_before_anything_uses_the_tables() -> None:

@@ -1,20 +1,19 @@
-"""deploy/entrypoint.py: the password from the secret file reaches both database URLs intact."""
+"""deploy/entrypoint.py: the password from the secret file reaches libpq through a passfile."""
 
 from __future__ import annotations
 
 import importlib.util
+import stat
 from pathlib import Path
 from types import ModuleType
 
+import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict
-from sqlalchemy.engine import make_url
 
 from tests.deployment.stack import REPO
 
-# Characters a generated password may hold that mean something in a URL.
-AWKWARD_PASSWORD = "p@ss:w/rd?#%&= ü"
-BENCHSYNC_URL = "postgresql://postgres@postgres:5432/benchling"
+# Characters a generated password may hold that mean something in a URL or a passfile.
+AWKWARD_PASSWORD = "p@ss:w/rd?#%&= ü\\:"
 
 
 @pytest.fixture(scope="module")
@@ -26,41 +25,41 @@ def entrypoint() -> ModuleType:
     return module
 
 
-def test_the_password_reads_back_the_same_in_psycopg_and_sqlalchemy(
-    entrypoint: ModuleType,
-) -> None:
-    url = entrypoint.with_password(BENCHSYNC_URL, AWKWARD_PASSWORD)
-    # psycopg opens benchsync's database; SQLAlchemy opens Dagster's storage.
-    assert conninfo_to_dict(url)["password"] == AWKWARD_PASSWORD
-    assert make_url(url).password == AWKWARD_PASSWORD
-    assert make_url(url).host == "postgres"
-
-
-def test_a_url_that_has_a_password_keeps_it(entrypoint: ModuleType) -> None:
-    url = "postgresql://postgres:mine@postgres:5432/benchling"
-    assert entrypoint.with_password(url, "other") == url
-
-
-def test_both_urls_are_filled_from_the_file(entrypoint: ModuleType, tmp_path: Path) -> None:
+def _passfile_for(entrypoint: ModuleType, password: str, tmp_path: Path) -> dict[str, str]:
     password_file = tmp_path / "database_password"
+    password_file.write_text(password)
+    environ = {"BENCHSYNC_DATABASE_PASSWORD_FILE": str(password_file)}
+    entrypoint.write_passfile(environ, directory=str(tmp_path))
+    return environ
+
+
+def test_libpq_reads_the_password_back_intact(
+    entrypoint: ModuleType,
+    tmp_path: Path,
+    postgres_server_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    environ = _passfile_for(entrypoint, AWKWARD_PASSWORD + "\n", tmp_path)
+    monkeypatch.setenv("PGPASSFILE", environ["PGPASSFILE"])
+    # libpq looks the password up in the passfile while connecting (psycopg2 does the same).
+    with psycopg.connect(postgres_server_url) as connection:
+        assert connection.info.password == AWKWARD_PASSWORD
+
+
+def test_the_passfile_is_private_and_holds_no_newline_of_the_secret(
+    entrypoint: ModuleType, tmp_path: Path
+) -> None:
     # Only trailing newlines go, as when the postgres image reads POSTGRES_PASSWORD_FILE.
-    password_file.write_text(" secret \n\n")
-    environ = {
-        "BENCHSYNC_DATABASE_PASSWORD_FILE": str(password_file),
-        "BENCHSYNC_DATABASE_URL": BENCHSYNC_URL,
-        "DAGSTER_POSTGRES_URL": "postgresql+psycopg2://postgres@postgres:5432/dagster",
-    }
-    entrypoint.fill_passwords(environ)
-    assert environ["BENCHSYNC_DATABASE_URL"] == (
-        "postgresql://postgres:%20secret%20@postgres:5432/benchling"
-    )
-    assert make_url(environ["DAGSTER_POSTGRES_URL"]).password == " secret "
+    environ = _passfile_for(entrypoint, " secret \n\n", tmp_path)
+    passfile = Path(environ["PGPASSFILE"])
+    assert passfile.read_text() == "*:*:*:*: secret \n"
+    assert stat.S_IMODE(passfile.stat().st_mode) == 0o600
 
 
 def test_without_a_password_file_nothing_changes(entrypoint: ModuleType) -> None:
-    environ = {"BENCHSYNC_DATABASE_URL": BENCHSYNC_URL}
-    entrypoint.fill_passwords(environ)
-    assert environ == {"BENCHSYNC_DATABASE_URL": BENCHSYNC_URL}
+    environ = {"BENCHSYNC_DATABASE_URL": "postgresql://postgres@postgres:5432/benchling"}
+    entrypoint.write_passfile(environ)
+    assert environ == {"BENCHSYNC_DATABASE_URL": "postgresql://postgres@postgres:5432/benchling"}
 
 
 def test_an_empty_or_missing_password_file_stops_the_container_with_its_name(
@@ -70,4 +69,4 @@ def test_an_empty_or_missing_password_file_stops_the_container_with_its_name(
     empty.write_text("\n")
     for path in (empty, tmp_path / "missing"):
         with pytest.raises(SystemExit, match="BENCHSYNC_DATABASE_PASSWORD_FILE"):
-            entrypoint.fill_passwords({"BENCHSYNC_DATABASE_PASSWORD_FILE": str(path)})
+            entrypoint.write_passfile({"BENCHSYNC_DATABASE_PASSWORD_FILE": str(path)})

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from benchling_emulator import seed
-from benchsync_dagster.benchling_api import SYNCED_FIELD_PATH, SYNCED_SCHEMA_PATH
+from benchsync_dagster.benchling.app_config import SYNCED_FIELD_PATH, SYNCED_SCHEMA_PATH
 from tests.deployment.stack import load_yaml
 from webhook_sensor_bridge.events import (
     APP_CONFIGURATION_UPDATED,

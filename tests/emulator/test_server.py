@@ -19,7 +19,7 @@ from benchling_sdk.models import CustomEntityCreate
 from benchling_emulator.clock import TenantClock
 from benchling_emulator.server import EmulatorServer
 from benchling_emulator.tenant import EntityQuery
-from benchsync_dagster.cli import main
+from benchsync.cli import main
 from tests.support.emulator import MakeEmulator, benchling_client
 
 
@@ -37,7 +37,7 @@ def test_print_env_points_benchsync_at_the_emulator(capsys: pytest.CaptureFixtur
 
 
 def test_benchsync_emulator_serves_until_sigterm() -> None:
-    command = [sys.executable, "-m", "benchsync_dagster.cli", "emulator", "--port", "0"]
+    command = [sys.executable, "-m", "benchsync.cli", "emulator", "--port", "0"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from benchsync_dagster.demo import Stack
+from benchsync.demo.stack import Stack
 
 
 @pytest.fixture(scope="session")

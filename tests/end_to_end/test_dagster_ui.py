@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchsync_dagster.demo import Stack
+from benchsync.demo.stack import Stack
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(

@@ -14,7 +14,7 @@ from benchling_sdk.helpers.serialization_helpers import fields
 from benchling_sdk.models import CustomEntityCreate, NamingStrategy
 
 from benchling_emulator.seed import SYNCED_TEXT_FIELD
-from benchsync_dagster.demo import Stack
+from benchsync.demo.stack import Stack
 from tests.support.emulator import benchling_client
 
 SYNC_TIMEOUT_SECONDS = 120

@@ -16,7 +16,7 @@ from pgserver.postgres_server import get_server
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from benchsync_dagster import database
+from benchsync import migrations
 
 TEST_SERVER_VARIABLE = "BENCHSYNC_TEST_DATABASE_URL"
 LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -70,7 +70,7 @@ def database_url(postgres_server_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def migrated_database_url(database_url: str) -> str:
     """The session's database with every migration applied."""
-    database.upgrade(database_url)
+    migrations.upgrade(database_url)
     return database_url
 
 

@@ -6,37 +6,36 @@ from typing import Any
 
 import dagster as dg
 import psycopg
-import pytest
 
 from benchsync_dagster import mapping
-from benchsync_dagster.orchestration.resources import PostgresResource
-from benchsync_dagster.orchestration.sync.checks import (
+from benchsync_dagster.defs.resources import PostgresResource, SyncSettings
+from benchsync_dagster.defs.sync.checks import (
     no_event_pending_too_long,
     one_row_per_entity,
 )
 from benchsync_dagster.storage import snapshots, synced_data
-from tests.bridge.conftest import envelope
-from tests.sync.documents import entity_document
+from tests.support.documents import entity_document
+from tests.support.webhooks import envelope
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.events import parse_webhook
 
 
-def _check(check: Any, database_url: str) -> dg.AssetCheckResult:
-    result = check(postgres=PostgresResource(database_url=database_url))
+def _check(check: Any, database_url: str, **resources: Any) -> dg.AssetCheckResult:
+    result = check(postgres=PostgresResource(database_url=database_url), **resources)
     assert isinstance(result, dg.AssetCheckResult)
     return result
 
 
 def test_an_event_pending_past_the_bound_fails_the_check(
-    migrated_database_url: str, db: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+    migrated_database_url: str, db: psycopg.Connection[Any]
 ) -> None:
-    monkeypatch.setenv("BENCHSYNC_MAX_PENDING_SECONDS", "60")
+    settings = SyncSettings(max_pending_seconds=60)
     inbox.record(db, parse_webhook("msg_old", envelope()))
-    assert _check(no_event_pending_too_long, migrated_database_url).passed
+    assert _check(no_event_pending_too_long, migrated_database_url, sync_settings=settings).passed
 
     db.execute("UPDATE benchsync.inbox SET received_at = now() - interval '2 minutes'")
 
-    result = _check(no_event_pending_too_long, migrated_database_url)
+    result = _check(no_event_pending_too_long, migrated_database_url, sync_settings=settings)
     assert not result.passed
     assert result.severity == dg.AssetCheckSeverity.WARN
 

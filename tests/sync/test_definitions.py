@@ -9,15 +9,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from benchsync_dagster import defs
+from benchsync_dagster.definitions import defs
 
 
 def test_definitions_are_loadable() -> None:
-    dg.Definitions.validate_loadable(defs)
+    dg.Definitions.validate_loadable(defs())
 
 
 def test_the_registry_is_upstream_of_the_tables() -> None:
-    graph = defs.resolve_asset_graph()
+    graph = defs().resolve_asset_graph()
     snapshots = dg.AssetKey("benchling_entity_snapshots")
     synced = dg.AssetKey("synced_benchling_data")
 
@@ -27,9 +27,9 @@ def test_the_registry_is_upstream_of_the_tables() -> None:
 
 def test_the_sensors_and_the_schedule_run_by_default() -> None:
     for sensor in ("inbox_sensor", "retry_failed_batches"):
-        status = defs.resolve_sensor_def(sensor).default_status
+        status = defs().resolve_sensor_def(sensor).default_status
         assert status == dg.DefaultSensorStatus.RUNNING
-    schedule = defs.resolve_schedule_def("reconciliation_schedule")
+    schedule = defs().resolve_schedule_def("reconciliation_schedule")
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
 
 

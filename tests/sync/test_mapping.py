@@ -2,7 +2,8 @@ import pandas as pd
 import pytest
 
 from benchsync_dagster import mapping
-from tests.sync.documents import FIELD, SCHEMA_ID, entity_document
+from benchsync_dagster.storage import snapshots, synced_data
+from tests.support.documents import FIELD, SCHEMA_ID, entity_document
 
 
 def test_synced_data_frame_has_the_seed_columns_typed() -> None:
@@ -10,7 +11,7 @@ def test_synced_data_frame_has_the_seed_columns_typed() -> None:
         [entity_document("bfi_001", value="hello")], FIELD, {"bfi_001": "msg_1"}
     )
 
-    assert list(frame.columns) == list(mapping.SYNCED_DATA_COLUMNS)
+    assert list(frame.columns) == list(synced_data.COLUMNS)
     row = frame.iloc[0]
     assert row["benchling_api_id"] == "bfi_001"
     assert row["field_value"] == "hello"
@@ -70,4 +71,4 @@ def test_empty_batch_gives_empty_typed_frames() -> None:
     frame = mapping.snapshot_frame([], {})
 
     assert frame.empty
-    assert list(frame.columns) == list(mapping.SNAPSHOT_COLUMNS)
+    assert list(frame.columns) == list(snapshots.COLUMNS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from benchsync_dagster.benchling_api import PacedTransport
+from benchsync_dagster.benchling.pacing import PacedTransport
 
 
 class FakeClock:

@@ -8,17 +8,15 @@ import dagster as dg
 import psycopg
 from benchling_sdk.models import EntityArchiveReason
 
-from benchsync_dagster import defs
-from benchsync_dagster.status import read_status, status_document
+from benchsync.status import read_status, status_document
+from tests.support.dagster import run_batch, sync_target
 from tests.support.emulator import benchling_client
-from tests.sync.conftest import Tenant, pending_webhook_ids, register
-from tests.sync.test_sync_job import run_batch, sync_target
+from tests.support.tenant import Tenant, pending_webhook_ids, register
 
 
-def reconcile(full: bool = False) -> dg.ExecuteInProcessResult:
-    result: dg.ExecuteInProcessResult = defs.resolve_job_def(
-        "reconciliation_job"
-    ).execute_in_process(
+def reconcile(tenant: Tenant, full: bool = False) -> dg.ExecuteInProcessResult:
+    job = tenant.definitions().resolve_job_def("reconciliation_job")
+    result: dg.ExecuteInProcessResult = job.execute_in_process(
         run_config={"ops": {"registry_reconciliation": {"config": {"full": full}}}},
         instance=dg.DagsterInstance.ephemeral(),
     )
@@ -32,7 +30,7 @@ def drift_check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
 
 def _synced(tenant: Tenant, count: int) -> list[str]:
     ids = register(tenant, count)
-    assert run_batch(pending_webhook_ids(tenant.database_url), sync_target(tenant)).success
+    assert run_batch(tenant, pending_webhook_ids(tenant.database_url), sync_target(tenant)).success
     return ids
 
 
@@ -50,7 +48,7 @@ def test_repairs_a_deleted_row_a_stale_row_and_an_archived_entity(
         [archived], EntityArchiveReason.RETIRED
     )
 
-    first = reconcile()
+    first = reconcile(tenant)
 
     assert first.success
     check = drift_check(first)
@@ -75,7 +73,7 @@ def test_repairs_a_deleted_row_a_stale_row_and_an_archived_entity(
     reported = status_document(read_status(db))["last_reconciliation"]
     assert reported["drift"] == {"missing": 1, "stale": 1, "archived": 1, "vanished": 0}
 
-    second = reconcile()
+    second = reconcile(tenant)
 
     assert drift_check(second).passed
 
@@ -86,21 +84,21 @@ def test_full_mode_marks_rows_of_vanished_entities_archived(
     gone, *_ = _synced(tenant, 3)
     tenant.control("delete", {"ids": [gone]})
 
-    result = reconcile(full=True)
+    result = reconcile(tenant, full=True)
 
     assert drift_check(result).metadata["vanished"].value == 1
     archived = db.execute(
         "SELECT benchling_api_id FROM synced_benchling_data WHERE archived"
     ).fetchall()
     assert archived == [(gone,)]
-    assert reconcile(full=True).success
-    assert drift_check(reconcile(full=True)).passed
+    assert reconcile(tenant, full=True).success
+    assert drift_check(reconcile(tenant, full=True)).passed
 
 
 def test_the_watermark_moves_forward(tenant: Tenant, db: psycopg.Connection[Any]) -> None:
     _synced(tenant, 2)
 
-    reconcile()
+    reconcile(tenant)
 
     watermark = db.execute("SELECT max(watermark_to) FROM benchsync.reconciliations").fetchone()
     assert watermark is not None and watermark[0] is not None

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 from benchsync_dagster.reconciliation import Drift, find_drift
-from tests.sync.documents import entity_document
+from tests.support.documents import entity_document
 
 STORED_AT = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 

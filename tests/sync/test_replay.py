@@ -9,10 +9,10 @@ import dagster as dg
 import psycopg
 import pytest
 
-from benchsync_dagster.cli import main
-from benchsync_dagster.orchestration.sync.sensors import batch_webhook_ids
-from tests.sync.conftest import Tenant, inbox_states, register
-from tests.sync.test_sensors import evaluate
+from benchsync.cli import main
+from benchsync_dagster.defs.sync.sensors import batch_webhook_ids
+from tests.support.dagster import evaluate_inbox_sensor
+from tests.support.tenant import Tenant, inbox_states, register
 from webhook_sensor_bridge import inbox
 
 
@@ -23,7 +23,7 @@ def read_and_dead_lettered(
     """Three events the sensor has already read, then dead-lettered."""
     register(tenant, 3)
     instance = dg.DagsterInstance.ephemeral()
-    first = evaluate(instance, tenant.database_url)
+    first = evaluate_inbox_sensor(instance, tenant)
     assert isinstance(first, dg.SensorResult) and first.cursor
     (request,) = first.run_requests or []
     webhook_ids = batch_webhook_ids(request.run_config)
@@ -42,7 +42,7 @@ def test_replay_requeues_dead_letters_behind_the_cursor(
 
     assert "requeued 3 dead-lettered events" in capsys.readouterr().out
     assert inbox_states(tenant.database_url) == {"pending": 3}
-    again = evaluate(instance, tenant.database_url, cursor=cursor)
+    again = evaluate_inbox_sensor(instance, tenant, cursor=cursor)
     assert isinstance(again, dg.SensorResult)
     (request,) = again.run_requests or []
     assert sorted(batch_webhook_ids(request.run_config)) == sorted(webhook_ids)

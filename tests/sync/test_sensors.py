@@ -10,22 +10,19 @@ from typing import Any
 import dagster as dg
 import psycopg
 import pytest
-from dagster._core.storage.dagster_run import DagsterRun
 
-from benchsync_dagster import defs
-from benchsync_dagster.benchling_api import SyncTarget
-from benchsync_dagster.orchestration.resources import BenchlingResource, PostgresResource
-from benchsync_dagster.orchestration.sync import sensors
-from benchsync_dagster.orchestration.sync.sensors import (
+from benchsync_dagster.benchling.app_config import SyncTarget
+from benchsync_dagster.defs.sync import sensors
+from benchsync_dagster.defs.sync.sensors import (
     ATTEMPT_TAG,
     BATCH_TAG,
     batch_run_config,
     batch_webhook_ids,
-    inbox_sensor,
     retry_failed_batches,
 )
-from tests.bridge.conftest import envelope
-from tests.sync.conftest import Tenant, inbox_states, pending_webhook_ids, register
+from tests.support.dagster import evaluate_inbox_sensor
+from tests.support.tenant import Tenant, inbox_states, pending_webhook_ids, register
+from tests.support.webhooks import envelope
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.events import parse_webhook
 
@@ -42,31 +39,13 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield instance
 
 
-def evaluate(
-    instance: dg.DagsterInstance, database_url: str, cursor: str | None = None
-) -> dg.SensorResult | dg.SkipReason:
-    with dg.build_sensor_context(
-        instance=instance,
-        cursor=cursor,
-        resources={
-            "postgres": PostgresResource(database_url=database_url),
-            "benchling": BenchlingResource(),
-        },
-    ) as context:
-        result = inbox_sensor(context)
-    assert isinstance(result, dg.SensorResult | dg.SkipReason)
-    return result
-
-
 def test_a_filled_inbox_becomes_batches_with_keys_and_a_cursor(
-    tenant: Tenant, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+    tenant: Tenant, instance: dg.DagsterInstance
 ) -> None:
-    monkeypatch.setenv("BENCHSYNC_MAX_BATCH_SIZE", "100")
-    monkeypatch.setenv("BENCHSYNC_MAX_RUNS_IN_FLIGHT", "5")
     register(tenant, 250)
     recorded = pending_webhook_ids(tenant.database_url)
 
-    result = evaluate(instance, tenant.database_url)
+    result = evaluate_inbox_sensor(instance, tenant, max_batch_size=100, max_runs_in_flight=5)
 
     assert isinstance(result, dg.SensorResult)
     batches = [batch_webhook_ids(request.run_config) for request in result.run_requests or []]
@@ -78,7 +57,7 @@ def test_a_filled_inbox_becomes_batches_with_keys_and_a_cursor(
     config = result.run_requests[0].run_config["ops"]["synced_benchling_data"]["config"]  # type: ignore[index]
     assert config["schema_id"] and config["field_name"]
 
-    again = evaluate(instance, tenant.database_url, cursor=result.cursor)
+    again = evaluate_inbox_sensor(instance, tenant, cursor=result.cursor)
     assert isinstance(again, dg.SkipReason)
     assert again.skip_message == "no new events"
 
@@ -89,12 +68,12 @@ def test_no_new_runs_while_enough_are_in_flight(
     register(tenant, 3)
     for _ in range(2):
         instance.add_run(
-            DagsterRun(
+            dg.DagsterRun(
                 job_name="sync_job", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED
             )
         )
 
-    result = evaluate(instance, tenant.database_url)
+    result = evaluate_inbox_sensor(instance, tenant)
 
     assert isinstance(result, dg.SkipReason)
     assert "in flight" in (result.skip_message or "")
@@ -114,13 +93,13 @@ def test_a_late_commit_below_the_cursor_is_not_skipped(
         _record(second, envelope(), "msg_second")
         second.commit()
 
-        held = evaluate(instance, url)
+        held = evaluate_inbox_sensor(instance, tenant)
         assert isinstance(held, dg.SkipReason)
         assert "1 recorded events wait for a transaction" in (held.skip_message or "")
 
         first.commit()
 
-    result = evaluate(instance, url)
+    result = evaluate_inbox_sensor(instance, tenant)
     assert isinstance(result, dg.SensorResult)
     (request,) = result.run_requests or []
     assert sorted(batch_webhook_ids(request.run_config)) == ["msg_first", "msg_second"]
@@ -131,11 +110,11 @@ def test_ignored_events_start_no_run_and_move_the_cursor(
 ) -> None:
     _record(db, envelope("v2.app.installed", channel="app_signals"), "msg_signal")
 
-    result = evaluate(instance, tenant.database_url)
+    result = evaluate_inbox_sensor(instance, tenant)
 
     assert isinstance(result, dg.SensorResult)
     assert not result.run_requests
-    assert evaluate(instance, tenant.database_url, cursor=result.cursor) == dg.SkipReason(
+    assert evaluate_inbox_sensor(instance, tenant, cursor=result.cursor) == dg.SkipReason(
         "no new events"
     )
 
@@ -145,7 +124,7 @@ def test_a_configuration_update_is_settled_by_the_sensor(
 ) -> None:
     _record(db, envelope("v2-beta.app.configuration.updated"), "msg_config")
 
-    result = evaluate(instance, tenant.database_url)
+    result = evaluate_inbox_sensor(instance, tenant)
 
     assert isinstance(result, dg.SensorResult)
     assert inbox_states(tenant.database_url) == {"synced": 1}
@@ -156,7 +135,7 @@ def test_an_entity_event_without_a_resource_is_dead_lettered(
 ) -> None:
     _record(db, envelope(resourceId=None), "msg_no_entity")
 
-    result = evaluate(instance, tenant.database_url)
+    result = evaluate_inbox_sensor(instance, tenant)
 
     assert isinstance(result, dg.SensorResult)
     assert not result.run_requests
@@ -164,10 +143,13 @@ def test_an_entity_event_without_a_resource_is_dead_lettered(
 
 
 def retry_after_failed_run(
-    instance: dg.DagsterInstance, database_url: str, webhook_ids: list[str], attempt: int
+    instance: dg.DagsterInstance, tenant: Tenant, webhook_ids: list[str], attempt: int
 ) -> dg.RunRequest | dg.SkipReason:
-    """Run a failing sync of ``webhook_ids``, then let the retry sensor see the failure."""
-    result = defs.resolve_job_def("sync_job").execute_in_process(
+    """Run a sync of ``webhook_ids`` that fails (Benchling's URL is not one), then let the
+    retry sensor see the failure."""
+    broken = tenant.benchling_resource(tenant_url="my-tenant.benchling.com")
+    job = tenant.definitions(benchling=broken).resolve_job_def("sync_job")
+    result = job.execute_in_process(
         run_config=batch_run_config(webhook_ids, SyncTarget("ts_x", "Field")),
         instance=instance,
         tags={BATCH_TAG: "inbox-1-3", ATTEMPT_TAG: str(attempt)},
@@ -182,7 +164,7 @@ def retry_after_failed_run(
         dagster_event=failure,
         dagster_instance=instance,
         dagster_run=run,
-        resources={"postgres": PostgresResource(database_url=database_url)},
+        resources=tenant.resources(),
     ) as context:
         outcome = retry_failed_batches(context.for_run_failure())
     assert isinstance(outcome, dg.RunRequest | dg.SkipReason)
@@ -190,10 +172,9 @@ def retry_after_failed_run(
 
 
 @pytest.fixture
-def unsyncable_batch(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Three recorded events whose sync run will fail: Benchling's URL is unset."""
+def unsyncable_batch(tenant: Tenant) -> list[str]:
+    """Three recorded events (whose sync run ``retry_after_failed_run`` makes fail)."""
     register(tenant, 3)
-    monkeypatch.delenv("BENCHLING_TENANT_URL")
     return pending_webhook_ids(tenant.database_url)
 
 
@@ -202,7 +183,7 @@ def test_a_failed_batch_is_requested_again_under_a_new_key(
 ) -> None:
     webhook_ids = unsyncable_batch
 
-    result = retry_after_failed_run(instance, tenant.database_url, webhook_ids, attempt=1)
+    result = retry_after_failed_run(instance, tenant, webhook_ids, attempt=1)
 
     assert isinstance(result, dg.RunRequest)
     assert result.run_key == "inbox-1-3-attempt2"
@@ -214,7 +195,7 @@ def test_a_failed_batch_is_requested_again_under_a_new_key(
 def test_the_last_failed_attempt_dead_letters_the_batch_with_the_error(
     tenant: Tenant, instance: dg.DagsterInstance, unsyncable_batch: list[str]
 ) -> None:
-    result = retry_after_failed_run(instance, tenant.database_url, unsyncable_batch, attempt=3)
+    result = retry_after_failed_run(instance, tenant, unsyncable_batch, attempt=3)
 
     assert isinstance(result, dg.SkipReason)
     assert inbox_states(tenant.database_url) == {"dead": 3}

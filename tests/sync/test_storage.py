@@ -6,7 +6,7 @@ import psycopg
 
 from benchsync_dagster import mapping
 from benchsync_dagster.storage import snapshots, synced_data
-from tests.sync.documents import FIELD, SCHEMA_ID, entity_document
+from tests.support.documents import FIELD, SCHEMA_ID, entity_document
 
 Connection = psycopg.Connection[Any]
 

@@ -9,35 +9,8 @@ import dagster as dg
 import psycopg
 import pytest
 
-from benchsync_dagster import defs
-from benchsync_dagster.benchling_api import (
-    PacedTransport,
-    SyncTarget,
-    build_client,
-    read_sync_target,
-)
-from benchsync_dagster.orchestration.sync.sensors import batch_run_config
-from benchsync_dagster.settings import BenchlingSettings
-from tests.sync.conftest import Tenant, inbox_states, pending_webhook_ids, register
-
-
-def sync_target(tenant: Tenant) -> SyncTarget:
-    """The App configuration, read as the sensor reads it."""
-    settings = BenchlingSettings.from_env()
-    client = build_client(settings, PacedTransport(settings.rate_limit))
-    return read_sync_target(client, tenant.emulator.settings.app_id)
-
-
-def run_batch(
-    webhook_ids: list[str], target: SyncTarget, instance: dg.DagsterInstance | None = None
-) -> dg.ExecuteInProcessResult:
-    job = defs.resolve_job_def("sync_job")
-    result: dg.ExecuteInProcessResult = job.execute_in_process(
-        run_config=batch_run_config(webhook_ids, target),
-        instance=instance or dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
-    return result
+from tests.support.dagster import run_batch, sync_target
+from tests.support.tenant import Tenant, inbox_states, pending_webhook_ids, register
 
 
 def metadata_number(result: dg.ExecuteInProcessResult, asset: str, key: str) -> float:
@@ -58,7 +31,7 @@ def test_a_batch_becomes_exactly_its_rows(tenant: Tenant, db: psycopg.Connection
     webhook_ids = pending_webhook_ids(tenant.database_url)
     target = sync_target(tenant)
 
-    result = run_batch(webhook_ids, target)
+    result = run_batch(tenant, webhook_ids, target)
 
     assert result.success
     rows = synced_rows(db)
@@ -76,10 +49,10 @@ def test_re_execution_writes_nothing_new(tenant: Tenant, db: psycopg.Connection[
     register(tenant, 3)
     webhook_ids = pending_webhook_ids(tenant.database_url)
     target = sync_target(tenant)
-    first = run_batch(webhook_ids, target)
+    first = run_batch(tenant, webhook_ids, target)
     before = synced_rows(db)
 
-    again = run_batch(webhook_ids, target)
+    again = run_batch(tenant, webhook_ids, target)
 
     assert first.success and again.success
     assert synced_rows(db) == before
@@ -94,7 +67,7 @@ def test_a_deleted_entity_is_dead_lettered_with_the_reason(
     ids = register(tenant, 3)
     tenant.control("delete", {"ids": [ids[0]]})
 
-    result = run_batch(pending_webhook_ids(tenant.database_url), sync_target(tenant))
+    result = run_batch(tenant, pending_webhook_ids(tenant.database_url), sync_target(tenant))
 
     assert result.success
     assert set(synced_rows(db)) == set(ids[1:])
@@ -112,7 +85,7 @@ def test_a_binding_rate_limit_is_kept_without_a_single_429(
     tenant: Tenant = make_tenant(rate_limit=2, rate_window_seconds=2.0)
     ids = register(tenant, 400)
 
-    result = run_batch(pending_webhook_ids(tenant.database_url), sync_target(tenant))
+    result = run_batch(tenant, pending_webhook_ids(tenant.database_url), sync_target(tenant))
 
     assert result.success
     assert set(synced_rows(db)) == set(ids)
@@ -129,7 +102,7 @@ def test_a_storm_of_429s_and_503s_is_ridden_out_and_shows_in_the_run(
     tenant.control("faults", {"fail_rate": 0.3})
     instance = dg.DagsterInstance.ephemeral()
 
-    result = run_batch(pending_webhook_ids(tenant.database_url), target, instance)
+    result = run_batch(tenant, pending_webhook_ids(tenant.database_url), target, instance)
 
     assert result.success
     assert set(synced_rows(db)) == set(ids)
@@ -148,7 +121,7 @@ def test_an_outage_longer_than_the_sdk_retries_is_retried_by_the_step(
     recovery = threading.Timer(1.0, tenant.control, ["faults", {"fail_rate": 0.0}])
     recovery.start()
 
-    result = run_batch(pending_webhook_ids(tenant.database_url), target)
+    result = run_batch(tenant, pending_webhook_ids(tenant.database_url), target)
 
     recovery.join()
     assert result.success
@@ -161,7 +134,9 @@ def test_no_secret_reaches_the_run_log_or_its_metadata(tenant: Tenant) -> None:
     register(tenant, 2)
     instance = dg.DagsterInstance.ephemeral()
 
-    result = run_batch(pending_webhook_ids(tenant.database_url), sync_target(tenant), instance)
+    result = run_batch(
+        tenant, pending_webhook_ids(tenant.database_url), sync_target(tenant), instance
+    )
 
     assert result.success
     everything_recorded = "\n".join(repr(entry) for entry in instance.all_logs(result.run_id))

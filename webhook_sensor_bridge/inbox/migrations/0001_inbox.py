@@ -7,7 +7,7 @@ Create Date: 2026-11-28
 ``txid`` is the inserting transaction's id. The sensor reads only rows whose ``txid`` is below the
 oldest transaction still in flight (``pg_snapshot_xmin(pg_current_snapshot())``), in
 ``(txid, seq)`` order: that set never grows behind the reader, so no late commit is skipped
-(DESIGN.md invariant 4). A cursor over ``seq`` alone would skip one.
+(invariant 4 in docs/architecture.md). A cursor over ``seq`` alone would skip one.
 """
 
 from alembic import op

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dagster as dg
 
-from benchsync_dagster.orchestration.sync.assets import (
+from benchsync_dagster.defs.sync.assets import (
     benchling_entity_snapshots,
     synced_benchling_data,
 )
 
-# Two steps are cheaper in one process than one process each (FACTS.md: ~1.2 s per step).
+# Two steps are cheaper in one process than one process each (a step costs ~1.2 s of its own
+# under the multiprocess executor; docs/architecture.md).
 sync_job = dg.define_asset_job(
     "sync_job",
     selection=dg.AssetSelection.assets(benchling_entity_snapshots, synced_benchling_data),

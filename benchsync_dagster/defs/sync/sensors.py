@@ -5,22 +5,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
-from dagster._core.storage.tags import WILL_RETRY_TAG
 
 from benchsync_dagster.batching import PendingEvent, plan_batches
-from benchsync_dagster.benchling_api import SyncTarget
-from benchsync_dagster.orchestration.resources import BenchlingResource, PostgresResource
-from benchsync_dagster.orchestration.sync.jobs import sync_job
-from benchsync_dagster.settings import SyncSettings
+from benchsync_dagster.benchling.app_config import SyncTarget
+from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
+from benchsync_dagster.defs.sync.jobs import sync_job
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.events import APP_CONFIGURATION_UPDATED, SYNCED_ENTITY_EVENT_TYPES
 
-# Each RunRequest costs ~80 ms of a tick that must end within 60 s (FACTS.md).
+# Each RunRequest costs ~80 ms of a tick that must end within 60 s (docs/architecture.md).
 MAX_RUNS_PER_TICK = 20
 # A burst is still arriving while its newest event is younger than this.
 BURST_QUIET_AFTER = timedelta(seconds=2)
 ATTEMPT_TAG = "benchsync/attempt"
 BATCH_TAG = "benchsync/batch"
+# Set by the daemon on a failed run it will retry (dagster.yaml's run_retries); Dagster exports
+# no public constant for it.
+WILL_RETRY_TAG = "dagster/will_retry"
 IN_FLIGHT_STATUSES = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -79,10 +80,13 @@ def _nothing_to_read(held_back: int) -> str:
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def inbox_sensor(
-    context: dg.SensorEvaluationContext, postgres: PostgresResource, benchling: BenchlingResource
+    context: dg.SensorEvaluationContext,
+    postgres: PostgresResource,
+    benchling: BenchlingResource,
+    sync_settings: SyncSettings,
 ) -> dg.SensorResult | dg.SkipReason:
     """Turns newly recorded webhooks into batched runs of ``sync_job``."""
-    settings = SyncSettings.from_env()
+    settings = sync_settings
     free_slots = settings.max_runs_in_flight - _runs_in_flight(context.instance)
     if free_slots <= 0:
         return dg.SkipReason(f"{settings.max_runs_in_flight} sync runs in flight; events wait")
@@ -157,7 +161,7 @@ def _failure_reason(context: dg.RunFailureSensorContext) -> str:
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def retry_failed_batches(
-    context: dg.RunFailureSensorContext, postgres: PostgresResource
+    context: dg.RunFailureSensorContext, postgres: PostgresResource, sync_settings: SyncSettings
 ) -> dg.RunRequest | dg.SkipReason:
     """Requests a failed batch again under a new run key, or dead-letters it after the last try."""
     run = context.dagster_run
@@ -167,9 +171,8 @@ def retry_failed_batches(
     attempt = int(run.tags.get(ATTEMPT_TAG, "1"))
     batch = run.tags.get(BATCH_TAG, run.run_id)
     error = _failure_reason(context)
-    settings = SyncSettings.from_env()
     with postgres.transaction() as connection:
-        if attempt >= settings.max_attempts:
+        if attempt >= sync_settings.max_attempts:
             dead = inbox.mark_dead(
                 connection, webhook_ids, f"sync failed {attempt} times; last error: {error}"
             )

@@ -1,4 +1,4 @@
-"""The inbox table ``benchsync.inbox``: every SQL statement that touches it lives here.
+"""Every SQL statement that touches ``benchsync.inbox``.
 
 The bridge records webhooks (``record``); the sensor reads them in commit-safe order
 (``read_after``) and marks how each ended (``mark_synced``, ``mark_dead``,
@@ -11,7 +11,6 @@ States: ``pending`` (to sync) → ``synced`` | ``ignored`` | ``dead`` (with a re
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +18,13 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
-from webhook_sensor_bridge.events import Envelope, InboxEvent
+from webhook_sensor_bridge.inbox.rows import (
+    InboxBatch,
+    InboxCounts,
+    InboxEvent,
+    InboxRow,
+    ReadPosition,
+)
 
 Connection = psycopg.Connection[Any]
 
@@ -67,17 +72,6 @@ def record(connection: Connection, event: InboxEvent) -> bool:
 def ping(connection: Connection) -> None:
     """Raise unless the database answers and the inbox table exists."""
     connection.execute("SELECT 1 FROM benchsync.inbox LIMIT 0")
-
-
-@dataclass(frozen=True)
-class InboxCounts:
-    total: int
-    pending: int
-    synced: int
-    ignored: int
-    dead: int
-    # None when nothing is pending.
-    oldest_pending_seconds: float | None
 
 
 def count_by_state(
@@ -135,40 +129,6 @@ def sync_latency_percentiles(
     return list(values) if values is not None else [None] * len(fractions)
 
 
-@dataclass(frozen=True)
-class ReadPosition:
-    """Where a reader of the inbox stands: after the row with this (txid, seq)."""
-
-    txid: int = 0
-    seq: int = 0
-
-
-@dataclass(frozen=True)
-class InboxRow(Envelope):
-    """A recorded webhook, as the sensor reads it."""
-
-    txid: int
-    seq: int
-    state: str
-    received_at: datetime
-    attempts: int
-
-    @property
-    def position(self) -> ReadPosition:
-        return ReadPosition(self.txid, self.seq)
-
-
-@dataclass(frozen=True)
-class InboxBatch:
-    rows: list[InboxRow]
-    # Committed rows past the position that a transaction still in flight (anywhere on the
-    # server) holds back; they become readable when it ends. Report it rather than wait silently.
-    held_back: int
-
-    def position_after(self, start: ReadPosition) -> ReadPosition:
-        return self.rows[-1].position if self.rows else start
-
-
 _SELECT_ROWS = sql.SQL("""
     SELECT webhook_id, txid::text::bigint AS txid, seq, state, message_type, channel,
            message_id, resource_id, schema_id, app_id, app_definition_id, tenant_id, base_url,
@@ -181,7 +141,7 @@ def read_after(connection: Connection, position: ReadPosition, limit: int) -> In
 
     Only rows older than every transaction still in flight are returned, so no row can later
     commit behind the returned ones: advancing a cursor to ``position_after`` skips nothing
-    (DESIGN.md invariant 4; see the docstring of migration 0001).
+    (docs/architecture.md, invariant 4; the docstring of migration 0001 says how).
     """
     with connection.cursor(row_factory=class_row(InboxRow)) as cursor:
         rows = cursor.execute(

@@ -14,8 +14,9 @@ import dagster as dg
 import pandas as pd
 
 from benchsync_dagster import mapping
-from benchsync_dagster.benchling_api import SyncTarget, fetch_custom_entities
-from benchsync_dagster.orchestration.resources import BenchlingResource, PostgresResource
+from benchsync_dagster.benchling.app_config import SyncTarget
+from benchsync_dagster.benchling.fetch import fetch_custom_entities
+from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource
 from benchsync_dagster.storage import snapshots, synced_data
 from webhook_sensor_bridge import inbox
 
@@ -111,7 +112,7 @@ def benchling_entity_snapshots(
         )
     return dg.MaterializeResult(
         metadata={
-            **table_metadata(snapshots.TABLE, mapping.SNAPSHOT_COLUMNS, total),
+            **table_metadata(snapshots.TABLE, snapshots.COLUMNS, total),
             "events_in_batch": len(events),
             "entities_fetched": len(frame),
             "rows_written": written,
@@ -161,7 +162,7 @@ def synced_benchling_data(
         preview = synced_data.preview(connection)
     return dg.MaterializeResult(
         metadata={
-            **table_metadata(synced_data.TABLE, mapping.SYNCED_DATA_COLUMNS, total),
+            **table_metadata(synced_data.TABLE, synced_data.COLUMNS, total),
             "synced_schema_id": target.schema_id,
             "synced_field": target.field_name,
             "rows_written": written,

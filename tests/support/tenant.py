@@ -1,7 +1,9 @@
 """The real flow up to the inbox: the emulator signs webhooks, the bridge (over HTTP) records them.
 
 - ``tenant``: an emulator whose webhooks go to a bridge serving the session's database, with
-  the environment (``BENCHLING_*``, ``CLIENT_*``, ``BENCHSYNC_DATABASE_URL``) pointing at both.
+  the environment (``BENCHLING_*``, ``CLIENT_*``, ``BENCHSYNC_DATABASE_URL``) pointing at both,
+  as a deployment's would be; ``tenant.definitions()`` are benchsync's with resources set
+  field by field instead.
 - ``register(tenant, n)``: register n entities and wait until their webhooks are recorded.
 """
 
@@ -13,16 +15,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import dagster as dg
 import httpx
 import psycopg
 import pytest
 from werkzeug.serving import make_server
 
 from benchling_emulator.server import EmulatorServer
+from benchsync_dagster.definitions import build_definitions
+from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
 from tests.support.emulator import MakeEmulator
+from tests.support.webhooks import close_pool
 from webhook_sensor_bridge import inbox
-from webhook_sensor_bridge.app import WebhookReceiver, create_app
+from webhook_sensor_bridge.app import create_app
 from webhook_sensor_bridge.settings import Settings
+
+# Benchling's 5xx retries wait this long at first: short, so that fault tests stay quick.
+TEST_RETRY_BACKOFF_SECONDS = 0.05
 
 
 @dataclass
@@ -40,6 +49,32 @@ class Tenant:
         response = httpx.get(f"{self.emulator.base_url}/_emulator/{path}", timeout=30)
         response.raise_for_status()
         return response.json()
+
+    def benchling_resource(self, **fields: Any) -> BenchlingResource:
+        """The Benchling resource signed in to this tenant; ``fields`` override its settings."""
+        settings = self.emulator.settings
+        return BenchlingResource(
+            **{
+                "tenant_url": self.emulator.base_url,
+                "client_id": settings.client_id,
+                "client_secret": settings.client_secret,
+                "app_id": settings.app_id,
+                "retry_backoff_seconds": TEST_RETRY_BACKOFF_SECONDS,
+                **fields,
+            }
+        )
+
+    def resources(self, **sync_settings: int) -> dict[str, dg.ConfigurableResource[Any]]:
+        """The resources a deployment on this tenant configures, fields set directly."""
+        return {
+            "postgres": PostgresResource(database_url=self.database_url),
+            "benchling": self.benchling_resource(),
+            "sync_settings": SyncSettings(**sync_settings),
+        }
+
+    def definitions(self, **resources: dg.ConfigurableResource[Any]) -> dg.Definitions:
+        """benchsync's definitions on this tenant, with any of its resources replaced."""
+        return build_definitions({**self.resources(), **resources})
 
 
 @pytest.fixture
@@ -65,7 +100,6 @@ def make_tenant(
         for name, value in emulator.environment().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("BENCHSYNC_DATABASE_URL", migrated_database_url)
-        monkeypatch.setenv("BENCHSYNC_BENCHLING_RETRY_BACKOFF_SECONDS", "0.05")
         return tenant
 
     yield make
@@ -73,8 +107,7 @@ def make_tenant(
         # Deliveries first: a redelivery still in flight would land in the next test's inbox.
         emulator.stop()
         http.shutdown()
-        receiver: WebhookReceiver = app.extensions["webhook_receiver"]
-        receiver.pool.close()
+        close_pool(app)
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import dagster as dg
 import pandas as pd
 
 from benchsync_dagster import mapping
-from benchsync_dagster.benchling_api import BULK_GET_LIMIT, modified_after
-from benchsync_dagster.orchestration.resources import BenchlingResource, PostgresResource
-from benchsync_dagster.orchestration.sync.assets import (
+from benchsync_dagster.benchling.fetch import BULK_GET_LIMIT, modified_after
+from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource
+from benchsync_dagster.defs.sync.assets import (
     BENCHLING_RETRY_POLICY,
     GROUP,
     benchling_registry,

@@ -2,9 +2,8 @@
 
 import dagster as dg
 
-from benchsync_dagster.orchestration.resources import PostgresResource
-from benchsync_dagster.orchestration.sync.assets import synced_benchling_data
-from benchsync_dagster.settings import SyncSettings
+from benchsync_dagster.defs.resources import PostgresResource, SyncSettings
+from benchsync_dagster.defs.sync.assets import synced_benchling_data
 from benchsync_dagster.storage import synced_data
 from webhook_sensor_bridge import inbox
 
@@ -22,9 +21,11 @@ def one_row_per_entity(postgres: PostgresResource) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(asset=synced_benchling_data)
-def no_event_pending_too_long(postgres: PostgresResource) -> dg.AssetCheckResult:
-    """No recorded event has waited longer than BENCHSYNC_MAX_PENDING_SECONDS to be synced."""
-    bound = SyncSettings.from_env().max_pending_seconds
+def no_event_pending_too_long(
+    postgres: PostgresResource, sync_settings: SyncSettings
+) -> dg.AssetCheckResult:
+    """No recorded event has waited longer than ``max_pending_seconds`` to be synced."""
+    bound = sync_settings.max_pending_seconds
     with postgres.transaction() as connection:
         oldest = inbox.oldest_pending_seconds(connection)
     return dg.AssetCheckResult(

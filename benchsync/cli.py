@@ -12,11 +12,15 @@ from datetime import UTC, datetime
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
-    from benchsync_dagster import database
+    from benchsync import database, migrations
 
     url = database.resolve_database_url()
-    database.upgrade(url)
-    print(f"database at revision {database.current_revision(url)}")
+    try:
+        migrations.upgrade(url)
+    except database.DatabaseUnavailable as error:
+        print(f"benchsync db upgrade: {error}", file=sys.stderr)
+        return 2
+    print(f"database at revision {migrations.current_revision(url)}")
     return 0
 
 
@@ -27,14 +31,16 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _bridge(args: argparse.Namespace) -> int:
-    from benchsync_dagster import database
-    from webhook_sensor_bridge.server import serve
-    from webhook_sensor_bridge.settings import Settings, SettingsError
+    # Only the bridge's own modules: its processes load neither Dagster nor Alembic.
+    from benchsync.database import DatabaseUnavailable
+    from benchsync.settings import ConfigurationError
+    from webhook_sensor_bridge.server import NotMigrated, check_database, serve
+    from webhook_sensor_bridge.settings import Settings
 
     try:
         settings = Settings.from_env()
-        database.upgrade(settings.database_url)  # a fresh database works straight away
-    except (SettingsError, database.DatabaseUnavailable) as error:
+        check_database(settings.database_url)
+    except (ConfigurationError, DatabaseUnavailable, NotMigrated) as error:
         print(f"benchsync bridge: {error}", file=sys.stderr)
         return 2
     return serve(settings, host=args.host, port=args.port, workers=args.workers)
@@ -43,7 +49,7 @@ def _bridge(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     import psycopg
 
-    from benchsync_dagster import database, status
+    from benchsync import database, status
 
     try:
         with database.connect(database.resolve_database_url(), connect_timeout=5) as connection:
@@ -59,7 +65,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from benchsync_dagster import database
+    from benchsync import database
     from webhook_sensor_bridge import inbox
 
     window = args.since is not None or args.until is not None
@@ -85,14 +91,13 @@ def _timestamp(text: str) -> datetime:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from benchsync_dagster import demo
+    from benchsync.demo import command
 
-    return demo.run(args)
+    return command.run(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from benchling_emulator import server
-    from benchsync_dagster.demo import add_arguments as demo_arguments
+    from benchling_emulator import settings as emulator_settings
 
     parser = argparse.ArgumentParser(
         prog="benchsync", description="Sync a Benchling registry into Postgres with Dagster."
@@ -100,11 +105,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     emulator = commands.add_parser("emulator", help="serve the local Benchling emulator")
-    server.add_arguments(emulator)
+    emulator_settings.add_arguments(emulator)
     emulator.set_defaults(handler=_emulator)
 
     demo = commands.add_parser("demo", help="run the whole stack on this machine")
-    demo_arguments(demo)
+    add = demo.add_argument
+    add("--entities", type=int, default=200, help="entities to register (default %(default)s)")
+    add("--exit-when-synced", action="store_true", help="stop once all are synced, exit 0")
+    add("--timeout", type=float, default=600, help="seconds to wait for the sync (default 600)")
+    add("--bridge-port", type=int, default=8000)
+    add("--dagster-port", type=int, default=3000)
+    add("--emulator-port", type=int, default=8900)
+    add("--rate-limit", type=int, default=60, help="the emulated tenant's requests per 30 s")
     demo.set_defaults(handler=_demo)
 
     db = commands.add_parser("db", help="manage benchsync's database schema")

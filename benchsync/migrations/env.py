@@ -1,10 +1,10 @@
-"""Alembic environment: runs on the connection that ``benchsync_dagster.database`` hands over."""
+"""Alembic environment: runs on the connection that ``benchsync.migrations`` hands over."""
 
 from alembic import context
 
-from benchsync_dagster.database import SYNC_SCHEMA
+from benchsync.migrations import SYNC_SCHEMA
 
-# Two processes upgrading at once (the demo and a bridge, say) take turns on this lock.
+# Two processes upgrading at once (the demo and the compose `migrate` service, say) take turns.
 MIGRATION_LOCK_KEY = 0x62656E6368  # "bench"
 
 connection = context.config.attributes["connection"]

@@ -1,0 +1,127 @@
+"""The running demo: database, emulator, bridge and Dagster (``dagster dev``), stopped together.
+
+The end-to-end tests and the benchmarks run the same stack, on free ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from benchling_emulator.server import EmulatorServer
+from benchling_emulator.settings import EmulatorSettings
+from benchsync import migrations, settings
+from benchsync.database import start_embedded_postgres
+from benchsync.demo.databases import DAGSTER_URL_VARIABLE, dagster_database_url
+from benchsync.demo.processes import Child, check_port_free, free_port, spawn, wait_for_http
+
+DEMO_HOME = Path(".benchsync")
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Stack:
+    """The running demo: database, emulator, bridge and Dagster, stopped together."""
+
+    def __init__(self, options: argparse.Namespace, home: Path = DEMO_HOME) -> None:
+        self.options = options
+        self.home = home.resolve()
+        self.children: list[Child] = []
+        self.emulator: EmulatorServer | None = None
+        self.database_url = ""
+        self.dagster_home = self.home / "dagster_home"
+        # What the children are told on top of this process's environment.
+        self.environment: dict[str, str] = {}
+
+    @classmethod
+    def on_free_ports(cls, home: Path, rate_limit: int = 60) -> Stack:
+        """A stack that cannot clash with a running demo: tests and benchmarks use this."""
+        ports = {name: free_port() for name in ("bridge_port", "dagster_port", "emulator_port")}
+        return cls(argparse.Namespace(**ports, rate_limit=rate_limit), home=home)
+
+    @property
+    def bridge_url(self) -> str:
+        return f"http://127.0.0.1:{self.options.bridge_port}"
+
+    @property
+    def dagster_url(self) -> str:
+        return f"http://127.0.0.1:{self.options.dagster_port}"
+
+    def __enter__(self) -> Stack:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _start(self) -> None:
+        for port, flag in (
+            (self.options.bridge_port, "--bridge-port"),
+            (self.options.dagster_port, "--dagster-port"),
+            (self.options.emulator_port, "--emulator-port"),
+        ):
+            check_port_free(port, flag)
+        (self.home / "logs").mkdir(parents=True, exist_ok=True)
+        configured = settings.optional(settings.DATABASE_URL_VARIABLE)
+        self.database_url = configured or start_embedded_postgres(self.home / "postgres")
+        migrations.upgrade(self.database_url)
+        dagster_url = dagster_database_url(self.database_url, embedded=not configured)
+
+        self.emulator = EmulatorServer(
+            EmulatorSettings(
+                port=self.options.emulator_port,
+                rate_limit=self.options.rate_limit,
+                webhook_urls=(f"{self.bridge_url}/1/webhooks",),
+            )
+        )
+        self.dagster_home.mkdir(exist_ok=True)
+        shutil.copy(PROJECT_ROOT / "dagster.yaml", self.dagster_home / "dagster.yaml")
+        self.environment = {
+            **self.emulator.environment(),
+            settings.DATABASE_URL_VARIABLE: self.database_url,
+            DAGSTER_URL_VARIABLE: dagster_url,
+            "DAGSTER_HOME": str(self.dagster_home),
+        }
+        scripts = Path(sys.executable).parent
+        bridge = self._spawn(
+            "bridge",
+            [str(scripts / "benchsync"), "bridge", "--port", str(self.options.bridge_port)],
+        )
+        dagster = self._spawn(
+            "dagster",
+            [
+                str(scripts / "dagster"),
+                "dev",
+                "-w",
+                str(PROJECT_ROOT / "workspace.yaml"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.options.dagster_port),
+            ],
+        )
+        wait_for_http(f"{self.bridge_url}/health", bridge, timeout=30)
+        wait_for_http(f"{self.dagster_url}/server_info", dagster, timeout=120)
+
+    def _spawn(self, name: str, command: list[str]) -> Child:
+        log_path = self.home / "logs" / f"{name}.log"
+        child = spawn(name, command, log_path, cwd=PROJECT_ROOT, environment=self.environment)
+        self.children.append(child)
+        return child
+
+    def check_children(self) -> None:
+        for child in self.children:
+            child.check_alive()
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+        if self.emulator is not None:
+            self.emulator.stop()
+            self.emulator = None

@@ -1,0 +1,37 @@
+"""benchling-sdk's client, every call of it paced (``pacing``) and gateway errors retried."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import httpx
+from benchling_sdk.auth.client_credentials_oauth2 import ClientCredentialsOAuth2
+from benchling_sdk.benchling import Benchling
+from benchling_sdk.helpers.retry_helpers import RetryStrategy
+
+from benchsync_dagster.benchling.pacing import PacedTransport
+
+
+def build_client(
+    tenant_url: str,
+    client_id: str,
+    client_secret: str,
+    retry_backoff_seconds: float,
+    transport: PacedTransport,
+) -> Benchling:
+    """A Benchling client whose every call (the token's too) goes through ``transport``."""
+    http = httpx.Client(transport=transport, timeout=30.0)
+    auth = ClientCredentialsOAuth2(
+        client_id=client_id, client_secret=client_secret, httpx_client=http
+    )
+    # 429s are waited out by the transport; the SDK retries only gateway errors.
+    retries = RetryStrategy(
+        max_tries=3,
+        backoff_factor=retry_backoff_seconds,
+        status_codes_to_retry=(
+            HTTPStatus.BAD_GATEWAY,
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            HTTPStatus.GATEWAY_TIMEOUT,
+        ),
+    )
+    return Benchling(tenant_url, auth_method=auth, retry_strategy=retries, httpx_client=http)

@@ -1,0 +1,65 @@
+"""Fetching entities from Benchling by id, and the list endpoints' time filter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+
+from benchling_sdk.benchling import Benchling
+from benchling_sdk.errors import BenchlingError
+
+BULK_GET_LIMIT = 100  # Benchling's page size and bulk-get maximum
+
+
+def modified_after(moment: datetime) -> str:
+    """The list endpoints' ``modifiedAt`` filter for "changed after ``moment``"."""
+    utc = moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return f"> {utc}"
+
+
+def chunks(ids: Sequence[str], size: int = BULK_GET_LIMIT) -> Iterator[list[str]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+@dataclass
+class FetchResult:
+    documents: list[dict[str, Any]]
+    # entity id → why it could not be fetched (404 gone, 403 no access): dead letters
+    unavailable: dict[str, str]
+
+
+def _fetch_one(benchling: Benchling, entity_id: str, result: FetchResult) -> None:
+    try:
+        result.documents.append(benchling.custom_entities.get_by_id(entity_id).to_dict())
+    except BenchlingError as error:
+        if error.status_code not in (HTTPStatus.NOT_FOUND, HTTPStatus.FORBIDDEN):
+            raise
+        result.unavailable[entity_id] = f"Benchling answered {error.status_code} for {entity_id}"
+
+
+def fetch_custom_entities(benchling: Benchling, entity_ids: Sequence[str]) -> FetchResult:
+    """Fetch entities by id, ≤ 100 per call.
+
+    Benchling does not say whether ``bulk_get`` on an id that no longer exists fails the whole
+    call or leaves the id out, so both are handled: a failed chunk is fetched id by id, and an
+    id left out is fetched alone to learn why.
+    """
+    result = FetchResult(documents=[], unavailable={})
+    for chunk in chunks(list(dict.fromkeys(entity_ids))):
+        try:
+            fetched = benchling.custom_entities.bulk_get(chunk) or []
+        except BenchlingError as error:
+            if error.status_code not in (HTTPStatus.NOT_FOUND, HTTPStatus.FORBIDDEN):
+                raise
+            fetched = []
+        documents = [entity.to_dict() for entity in fetched]
+        result.documents.extend(documents)
+        returned = {document["id"] for document in documents}
+        for entity_id in chunk:
+            if entity_id not in returned:
+                _fetch_one(benchling, entity_id, result)
+    return result

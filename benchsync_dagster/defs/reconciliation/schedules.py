@@ -1,0 +1,46 @@
+"""The reconciliation job, and its schedule: nightly unless BENCHSYNC_RECONCILE_CRON says when."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from benchsync.settings import ConfigurationError
+from benchsync_dagster.defs.reconciliation.assets import registry_reconciliation
+
+RECONCILE_CRON_VARIABLE = "BENCHSYNC_RECONCILE_CRON"
+DEFAULT_RECONCILE_CRON = "0 2 * * *"
+
+reconciliation_job = dg.define_asset_job(
+    "reconciliation_job",
+    selection=dg.AssetSelection.assets(registry_reconciliation),
+    executor_def=dg.in_process_executor,
+    description="List the registry and repair rows the webhooks missed. Config: full=true lists"
+    " everything, archived included, and compares ids.",
+)
+
+
+def reconciliation_schedule(cron: str | None) -> dg.ScheduleDefinition:
+    """The schedule on ``cron`` (None: nightly at 02:00).
+
+    A cron Dagster rejects must not stop the code location from loading: the schedule then
+    keeps the default cadence and every tick fails with a message naming the variable.
+    """
+    try:
+        return _schedule(cron or DEFAULT_RECONCILE_CRON)
+    except dg.DagsterInvalidDefinitionError:
+        problem = f"{RECONCILE_CRON_VARIABLE} is not a cron expression: {cron!r}"
+
+    def refuse(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        raise ConfigurationError(problem)
+
+    return _schedule(DEFAULT_RECONCILE_CRON, execution_fn=refuse)
+
+
+def _schedule(cron: str, **execution: object) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name="reconciliation_schedule",
+        job=reconciliation_job,
+        cron_schedule=cron,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        **execution,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,179 @@
+"""The resources every asset, check and sensor uses: benchsync's Postgres, Benchling, and the
+sync's own settings. Each is configured through typed fields, which ``definitions.py`` wires to
+environment variables with ``dg.EnvVar``; tests set the fields instead.
+
+Dagster resolves an ``EnvVar`` when a run or a tick first uses the resource, so a missing
+variable is reported there, by name, and never stops the code location from loading. The values
+are checked at the same moment (``setup_for_execution``), with messages naming the variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dagster as dg
+import psycopg
+from benchling_sdk.benchling import Benchling
+from psycopg_pool import ConnectionPool
+from pydantic import Field, PrivateAttr
+
+from benchsync.settings import ConfigurationError, positive, secret_from_file
+from benchsync_dagster.benchling.app_config import SyncTarget, SyncTargetCache, read_sync_target
+from benchsync_dagster.benchling.client import build_client
+from benchsync_dagster.benchling.pacing import CallStats, PacedTransport
+
+# One per code-location process: the sensor reads the App configuration once per refresh period.
+_sync_target_cache = SyncTargetCache()
+
+
+class PostgresResource(dg.ConfigurableResource["PostgresResource"]):
+    """benchsync's database: the inbox (schema ``benchsync``) and the synced tables."""
+
+    database_url: str = Field(
+        description="libpq connection string or postgresql:// URL (BENCHSYNC_DATABASE_URL)"
+    )
+    _pool: ConnectionPool[psycopg.Connection[Any]] | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._pool = ConnectionPool(
+            self.database_url, min_size=0, max_size=4, timeout=10, open=True
+        )
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._pool is not None:
+            self._pool.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection whose work commits when the block ends (and rolls back if it raises)."""
+        assert self._pool is not None, "PostgresResource used outside of an execution"
+        with self._pool.connection() as connection:
+            yield connection
+
+    @contextmanager
+    def session(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection of its own in autocommit mode, for work in many short transactions."""
+        with psycopg.connect(self.database_url, autocommit=True) as connection:
+            yield connection
+
+
+class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
+    """How the sensor batches and retries, and what the checks hold the sync to."""
+
+    max_batch_size: int = Field(
+        default=1000,
+        description="events per run; whole hundreds fill bulk-get calls (BENCHSYNC_MAX_BATCH_SIZE)",
+    )
+    max_runs_in_flight: int = Field(
+        default=2,
+        description="the sensor holds new batches while this many sync runs are queued or running"
+        " (BENCHSYNC_MAX_RUNS_IN_FLIGHT)",
+    )
+    max_attempts: int = Field(
+        default=3,
+        description="runs per batch before its events are dead-lettered (BENCHSYNC_MAX_ATTEMPTS)",
+    )
+    max_pending_seconds: int = Field(
+        default=900,
+        description="the pending-age check fails beyond this (BENCHSYNC_MAX_PENDING_SECONDS)",
+    )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        positive(self.max_batch_size, "BENCHSYNC_MAX_BATCH_SIZE")
+        positive(self.max_runs_in_flight, "BENCHSYNC_MAX_RUNS_IN_FLIGHT")
+        positive(self.max_attempts, "BENCHSYNC_MAX_ATTEMPTS")
+        positive(self.max_pending_seconds, "BENCHSYNC_MAX_PENDING_SECONDS")
+
+
+class BenchlingResource(dg.ConfigurableResource["BenchlingResource"]):
+    """benchling-sdk for one tenant, signed in as the App, paced to its rate limit."""
+
+    tenant_url: str = Field(
+        description="e.g. https://my-tenant.benchling.com (BENCHLING_TENANT_URL)"
+    )
+    client_id: str = Field(description="the App's client id (CLIENT_ID)")
+    client_secret_file: str | None = Field(
+        default=None, description="a file holding the App's client secret (CLIENT_SECRET_FILE)"
+    )
+    client_secret: str | None = Field(
+        default=None, description="the secret itself, where no file is used (CLIENT_SECRET)"
+    )
+    app_id: str | None = Field(
+        default=None,
+        description="the App's installation id; read from the newest webhook when unset"
+        " (BENCHLING_APP_ID)",
+    )
+    rate_limit: int = Field(
+        default=60,
+        description="requests per 30 s this deployment may spend (BENCHSYNC_BENCHLING_RATE_LIMIT)",
+    )
+    retry_backoff_seconds: float = Field(
+        default=1.0,
+        description="first wait before retrying a 502/503/504, doubling; the least 429 wait",
+    )
+    config_refresh_seconds: int = Field(
+        default=300,
+        description="how long the App configuration is cached (BENCHSYNC_CONFIG_REFRESH_SECONDS)",
+    )
+
+    _transport: PacedTransport | None = PrivateAttr(default=None)
+    _client: Benchling | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if not self.tenant_url.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"BENCHLING_TENANT_URL must start with https://, got {self.tenant_url!r}"
+            )
+        positive(self.rate_limit, "BENCHSYNC_BENCHLING_RATE_LIMIT")
+        positive(self.config_refresh_seconds, "BENCHSYNC_CONFIG_REFRESH_SECONDS")
+        self._transport = PacedTransport(
+            self.rate_limit, least_throttle_wait=self.retry_backoff_seconds
+        )
+        self._client = build_client(
+            self.tenant_url.rstrip("/"),
+            self.client_id,
+            self._secret(),
+            self.retry_backoff_seconds,
+            self._transport,
+        )
+
+    def _secret(self) -> str:
+        if self.client_secret_file:
+            return secret_from_file(self.client_secret_file, "CLIENT_SECRET_FILE")
+        if self.client_secret:
+            return self.client_secret
+        raise ConfigurationError("set CLIENT_SECRET_FILE (or CLIENT_SECRET) to the App's secret")
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    @property
+    def client(self) -> Benchling:
+        assert self._client is not None, "BenchlingResource used outside of an execution"
+        return self._client
+
+    @property
+    def call_stats(self) -> CallStats:
+        assert self._transport is not None, "BenchlingResource used outside of an execution"
+        return self._transport.stats
+
+    def sync_target(self, fallback_app_id: str | None) -> SyncTarget:
+        """The App configuration's "Synced Schema" and "Synced Field Data", cached."""
+        app_id = self.app_id or fallback_app_id
+        if app_id is None:
+            raise ConfigurationError(
+                "BENCHLING_APP_ID is not set and no webhook has told us the App's id yet"
+            )
+        return _sync_target_cache.get(
+            (self.tenant_url, app_id),
+            lambda: read_sync_target(self.client, app_id),
+            ttl_seconds=self.config_refresh_seconds,
+        )
+
+    @staticmethod
+    def forget_sync_target() -> None:
+        """Read the App configuration anew at next use (it was updated in Benchling)."""
+        _sync_target_cache.invalidate()

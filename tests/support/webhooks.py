@@ -1,0 +1,66 @@
+"""Webhook bodies shaped like Benchling's, and looks into the inbox that the bridge writes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import psycopg
+from flask import Flask
+
+from webhook_sensor_bridge.app import WebhookReceiver
+
+
+def close_pool(app: Flask) -> None:
+    receiver: WebhookReceiver = app.extensions["webhook_receiver"]
+    receiver.pool.close()
+
+
+def new_webhook_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+def envelope(
+    message_type: str = "v2.entity.registered", channel: str = "events", **message: Any
+) -> bytes:
+    """A webhook body shaped like Benchling's ``WebhookEnvelopeV0``."""
+    return json.dumps(
+        {
+            "version": "0",
+            "baseURL": "https://tenant.benchling.com",
+            "tenantId": "ten_test",
+            "app": {"id": "app_test"},
+            "appDefinition": {"id": "appdef_test", "versionNumber": "0.1.0"},
+            "channel": channel,
+            "message": {
+                "id": f"evt_{uuid.uuid4().hex[:12]}",
+                "createdAt": "2026-11-28T01:02:03.456Z",
+                "type": message_type,
+                "schema": {"id": "ts_test"},
+                "resourceId": f"bfi_{uuid.uuid4().hex[:8]}",
+                "deprecated": False,
+                "excludedProperties": [],
+                **message,
+            },
+        }
+    ).encode()
+
+
+def inbox_row(database_url: str, webhook_id: str) -> dict[str, Any] | None:
+    with psycopg.connect(database_url) as connection:
+        cursor = connection.execute(
+            "SELECT * FROM benchsync.inbox WHERE webhook_id = %s", (webhook_id,)
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        assert cursor.description is not None
+        return {column.name: value for column, value in zip(cursor.description, row, strict=True)}
+
+
+def inbox_total(database_url: str) -> int:
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute("SELECT count(*) FROM benchsync.inbox").fetchone()
+    assert row is not None
+    return int(row[0])
