@@ -1,0 +1,72 @@
+"""What the running Dagster webserver tells through its GraphQL API: the resources' settings as
+the UI's resource page shows them, and the sync runs the demo's summary counts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from benchsync.demo.progress import summary, wait_until_synced
+from benchsync.demo.stack import Stack
+
+RESOURCE_QUERY = """
+query Resource($selector: ResourceSelector!) {
+  topLevelResourceDetailsOrError(resourceSelector: $selector) {
+    ... on ResourceDetails { configuredValues { key value type } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
+def graphql(stack: Stack, query: str, variables: dict[str, Any]) -> Any:
+    response = httpx.post(
+        f"{stack.dagster_url}/graphql",
+        json={"query": query, "variables": variables},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()["data"]
+
+
+def configured_values(stack: Stack, resource: str) -> dict[str, tuple[str, str]]:
+    selector = {
+        "repositoryLocationName": "benchsync_dagster",
+        "repositoryName": "__repository__",
+        "resourceName": resource,
+    }
+    details = graphql(stack, RESOURCE_QUERY, {"selector": selector})
+    values = details["topLevelResourceDetailsOrError"]["configuredValues"]
+    return {value["key"]: (value["type"], value["value"]) for value in values}
+
+
+def test_the_resource_page_shows_which_variable_feeds_each_setting(stack: Stack) -> None:
+    benchling = configured_values(stack, "benchling")
+    assert benchling["tenant_url"] == ("ENV_VAR", "BENCHLING_TENANT_URL")
+    assert benchling["client_id"] == ("ENV_VAR", "CLIENT_ID")
+    # The demo passes the emulator's secret inline: the page names its variable, not its value.
+    assert benchling["client_secret"] == ("ENV_VAR", "CLIENT_SECRET")
+    assert benchling["rate_limit"][0] == "VALUE"
+    assert configured_values(stack, "postgres")["database_url"] == (
+        "ENV_VAR",
+        "BENCHSYNC_DATABASE_URL",
+    )
+    assert set(configured_values(stack, "sync_settings")) >= {"max_batch_size", "max_attempts"}
+
+
+def test_the_demo_summary_counts_the_sync_runs(stack: Stack) -> None:
+    started = datetime.now(UTC)
+    assert stack.emulator is not None
+    entity_ids = stack.emulator.tenant.create_registered(5)
+
+    progress = wait_until_synced(stack, entity_ids, timeout=120)
+    report = dict(
+        line.strip().split("  ", 1)
+        for line in summary(stack, entity_ids, progress, started).splitlines()
+    )
+
+    assert report["events synced"].strip() == "5"
+    assert int(report["runs"]) >= 1
+    assert report["failed runs"].strip() == "0"
