@@ -1,4 +1,4 @@
-"""The bridge's HTTP contract (DESIGN.md), row by row, on a real Postgres."""
+"""The bridge's HTTP contract (README.md, docs/architecture.md), row by row, on a real Postgres."""
 
 from __future__ import annotations
 
