@@ -9,6 +9,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from webhook_sensor_bridge.inbox import Replay
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -68,21 +72,43 @@ def _replay(args: argparse.Namespace) -> int:
     from benchsync import database
     from webhook_sensor_bridge import inbox
 
-    window = args.since is not None or args.until is not None
+    try:
+        replay = _replay_selection(args)
+    except ValueError as error:
+        print(f"benchsync replay: {error}", file=sys.stderr)
+        return 2
     try:
         with database.connect(database.resolve_database_url(), connect_timeout=5) as connection:
-            count = inbox.requeue(
-                connection,
-                dead_only=not window,
-                received_from=args.since,
-                received_until=args.until,
-            )
+            requeued = inbox.requeue(connection, replay)
     except database.DatabaseUnavailable as error:
         print(f"benchsync replay: {error}", file=sys.stderr)
         return 2
-    what = "events received in that window" if window else "dead-lettered events"
-    print(f"requeued {count} {what}; the sensor picks them up on its next tick")
+    total = sum(requeued.values())
+    former = ", ".join(f"{count} {state}" for state, count in sorted(requeued.items()))
+    print(
+        f"requeued {total} {replay.description}{f' ({former})' if former else ''};"
+        " the sensor picks them up on its next tick"
+    )
     return 0
+
+
+def _replay_selection(args: argparse.Namespace) -> Replay:
+    """The events ``benchsync replay``'s flags name: dead letters unless a selection is given."""
+    from webhook_sensor_bridge.inbox import BatchSpan, Replay
+
+    if args.webhook_ids:
+        return Replay(webhook_ids=args.webhook_ids, description="events named by webhook id")
+    if args.batch:
+        return Replay(
+            batch=BatchSpan.parse(args.batch), description=f"events of batch {args.batch}"
+        )
+    if args.since is not None or args.until is not None:
+        return Replay(
+            received_from=args.since,
+            received_until=args.until,
+            description="events received in that window",
+        )
+    return Replay(dead_only=True, description="dead-lettered events")
 
 
 def _timestamp(text: str) -> datetime:
@@ -135,9 +161,20 @@ def build_parser() -> argparse.ArgumentParser:
     bridge.set_defaults(handler=_bridge)
 
     replay = commands.add_parser(
-        "replay", help="requeue dead-lettered events, or every event received in a time window"
+        "replay",
+        help="requeue dead-lettered events; or one event, one batch, or a time window of them",
     )
-    replay.add_argument("--since", type=_timestamp, help="ISO time; with --until, a window")
+    selection = replay.add_mutually_exclusive_group()
+    selection.add_argument("--since", type=_timestamp, help="ISO time; with --until, a window")
+    selection.add_argument(
+        "--webhook-id",
+        dest="webhook_ids",
+        action="append",
+        help="one event, by its webhook-id (repeatable)",
+    )
+    selection.add_argument(
+        "--batch", help="the events of one batch, by its run key (inbox-<txid>.<seq>-<txid>.<seq>)"
+    )
     replay.add_argument("--until", type=_timestamp, help="ISO time (exclusive); UTC if no zone")
     replay.set_defaults(handler=_replay)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from benchsync_dagster.benchling.fetch import BULK_GET_LIMIT
+from webhook_sensor_bridge.inbox import ReadPosition
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,10 @@ class PendingEvent:
     txid: int
     webhook_id: str
     received_at: datetime
+
+    @property
+    def position(self) -> ReadPosition:
+        return ReadPosition(self.txid, self.seq)
 
 
 @dataclass(frozen=True)

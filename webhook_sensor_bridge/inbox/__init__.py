@@ -7,12 +7,14 @@ command line counts and requeues them.
 """
 
 from webhook_sensor_bridge.inbox.rows import (
+    BatchSpan,
     Envelope,
     InboxBatch,
     InboxCounts,
     InboxEvent,
     InboxRow,
     ReadPosition,
+    Replay,
 )
 from webhook_sensor_bridge.inbox.statements import (
     count_by_state,
@@ -31,12 +33,14 @@ from webhook_sensor_bridge.inbox.statements import (
 )
 
 __all__ = [
+    "BatchSpan",
     "Envelope",
     "InboxBatch",
     "InboxCounts",
     "InboxEvent",
     "InboxRow",
     "ReadPosition",
+    "Replay",
     "count_by_state",
     "last_synced_at",
     "latest_app_id",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -37,6 +39,50 @@ class ReadPosition:
 
     txid: int = 0
     seq: int = 0
+
+
+# A batch's run key: its first and last read positions, then "-attemptN" on a retry.
+_BATCH_NAME = re.compile(r"inbox-(\d+)\.(\d+)-(\d+)\.(\d+)(?:-attempt\d+)?")
+
+
+@dataclass(frozen=True)
+class BatchSpan:
+    """The stretch of the read order one batch of events was taken from, first to last row.
+
+    Its name is the batch's run key. A requeued event moves to the end of the read order, so a
+    batch of requeued events has a name no earlier batch had: Dagster's daemon, which never
+    launches a run key twice, runs it.
+    """
+
+    first: ReadPosition
+    last: ReadPosition
+
+    @property
+    def name(self) -> str:
+        return f"inbox-{self.first.txid}.{self.first.seq}-{self.last.txid}.{self.last.seq}"
+
+    @classmethod
+    def parse(cls, name: str) -> BatchSpan:
+        """The span a batch name (or a retry's run key) stands for; ValueError if none."""
+        matched = _BATCH_NAME.fullmatch(name.strip())
+        if matched is None:
+            raise ValueError(f"{name!r} is not a batch's run key (inbox-<txid>.<seq>-<txid>.<seq>)")
+        first_txid, first_seq, last_txid, last_seq = map(int, matched.groups())
+        return cls(ReadPosition(first_txid, first_seq), ReadPosition(last_txid, last_seq))
+
+
+@dataclass(frozen=True)
+class Replay:
+    """Which recorded events ``requeue`` makes pending again: those meeting every criterion
+    given. Ignored events are never requeued."""
+
+    dead_only: bool = False
+    received_from: datetime | None = None
+    received_until: datetime | None = None
+    webhook_ids: Sequence[str] | None = None
+    batch: BatchSpan | None = None
+    # What the caller said, for its report.
+    description: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)

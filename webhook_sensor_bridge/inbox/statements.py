@@ -10,6 +10,7 @@ States: ``pending`` (to sync) → ``synced`` | ``ignored`` | ``dead`` (with a re
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from webhook_sensor_bridge.inbox.rows import (
     InboxEvent,
     InboxRow,
     ReadPosition,
+    Replay,
 )
 
 Connection = psycopg.Connection[Any]
@@ -184,31 +186,46 @@ def latest_app_id(connection: Connection) -> str | None:
     return str(row[0]) if row else None
 
 
-def requeue(
-    connection: Connection,
-    *,
-    dead_only: bool,
-    received_from: datetime | None = None,
-    received_until: datetime | None = None,
-) -> int:
-    """Make events pending again (dead ones, or all in a window of received_at); returns how many.
+def requeue(connection: Connection, replay: Replay) -> dict[str, int]:
+    """Make the events ``replay`` selects pending again; returns how many per former state.
 
     Each moves to the end of the read order: its ``txid`` becomes this transaction's, which is
-    newer than any position a reader has passed, so the sensor reads it again.
+    newer than any position a reader has passed, so the sensor reads it again (and names its
+    batch anew, see ``BatchSpan``).
     """
-    cursor = connection.execute(
+    span = replay.batch
+    rows = connection.execute(
         """
-        UPDATE benchsync.inbox
+        WITH chosen AS (
+            SELECT webhook_id, state FROM benchsync.inbox
+            WHERE state <> 'ignored'
+              AND (NOT %(dead_only)s OR state = 'dead')
+              AND (%(received_from)s::timestamptz IS NULL OR received_at >= %(received_from)s)
+              AND (%(received_until)s::timestamptz IS NULL OR received_at < %(received_until)s)
+              AND (%(webhook_ids)s::text[] IS NULL OR webhook_id = ANY(%(webhook_ids)s::text[]))
+              AND (%(first_txid)s::text IS NULL
+                   OR (txid, seq) BETWEEN (%(first_txid)s::text::xid8, %(first_seq)s::bigint)
+                                      AND (%(last_txid)s::text::xid8, %(last_seq)s::bigint))
+            FOR UPDATE
+        )
+        UPDATE benchsync.inbox AS event
         SET state = 'pending', reason = NULL, attempts = 0, finished_at = NULL,
             txid = pg_current_xact_id()
-        WHERE state <> 'ignored'
-          AND (NOT %(dead_only)s OR state = 'dead')
-          AND (%(received_from)s::timestamptz IS NULL OR received_at >= %(received_from)s)
-          AND (%(received_until)s::timestamptz IS NULL OR received_at < %(received_until)s)
+        FROM chosen WHERE event.webhook_id = chosen.webhook_id
+        RETURNING chosen.state
         """,
-        {"dead_only": dead_only, "received_from": received_from, "received_until": received_until},
-    )
-    return cursor.rowcount
+        {
+            "dead_only": replay.dead_only,
+            "received_from": replay.received_from,
+            "received_until": replay.received_until,
+            "webhook_ids": list(replay.webhook_ids) if replay.webhook_ids is not None else None,
+            "first_txid": str(span.first.txid) if span else None,
+            "first_seq": span.first.seq if span else None,
+            "last_txid": str(span.last.txid) if span else None,
+            "last_seq": span.last.seq if span else None,
+        },
+    ).fetchall()
+    return dict(Counter(state for (state,) in rows))
 
 
 def mark_synced(connection: Connection, webhook_ids: Sequence[str]) -> int:

@@ -128,7 +128,7 @@ def inbox_sensor(
     run_requests = []
     for batch in plan.batches:
         assert target is not None
-        run_key = f"inbox-{batch[0].seq}-{batch[-1].seq}"
+        run_key = inbox.BatchSpan(batch[0].position, batch[-1].position).name
         run_requests.append(
             dg.RunRequest(
                 run_key=run_key,
@@ -137,10 +137,8 @@ def inbox_sensor(
             )
         )
     # Held-back events (the tail of an arriving burst) are read again next tick.
-    last = plan.taken[-1] if len(plan.taken) < len(to_sync) else read.rows[-1]
-    return dg.SensorResult(
-        run_requests=run_requests, cursor=cursor_at(inbox.ReadPosition(last.txid, last.seq))
-    )
+    last = plan.taken[-1].position if len(plan.taken) < len(to_sync) else read.rows[-1].position
+    return dg.SensorResult(run_requests=run_requests, cursor=cursor_at(last))
 
 
 def _failure_reason(context: dg.RunFailureSensorContext) -> str:
