@@ -7,15 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from webhook_sensor_bridge.inbox import InboxEvent
-
-# The entity events the sync fetches entities for.
-SYNCED_ENTITY_EVENT_TYPES = frozenset(
-    {"v2.entity.registered", "v3.customEntity.created", "v3.customEntity.updated"}
-)
-# Recorded as pending too: the sync refreshes its App configuration from it.
-APP_CONFIGURATION_UPDATED = "v2-beta.app.configuration.updated"
-RECORDED_EVENT_TYPES = SYNCED_ENTITY_EVENT_TYPES | {APP_CONFIGURATION_UPDATED}
-APP_SIGNALS_CHANNEL = "app_signals"
+from webhook_sensor_bridge.inbox.event_types import ignored_reason
 
 
 class MalformedWebhook(ValueError):
@@ -58,15 +50,6 @@ def parse_webhook(webhook_id: str, body: bytes) -> InboxEvent:
             if isinstance(value, str):
                 _storable(value, name)
     return event
-
-
-def ignored_reason(message_type: str, channel: str | None) -> str | None:
-    """Why benchsync records this message type without syncing it; None when it syncs it."""
-    if message_type in RECORDED_EVENT_TYPES:
-        return None
-    if channel == APP_SIGNALS_CHANNEL:
-        return f"app lifecycle signal {message_type} starts no sync"
-    return f"message type {message_type} is not synced"
 
 
 def _object(container: dict[str, Any], key: str) -> dict[str, Any]:

@@ -15,7 +15,10 @@ from flask.testing import FlaskClient
 from benchling_emulator.signing import WebhookSigner
 from tests.support.webhooks import close_pool, envelope, inbox_row, new_webhook_id
 from webhook_sensor_bridge.app import MAX_BODY_BYTES, create_app
-from webhook_sensor_bridge.events import APP_CONFIGURATION_UPDATED, SYNCED_ENTITY_EVENT_TYPES
+from webhook_sensor_bridge.inbox.event_types import (
+    APP_CONFIGURATION_UPDATED,
+    SYNCED_ENTITY_EVENT_TYPES,
+)
 from webhook_sensor_bridge.settings import Settings
 
 URL = "/1/webhooks"

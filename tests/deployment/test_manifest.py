@@ -9,7 +9,7 @@ import pytest
 from benchling_emulator import seed
 from benchsync_dagster.benchling.app_config import SYNCED_FIELD_PATH, SYNCED_SCHEMA_PATH
 from tests.deployment.stack import load_yaml
-from webhook_sensor_bridge.events import (
+from webhook_sensor_bridge.inbox.event_types import (
     APP_CONFIGURATION_UPDATED,
     RECORDED_EVENT_TYPES,
     SYNCED_ENTITY_EVENT_TYPES,

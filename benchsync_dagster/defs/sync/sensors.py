@@ -11,7 +11,10 @@ from benchsync_dagster.benchling.app_config import SyncTarget
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
 from benchsync_dagster.defs.sync.jobs import sync_job
 from webhook_sensor_bridge import inbox
-from webhook_sensor_bridge.events import APP_CONFIGURATION_UPDATED, SYNCED_ENTITY_EVENT_TYPES
+from webhook_sensor_bridge.inbox.event_types import (
+    APP_CONFIGURATION_UPDATED,
+    SYNCED_ENTITY_EVENT_TYPES,
+)
 
 # Each RunRequest costs ~80 ms of a tick that must end within 60 s (docs/architecture.md).
 MAX_RUNS_PER_TICK = 20
