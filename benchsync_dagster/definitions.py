@@ -28,7 +28,11 @@ from benchsync_dagster.defs.sync.assets import (
 )
 from benchsync_dagster.defs.sync.checks import no_event_pending_too_long, one_row_per_entity
 from benchsync_dagster.defs.sync.jobs import sync_job
-from benchsync_dagster.defs.sync.sensors import inbox_sensor, retry_failed_batches
+from benchsync_dagster.defs.sync.sensors import (
+    inbox_sensor,
+    retry_failed_batches,
+    settle_cancelled_batches,
+)
 
 Default = TypeVar("Default", int, str, None)
 
@@ -59,6 +63,7 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource[Any]]:
             max_runs_in_flight=env_or("BENCHSYNC_MAX_RUNS_IN_FLIGHT", 2),
             max_attempts=env_or("BENCHSYNC_MAX_ATTEMPTS", 3),
             max_pending_seconds=env_or("BENCHSYNC_MAX_PENDING_SECONDS", 900),
+            stranded_after_seconds=env_or("BENCHSYNC_STRANDED_AFTER_SECONDS", 600),
         ),
     }
 
@@ -76,7 +81,7 @@ def build_definitions(
         ],
         asset_checks=[one_row_per_entity, no_event_pending_too_long],
         jobs=[sync_job, reconciliation_job],
-        sensors=[inbox_sensor, retry_failed_batches],
+        sensors=[inbox_sensor, retry_failed_batches, settle_cancelled_batches],
         schedules=[reconciliation_schedule(reconcile_cron)],
         resources=resources,
     )

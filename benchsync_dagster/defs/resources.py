@@ -79,12 +79,18 @@ class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
         default=900,
         description="the pending-age check fails beyond this (BENCHSYNC_MAX_PENDING_SECONDS)",
     )
+    stranded_after_seconds: int = Field(
+        default=600,
+        description="an event the sensor has read, still pending this long after it arrived and"
+        " in no queued, running or recent run, is requeued (BENCHSYNC_STRANDED_AFTER_SECONDS)",
+    )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         positive(self.max_batch_size, "BENCHSYNC_MAX_BATCH_SIZE")
         positive(self.max_runs_in_flight, "BENCHSYNC_MAX_RUNS_IN_FLIGHT")
         positive(self.max_attempts, "BENCHSYNC_MAX_ATTEMPTS")
         positive(self.max_pending_seconds, "BENCHSYNC_MAX_PENDING_SECONDS")
+        positive(self.stranded_after_seconds, "BENCHSYNC_STRANDED_AFTER_SECONDS")
 
 
 class BenchlingResource(dg.ConfigurableResource["BenchlingResource"]):

@@ -203,3 +203,45 @@ def test_the_last_failed_attempt_dead_letters_the_batch_with_the_error(
         reasons = {row[0] for row in connection.execute("SELECT reason FROM benchsync.inbox")}
     (reason,) = reasons
     assert "sync failed 3 times" in reason and "BENCHLING_TENANT_URL" in reason
+
+
+def test_events_stranded_behind_the_cursor_are_requeued_and_requested_again(
+    tenant: Tenant, instance: dg.DagsterInstance, db: psycopg.Connection[Any]
+) -> None:
+    register(tenant, 3)
+    first = evaluate_inbox_sensor(instance, tenant)
+    assert isinstance(first, dg.SensorResult)
+    (lost,) = first.run_requests or []  # requested, but no run ever settles it
+    db.execute("UPDATE benchsync.inbox SET received_at = now() - interval '20 minutes'")
+
+    again = evaluate_inbox_sensor(instance, tenant, cursor=first.cursor)
+
+    assert isinstance(again, dg.SensorResult)
+    (request,) = again.run_requests or []
+    assert sorted(batch_webhook_ids(request.run_config)) == sorted(
+        batch_webhook_ids(lost.run_config)
+    )
+    assert request.run_key != lost.run_key
+
+
+def test_events_of_a_run_in_flight_are_not_stranded(
+    tenant: Tenant, instance: dg.DagsterInstance, db: psycopg.Connection[Any]
+) -> None:
+    register(tenant, 3)
+    first = evaluate_inbox_sensor(instance, tenant)
+    assert isinstance(first, dg.SensorResult)
+    (request,) = first.run_requests or []
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="sync_job",
+            run_id=str(uuid.uuid4()),
+            run_config=request.run_config,
+            status=dg.DagsterRunStatus.STARTED,
+        )
+    )
+    db.execute("UPDATE benchsync.inbox SET received_at = now() - interval '20 minutes'")
+
+    again = evaluate_inbox_sensor(instance, tenant, cursor=first.cursor)
+
+    assert isinstance(again, dg.SkipReason)
+    assert inbox_states(tenant.database_url) == {"pending": 3}

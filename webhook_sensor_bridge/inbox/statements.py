@@ -167,6 +167,22 @@ def read_after(connection: Connection, position: ReadPosition, limit: int) -> In
     return InboxBatch(rows=rows, held_back=int(held[0]) if held else 0)
 
 
+def pending_behind(
+    connection: Connection, position: ReadPosition, received_before: datetime, limit: int
+) -> list[str]:
+    """Webhook ids of pending events a reader at ``position`` has passed, received before
+    ``received_before``: candidates for events no run will settle (the partial index)."""
+    rows = connection.execute(
+        """
+        SELECT webhook_id FROM benchsync.inbox
+        WHERE state = 'pending' AND received_at < %s AND (txid, seq) <= (%s::text::xid8, %s)
+        ORDER BY seq LIMIT %s
+        """,
+        (received_before, str(position.txid), position.seq, limit),
+    ).fetchall()
+    return [webhook_id for (webhook_id,) in rows]
+
+
 def rows_by_webhook_id(connection: Connection, webhook_ids: Sequence[str]) -> list[InboxRow]:
     """The rows of these webhooks (a sync run's batch), in read order."""
     with connection.cursor(row_factory=class_row(InboxRow)) as cursor:

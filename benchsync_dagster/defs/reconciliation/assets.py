@@ -10,9 +10,9 @@ from benchsync_dagster import mapping
 from benchsync_dagster.benchling.fetch import BULK_GET_LIMIT, modified_after
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource
 from benchsync_dagster.defs.sync.assets import (
-    BENCHLING_RETRY_POLICY,
     GROUP,
     benchling_registry,
+    retried_when_benchling_fails,
     synced_benchling_data,
 )
 from benchsync_dagster.reconciliation import Drift, find_drift
@@ -34,9 +34,9 @@ class ReconciliationConfig(dg.Config):
     group_name=GROUP,
     kinds={"postgres"},
     pool="benchling_api",
-    retry_policy=BENCHLING_RETRY_POLICY,
     check_specs=[dg.AssetCheckSpec("no_drift", asset="registry_reconciliation")],
 )
+@retried_when_benchling_fails
 def registry_reconciliation(
     context: dg.AssetExecutionContext,
     config: ReconciliationConfig,

@@ -6,13 +6,15 @@ rows from those snapshots and settles the batch's events. Both write newest-wins
 re-execution of any run changes nothing that a newer run wrote.
 """
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import dagster as dg
 import pandas as pd
 
+from benchsync.settings import ConfigurationError
 from benchsync_dagster import mapping
 from benchsync_dagster.benchling.app_config import SyncTarget
 from benchsync_dagster.benchling.fetch import fetch_custom_entities
@@ -30,9 +32,39 @@ benchling_registry = dg.AssetSpec(
 )
 
 # Benchling or the network failing mid-step: try the step again before failing the run.
-BENCHLING_RETRY_POLICY = dg.RetryPolicy(
+BENCHLING_RETRIES = dg.RetryPolicy(
     max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
+
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
+
+
+def retried_when_benchling_fails(
+    compute: Callable[Concatenate[dg.AssetExecutionContext, Params], Result],
+) -> Callable[Concatenate[dg.AssetExecutionContext, Params], Result]:
+    """A step that calls Benchling, asking Dagster to run it again (``BENCHLING_RETRIES``) when
+    it fails, but not for a bad setting, which no retry mends.
+
+    Requested by the step rather than declared as its ``retry_policy``: Dagster retries an
+    interrupted step that has a policy, so "Terminate" in the UI would not stop the run.
+    """
+
+    @functools.wraps(compute)
+    def attempt(
+        context: dg.AssetExecutionContext, /, *args: Params.args, **kwargs: Params.kwargs
+    ) -> Result:
+        try:
+            return compute(context, *args, **kwargs)
+        except ConfigurationError:
+            raise
+        except Exception as error:
+            raise dg.RetryRequested(
+                max_retries=BENCHLING_RETRIES.max_retries,
+                seconds_to_wait=BENCHLING_RETRIES.calculate_delay(context.retry_number + 1),
+            ) from error
+
+    return attempt
 
 
 class SyncBatchConfig(dg.Config):
@@ -79,8 +111,8 @@ def _batch_entities(
     group_name=GROUP,
     kinds={"postgres"},
     pool="benchling_api",
-    retry_policy=BENCHLING_RETRY_POLICY,
 )
+@retried_when_benchling_fails
 def benchling_entity_snapshots(
     context: dg.AssetExecutionContext,
     config: SyncBatchConfig,

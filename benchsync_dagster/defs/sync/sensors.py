@@ -62,9 +62,53 @@ def cursor_at(position: inbox.ReadPosition) -> str:
     return f"{position.txid}:{position.seq}"
 
 
+# At most this many stranded events are requeued per tick.
+STRANDED_SWEEP_LIMIT = 10_000
+
+
 def _runs_in_flight(instance: dg.DagsterInstance) -> int:
     filters = dg.RunsFilter(job_name=sync_job.name, statuses=IN_FLIGHT_STATUSES)
     return int(instance.get_runs_count(filters))
+
+
+def _events_of_live_runs(instance: dg.DagsterInstance, since: datetime) -> set[str]:
+    """Webhook ids of sync runs queued or running, or that ended after ``since`` (a failed
+    one's retry may not be requested yet)."""
+    runs = [
+        *instance.get_runs(dg.RunsFilter(job_name=sync_job.name, statuses=IN_FLIGHT_STATUSES)),
+        *instance.get_runs(dg.RunsFilter(job_name=sync_job.name, updated_after=since)),
+    ]
+    return {webhook_id for run in runs for webhook_id in batch_webhook_ids(run.run_config)}
+
+
+def requeue_stranded(
+    context: dg.SensorEvaluationContext,
+    postgres: PostgresResource,
+    position: inbox.ReadPosition,
+    stranded_after: timedelta,
+) -> int:
+    """Requeue pending events behind the cursor that no live or recent run covers.
+
+    Every way a run ends settles its events (success, the failure and cancellation sensors, run
+    monitoring for hung and orphaned runs); this is the net below them, for whatever slips
+    through: a run deleted in the UI, one of those sensors turned off, a wiped run storage.
+    """
+    cutoff = datetime.now(UTC) - stranded_after
+    with postgres.transaction() as connection:
+        candidates = inbox.pending_behind(connection, position, cutoff, STRANDED_SWEEP_LIMIT)
+    if not candidates:
+        return 0
+    stranded = sorted(set(candidates) - _events_of_live_runs(context.instance, cutoff))
+    if not stranded:
+        return 0
+    with postgres.transaction() as connection:
+        requeued = sum(inbox.requeue(connection, inbox.Replay(webhook_ids=stranded)).values())
+    context.log.warning(
+        f"requeued {requeued} stranded events: pending for over"
+        f" {stranded_after.total_seconds():.0f} s behind the cursor, in no queued, running or"
+        " recent sync run"
+    )
+    return requeued
 
 
 def _nothing_to_read(held_back: int) -> str:
@@ -90,11 +134,14 @@ def inbox_sensor(
 ) -> dg.SensorResult | dg.SkipReason:
     """Turns newly recorded webhooks into batched runs of ``sync_job``."""
     settings = sync_settings
+    position = position_from_cursor(context.cursor)
+    requeue_stranded(
+        context, postgres, position, timedelta(seconds=settings.stranded_after_seconds)
+    )
     free_slots = settings.max_runs_in_flight - _runs_in_flight(context.instance)
     if free_slots <= 0:
         return dg.SkipReason(f"{settings.max_runs_in_flight} sync runs in flight; events wait")
     max_batches = min(MAX_RUNS_PER_TICK, free_slots)
-    position = position_from_cursor(context.cursor)
 
     with postgres.transaction() as connection:
         read = inbox.read_after(connection, position, limit=settings.max_batch_size * max_batches)
@@ -168,12 +215,19 @@ def retry_failed_batches(
     run = context.dagster_run
     if run.tags.get(WILL_RETRY_TAG) == "true":
         return dg.SkipReason(f"run {run.run_id} will be retried by the Dagster daemon")
+    return _next_attempt(run, _failure_reason(context), postgres, sync_settings.max_attempts)
+
+
+def _next_attempt(
+    run: dg.DagsterRun, error: str, postgres: PostgresResource, max_attempts: int
+) -> dg.RunRequest | dg.SkipReason:
+    """The batch of a run that did not finish, requested again under a new run key, or its
+    events dead-lettered with ``error`` after the last attempt."""
     webhook_ids = batch_webhook_ids(run.run_config)
     attempt = int(run.tags.get(ATTEMPT_TAG, "1"))
     batch = run.tags.get(BATCH_TAG, run.run_id)
-    error = _failure_reason(context)
     with postgres.transaction() as connection:
-        if attempt >= sync_settings.max_attempts:
+        if attempt >= max_attempts:
             dead = inbox.mark_dead(
                 connection, webhook_ids, f"sync failed {attempt} times; last error: {error}"
             )
@@ -186,3 +240,33 @@ def retry_failed_batches(
         run_config=run.run_config,
         tags={BATCH_TAG: batch, ATTEMPT_TAG: str(attempt + 1)},
     )
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.CANCELED,
+    monitored_jobs=[sync_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def settle_cancelled_batches(
+    context: dg.RunStatusSensorContext, postgres: PostgresResource, sync_settings: SyncSettings
+) -> dg.RunRequest | dg.SkipReason:
+    """Settles the events of a cancelled sync run.
+
+    Cancelled by an operator ("Terminate" in the UI): its events are dead-lettered, saying so,
+    rather than started again behind the operator's back; ``benchsync replay --batch <run key>``
+    requeues them. Cancelled by run monitoring (past its ``dagster/max_runtime``: hung, or
+    orphaned by a crash): it counts as a failed attempt and is requested again.
+    """
+    run = context.dagster_run
+    cancelling = context.instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_CANCELING)
+    timed_out = [event.message for event in cancelling if "maximum runtime" in event.message]
+    if timed_out:
+        return _next_attempt(run, timed_out[0], postgres, sync_settings.max_attempts)
+    batch = run.tags.get(BATCH_TAG, run.run_id)
+    reason = (
+        f"the sync run {run.run_id} was cancelled; `benchsync replay --batch {batch}` requeues"
+        " its events"
+    )
+    with postgres.transaction() as connection:
+        dead = inbox.mark_dead(connection, batch_webhook_ids(run.run_config), reason)
+    return dg.SkipReason(f"batch {batch}: {dead} events dead-lettered, as its run was cancelled")
