@@ -205,16 +205,26 @@ def test_the_last_failed_attempt_dead_letters_the_batch_with_the_error(
     assert "sync failed 3 times" in reason and "BENCHLING_TENANT_URL" in reason
 
 
-def test_events_stranded_behind_the_cursor_are_requeued_and_requested_again(
+@pytest.fixture
+def read_long_ago(
     tenant: Tenant, instance: dg.DagsterInstance, db: psycopg.Connection[Any]
-) -> None:
+) -> tuple[str, dg.RunRequest]:
+    """Three events the sensor read and requested a run for, 20 minutes ago: its cursor, and
+    the request (which no run was made from)."""
     register(tenant, 3)
     first = evaluate_inbox_sensor(instance, tenant)
-    assert isinstance(first, dg.SensorResult)
-    (lost,) = first.run_requests or []  # requested, but no run ever settles it
+    assert isinstance(first, dg.SensorResult) and first.cursor
+    (request,) = first.run_requests or []
     db.execute("UPDATE benchsync.inbox SET received_at = now() - interval '20 minutes'")
+    return first.cursor, request
 
-    again = evaluate_inbox_sensor(instance, tenant, cursor=first.cursor)
+
+def test_events_stranded_behind_the_cursor_are_requeued_and_requested_again(
+    tenant: Tenant, instance: dg.DagsterInstance, read_long_ago: tuple[str, dg.RunRequest]
+) -> None:
+    cursor, lost = read_long_ago
+
+    again = evaluate_inbox_sensor(instance, tenant, cursor=cursor)
 
     assert isinstance(again, dg.SensorResult)
     (request,) = again.run_requests or []
@@ -225,12 +235,9 @@ def test_events_stranded_behind_the_cursor_are_requeued_and_requested_again(
 
 
 def test_events_of_a_run_in_flight_are_not_stranded(
-    tenant: Tenant, instance: dg.DagsterInstance, db: psycopg.Connection[Any]
+    tenant: Tenant, instance: dg.DagsterInstance, read_long_ago: tuple[str, dg.RunRequest]
 ) -> None:
-    register(tenant, 3)
-    first = evaluate_inbox_sensor(instance, tenant)
-    assert isinstance(first, dg.SensorResult)
-    (request,) = first.run_requests or []
+    cursor, request = read_long_ago
     instance.add_run(
         dg.DagsterRun(
             job_name="sync_job",
@@ -239,9 +246,8 @@ def test_events_of_a_run_in_flight_are_not_stranded(
             status=dg.DagsterRunStatus.STARTED,
         )
     )
-    db.execute("UPDATE benchsync.inbox SET received_at = now() - interval '20 minutes'")
 
-    again = evaluate_inbox_sensor(instance, tenant, cursor=first.cursor)
+    again = evaluate_inbox_sensor(instance, tenant, cursor=cursor)
 
     assert isinstance(again, dg.SkipReason)
     assert inbox_states(tenant.database_url) == {"pending": 3}
