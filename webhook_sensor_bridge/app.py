@@ -17,7 +17,7 @@ from werkzeug.datastructures import Headers
 from benchsync.database import DatabaseUnavailable
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.connections import LazyPool
-from webhook_sensor_bridge.events import MalformedWebhook, parse_webhook
+from webhook_sensor_bridge.events import MalformedWebhook, Origin, parse_webhook
 from webhook_sensor_bridge.settings import SKIP_VERIFICATION_VARIABLE, Settings
 from webhook_sensor_bridge.verification import (
     JwksCache,
@@ -55,9 +55,10 @@ class _Outcome:
 class WebhookReceiver:
     """The request handlers, holding the worker's connection pool and JWKS cache."""
 
-    def __init__(self, pool: LazyPool, verifier: WebhookVerifier | None) -> None:
+    def __init__(self, pool: LazyPool, verifier: WebhookVerifier | None, origin: Origin) -> None:
         self.pool = pool
         self._verifier = verifier
+        self._origin = origin
 
     def health(self) -> Response:
         try:
@@ -117,7 +118,7 @@ class WebhookReceiver:
                 return _Outcome(503, "keys_unavailable", detail="the JWKS cannot be fetched")
 
         try:
-            event = parse_webhook(webhook_id, body)
+            event = parse_webhook(webhook_id, body, self._origin)
         except MalformedWebhook as error:
             return _Outcome(400, "malformed", detail=str(error))
         try:
@@ -149,7 +150,9 @@ def create_app(settings: Settings | None = None) -> Flask:
                 refetch_floor_seconds=settings.jwks_refetch_floor_seconds,
             )
         )
-    receiver = WebhookReceiver(LazyPool(settings.database_url, POOL_MAX_SIZE), verifier)
+    receiver = WebhookReceiver(
+        LazyPool(settings.database_url, POOL_MAX_SIZE), verifier, settings.origin
+    )
     app.extensions["webhook_receiver"] = receiver
     app.add_url_rule("/health", view_func=receiver.health, methods=["GET"])
     app.add_url_rule("/1/webhooks", view_func=receiver.receive, methods=["POST"])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from webhook_sensor_bridge.inbox import InboxEvent
 from webhook_sensor_bridge.inbox.event_types import ignored_reason
@@ -14,7 +16,30 @@ class MalformedWebhook(ValueError):
     """The body is not a Benchling webhook envelope (HTTP 400)."""
 
 
-def parse_webhook(webhook_id: str, body: bytes) -> InboxEvent:
+@dataclass(frozen=True)
+class Origin:
+    """This deployment's tenant and App installation, where known. A signature proves only the
+    App definition, which every tenant installing the App shares: a webhook from another
+    tenant or installation is recorded as ignored, never synced."""
+
+    tenant_url: str | None = None
+    app_id: str | None = None
+
+    def foreign_reason(self, base_url: str | None, app_id: str | None) -> str | None:
+        """Why a webhook from ``base_url`` for installation ``app_id`` is not ours, or None."""
+        if self.tenant_url and _site(base_url) != _site(self.tenant_url):
+            return f"from another tenant ({base_url!r}), not BENCHLING_TENANT_URL's"
+        if self.app_id and app_id != self.app_id:
+            return f"for another App installation ({app_id!r}), not BENCHLING_APP_ID's"
+        return None
+
+
+def _site(url: str | None) -> tuple[str, str]:
+    parts = urlsplit(url or "")
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def parse_webhook(webhook_id: str, body: bytes, origin: Origin = Origin()) -> InboxEvent:
     """Read the envelope ``{"channel", "message": {"type", ...}, "app": {...}, ...}``."""
     try:
         text = body.decode("utf-8")
@@ -29,6 +54,8 @@ def parse_webhook(webhook_id: str, body: bytes) -> InboxEvent:
     if not message_type:
         raise MalformedWebhook("the webhook envelope has no message type")
     channel = _text(envelope, "channel")
+    app_id = _text(_object(envelope, "app"), "id")
+    base_url = _text(envelope, "baseURL")
     event = InboxEvent(
         webhook_id=_storable(webhook_id, "webhook-id"),
         message_type=message_type,
@@ -36,13 +63,14 @@ def parse_webhook(webhook_id: str, body: bytes) -> InboxEvent:
         message_id=_text(message, "id"),
         resource_id=_text(message, "resourceId"),
         schema_id=_text(_object(message, "schema"), "id"),
-        app_id=_text(_object(envelope, "app"), "id"),
+        app_id=app_id,
         app_definition_id=_text(_object(envelope, "appDefinition"), "id"),
         tenant_id=_text(envelope, "tenantId"),
-        base_url=_text(envelope, "baseURL"),
+        base_url=base_url,
         created_at=_timestamp(_text(message, "createdAt")),
         body=text,
-        ignored_reason=ignored_reason(message_type, channel),
+        ignored_reason=origin.foreign_reason(base_url, app_id)
+        or ignored_reason(message_type, channel),
     )
     # Valid UTF-8 JSON can put a NUL or a lone surrogate into a string only with a \u escape.
     if "\\u" in text:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from benchsync import settings
 from benchsync.settings import DATABASE_URL_VARIABLE, ConfigurationError
+from webhook_sensor_bridge.events import Origin
 
 APP_DEFINITION_ID_VARIABLE = "APP_DEFINITION_ID"
+TENANT_URL_VARIABLE = "BENCHLING_TENANT_URL"
+APP_ID_VARIABLE = "BENCHLING_APP_ID"
 JWKS_URL_VARIABLE = "BENCHLING_JWKS_URL"
 SKIP_VERIFICATION_VARIABLE = "BENCHSYNC_INSECURE_SKIP_VERIFICATION"
 
@@ -27,6 +30,8 @@ class Settings:
     jwks_max_age_seconds: float = 6 * 3600
     # A signature no cached key verifies refetches the JWKS, but no more often than this.
     jwks_refetch_floor_seconds: float = 30.0
+    # Webhooks from elsewhere are recorded as ignored (unset: any tenant, any installation).
+    origin: Origin = field(default_factory=Origin)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -36,8 +41,14 @@ class Settings:
             " (e.g. postgresql://user@host:5432/benchsync)",
             environ,
         )
+        origin = Origin(
+            tenant_url=settings.optional(TENANT_URL_VARIABLE, environ),
+            app_id=settings.optional(APP_ID_VARIABLE, environ),
+        )
         if settings.flag(SKIP_VERIFICATION_VARIABLE, environ):
-            return cls(database_url=database_url, jwks_url=None, skip_verification=True)
+            return cls(
+                database_url=database_url, jwks_url=None, skip_verification=True, origin=origin
+            )
         app_definition_id = settings.required(
             APP_DEFINITION_ID_VARIABLE,
             "webhooks are verified against the JWKS of this App definition"
@@ -51,4 +62,4 @@ class Settings:
             raise ConfigurationError(
                 f"{JWKS_URL_VARIABLE} must be an http(s) URL, got {jwks_url!r}"
             )
-        return cls(database_url=database_url, jwks_url=jwks_url)
+        return cls(database_url=database_url, jwks_url=jwks_url, origin=origin)

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from benchling_emulator.signing import WebhookSigner
 from tests.support.webhooks import close_pool, envelope, inbox_row, new_webhook_id
 from webhook_sensor_bridge.app import MAX_BODY_BYTES, create_app
+from webhook_sensor_bridge.events import Origin
 from webhook_sensor_bridge.inbox.event_types import (
     APP_CONFIGURATION_UPDATED,
     SYNCED_ENTITY_EVENT_TYPES,
@@ -270,3 +271,46 @@ def test_skipping_verification_is_loud_and_accepts_unsigned_webhooks(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert startup_warnings >= 1
     assert sum("BENCHSYNC_INSECURE_SKIP_VERIFICATION" in w for w in warnings) == 2
+
+
+@pytest.mark.parametrize(
+    ("origin", "why"),
+    [
+        (Origin(tenant_url="https://other.benchling.com"), "from another tenant"),
+        (Origin(app_id="app_ours"), "for another App installation"),
+    ],
+)
+def test_a_webhook_from_another_tenant_or_installation_is_recorded_ignored(
+    settings: Settings,
+    signer: WebhookSigner,
+    migrated_database_url: str,
+    origin: Origin,
+    why: str,
+) -> None:
+    # A valid signature proves the App definition only, which every installation shares.
+    app = create_app(replace(settings, origin=origin))
+    webhook_id = new_webhook_id()
+    body = envelope()  # from https://tenant.benchling.com, installation app_test
+
+    response = app.test_client().post(
+        URL, data=body, headers=signer.signed_headers(body, webhook_id)
+    )
+    close_pool(app)
+
+    assert (response.status_code, response.json) == (200, {"outcome": "ignored"})
+    row = inbox_row(migrated_database_url, webhook_id)
+    assert row is not None and row["state"] == "ignored"
+    assert why in row["reason"]
+
+
+def test_a_webhook_from_this_tenant_and_installation_is_recorded(
+    settings: Settings, signer: WebhookSigner
+) -> None:
+    ours = Origin(tenant_url="HTTPS://Tenant.Benchling.com/", app_id="app_test")
+    app = create_app(replace(settings, origin=ours))
+    body = envelope()
+
+    response = app.test_client().post(URL, data=body, headers=signer.signed_headers(body))
+    close_pool(app)
+
+    assert response.json == {"outcome": "recorded"}

@@ -73,3 +73,16 @@ def test_marks_finish_only_pending_rows(fresh_inbox_url: str) -> None:
         "pending",
     )
     assert rows[failing].attempts == 1
+
+
+def test_the_app_id_is_never_taken_from_another_tenants_webhook(fresh_inbox_url: str) -> None:
+    with psycopg.connect(fresh_inbox_url, autocommit=True) as connection:
+        ours = envelope("v2.app.installed", "app_signals", outer={"app": {"id": "app_ours"}})
+        inbox.record(connection, parse_webhook(new_webhook_id(), ours))
+        theirs = envelope(
+            outer={"baseURL": "https://other.benchling.com", "app": {"id": "app_theirs"}}
+        )
+        inbox.record(connection, parse_webhook(new_webhook_id(), theirs))
+
+        assert inbox.latest_app_id(connection, "https://tenant.benchling.com/") == "app_ours"
+        assert inbox.latest_app_id(connection, "https://nobody.benchling.com") is None

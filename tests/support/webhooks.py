@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -22,9 +23,14 @@ def new_webhook_id() -> str:
 
 
 def envelope(
-    message_type: str = "v2.entity.registered", channel: str = "events", **message: Any
+    message_type: str = "v2.entity.registered",
+    channel: str = "events",
+    *,
+    outer: Mapping[str, Any] | None = None,
+    **message: Any,
 ) -> bytes:
-    """A webhook body shaped like Benchling's ``WebhookEnvelopeV0``."""
+    """A webhook body shaped like Benchling's ``WebhookEnvelopeV0``; ``outer`` replaces
+    envelope fields, ``message`` the message's."""
     return json.dumps(
         {
             "version": "0",
@@ -43,6 +49,7 @@ def envelope(
                 "excludedProperties": [],
                 **message,
             },
+            **(outer or {}),
         }
     ).encode()
 

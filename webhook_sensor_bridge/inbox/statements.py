@@ -192,12 +192,15 @@ def rows_by_webhook_id(connection: Connection, webhook_ids: Sequence[str]) -> li
         ).fetchall()
 
 
-def latest_app_id(connection: Connection) -> str | None:
-    """The App installation id (``app.id``) of the newest webhook that carried one."""
+def latest_app_id(connection: Connection, tenant_url: str) -> str | None:
+    """The App installation id (``app.id``) of the newest webhook from ``tenant_url`` that
+    carried one: a webhook from another tenant never names this deployment's installation."""
     row = connection.execute(
         # Newest first along the (txid, seq) index: a few rows read, however long the inbox.
-        "SELECT app_id FROM benchsync.inbox WHERE app_id IS NOT NULL"
-        " ORDER BY txid DESC, seq DESC LIMIT 1"
+        "SELECT app_id FROM benchsync.inbox"
+        " WHERE app_id IS NOT NULL AND rtrim(lower(base_url), '/') = rtrim(lower(%s), '/')"
+        " ORDER BY txid DESC, seq DESC LIMIT 1",
+        (tenant_url,),
     ).fetchone()
     return str(row[0]) if row else None
 

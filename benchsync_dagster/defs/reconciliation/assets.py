@@ -50,7 +50,7 @@ def registry_reconciliation(
     source = f"reconciliation:{run_id}"
     drift, listed, watermark_to = Drift(), 0, None
     with postgres.session() as connection:
-        target = benchling.sync_target(inbox.latest_app_id(connection))
+        target = benchling.sync_target(inbox.latest_app_id(connection, benchling.tenant_url))
         stored_watermark = reconciliations.watermark(connection, target.schema_id)
         watermark_from = (
             None

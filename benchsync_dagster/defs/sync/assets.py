@@ -164,7 +164,7 @@ def _sync_target(
     if config.schema_id and config.field_name:
         return SyncTarget(config.schema_id, config.field_name)
     with postgres.transaction() as connection:
-        app_id = inbox.latest_app_id(connection)
+        app_id = inbox.latest_app_id(connection, benchling.tenant_url)
     return benchling.sync_target(app_id)
 
 

@@ -147,7 +147,7 @@ def inbox_sensor(
         read = inbox.read_after(connection, position, limit=settings.max_batch_size * max_batches)
         if not read.rows:
             return dg.SkipReason(_nothing_to_read(read.held_back))
-        app_id = inbox.latest_app_id(connection)
+        app_id = inbox.latest_app_id(connection, benchling.tenant_url)
 
     pending = [row for row in read.rows if row.state == "pending"]
     config_updates = [e.webhook_id for e in pending if e.message_type == APP_CONFIGURATION_UPDATED]
