@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,8 @@ def test_escaped_text_that_postgres_can_store_is_accepted() -> None:
 )
 def test_a_field_postgres_cannot_store_is_malformed(field: str, value: str) -> None:
     with pytest.raises(MalformedWebhook, match=r"NUL|Unicode"):
-        parse_webhook("msg_1", envelope(**{field: value}))
+        message: dict[str, Any] = {field: value}
+        parse_webhook("msg_1", envelope(**message))
 
 
 def test_a_webhook_id_postgres_cannot_store_is_malformed() -> None:
