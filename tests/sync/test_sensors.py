@@ -251,3 +251,17 @@ def test_events_of_a_run_in_flight_are_not_stranded(
 
     assert isinstance(again, dg.SkipReason)
     assert inbox_states(tenant.database_url) == {"pending": 3}
+
+
+def test_a_cursor_from_another_server_is_noticed_and_the_inbox_read_from_its_start(
+    tenant: Tenant, instance: dg.DagsterInstance
+) -> None:
+    register(tenant, 3)
+    # What a restored database meets: a cursor whose txid this server has not reached.
+    from_the_old_server = "99999999999:7"
+
+    result = evaluate_inbox_sensor(instance, tenant, cursor=from_the_old_server)
+
+    assert isinstance(result, dg.SensorResult)
+    (request,) = result.run_requests or []
+    assert len(batch_webhook_ids(request.run_config)) == 3

@@ -183,6 +183,16 @@ def pending_behind(
     return [webhook_id for (webhook_id,) in rows]
 
 
+def next_txid(connection: Connection) -> int:
+    """The id the server's next transaction will get (without taking one). Ids only grow on a
+    server: a reader's position above it comes from another server (a restore, a move)."""
+    row = connection.execute(
+        "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def rows_by_webhook_id(connection: Connection, webhook_ids: Sequence[str]) -> list[InboxRow]:
     """The rows of these webhooks (a sync run's batch), in read order."""
     with connection.cursor(row_factory=class_row(InboxRow)) as cursor:

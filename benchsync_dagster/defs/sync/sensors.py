@@ -135,6 +135,16 @@ def inbox_sensor(
     """Turns newly recorded webhooks into batched runs of ``sync_job``."""
     settings = sync_settings
     position = position_from_cursor(context.cursor)
+    with postgres.transaction() as connection:
+        next_txid = inbox.next_txid(connection)
+    if position.txid > next_txid:
+        # After a dump and restore (or a move to another server) transaction ids start lower:
+        # rows recorded since would all sort behind this cursor and never be read.
+        context.log.warning(
+            f"the cursor ({cursor_at(position)}) is ahead of this database's transaction ids"
+            f" (next {next_txid}): restored or moved? Reading the inbox from its start"
+        )
+        position = inbox.ReadPosition()
     requeue_stranded(
         context, postgres, position, timedelta(seconds=settings.stranded_after_seconds)
     )
