@@ -50,6 +50,11 @@ def _admit() -> Response | None:
             services.faults.contention_headers(window.limit) if fault == 429 else window.headers()
         )
         return _refusal(fault, "injected fault", headers)
+    entity_fault = services.faults.for_entities(_entities_named())
+    if entity_fault is not None:
+        status, entity_id = entity_fault
+        services.stats.increment(f"responses_{status}")
+        raise ApiError(status, f"injected fault for {entity_id}", invalid_id=entity_id)
     decision = services.limiter.acquire()
     if not decision.admitted:
         services.stats.increment("responses_429")
@@ -64,6 +69,13 @@ def _admit() -> Response | None:
 def _add_rate_limit_headers(response: Response) -> Response:
     response.headers.update(g.get("rate_limit_headers", {}))
     return response
+
+
+def _entities_named() -> list[str]:
+    """The entity ids this call names, in its path or in a bulk get's list."""
+    in_path = (request.view_args or {}).get("entity_id")
+    named = [str(in_path)] if in_path else []
+    return named + _comma_separated(request.args.get("customEntityIds", ""))
 
 
 def _refusal(status: int, message: str, headers: dict[str, str]) -> Response:

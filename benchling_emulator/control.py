@@ -26,8 +26,8 @@ def register() -> dict[str, Any]:
 
 @control.post("/faults")
 def faults() -> dict[str, Any]:
-    """Change any of rate_limit, fail_rate, fail_statuses, duplicate_rate, shuffle,
-    bulk_get_missing."""
+    """Change any of rate_limit, fail_rate, fail_statuses, entity_statuses (entity id → the
+    status every call naming it gets), duplicate_rate, shuffle, bulk_get_missing."""
     body = json_object()
     services = current_services()
     try:
@@ -44,6 +44,13 @@ def faults() -> dict[str, Any]:
         if not isinstance(statuses, list) or not statuses or set(statuses) - {429, 503}:
             raise bad_request("fail_statuses must be a non-empty list of 429 and/or 503")
         services.faults.statuses = tuple(statuses)
+    if "entity_statuses" in body:
+        statuses = body["entity_statuses"]
+        if not isinstance(statuses, dict) or not all(
+            isinstance(status, int) and 400 <= status <= 599 for status in statuses.values()
+        ):
+            raise bad_request("entity_statuses must map entity ids to statuses from 400 to 599")
+        services.faults.entity_statuses = {str(key): value for key, value in statuses.items()}
     if "shuffle" in body:
         services.delivery.shuffle = bool(body["shuffle"])
     if "bulk_get_missing" in body:
@@ -58,6 +65,7 @@ def fault_settings(services: EmulatorServices) -> dict[str, Any]:
         "rate_limit": services.limiter.limit,
         "fail_rate": services.faults.fail_rate,
         "fail_statuses": list(services.faults.statuses),
+        "entity_statuses": dict(services.faults.entity_statuses),
         "duplicate_rate": services.delivery.duplicate_rate,
         "shuffle": services.delivery.shuffle,
         "bulk_get_missing": services.tenant.bulk_get_missing,

@@ -82,15 +82,25 @@ class SlidingWindowLimiter:
 
 class FaultInjector:
     """Answers a ``fail_rate`` fraction of API calls with one of ``statuses`` (429 or 503 by
-    default), drawn from a seeded random."""
+    default), drawn from a seeded random; and every call that names an entity of
+    ``entity_statuses`` with that entity's status (one bad entity in a batch)."""
 
     def __init__(
         self, fail_rate: float, rng: random.Random, statuses: tuple[int, ...] = (429, 503)
     ) -> None:
         self.fail_rate = fail_rate
         self.statuses = statuses
+        self.entity_statuses: dict[str, int] = {}
         self._rng = rng
         self._lock = threading.Lock()
+
+    def for_entities(self, entity_ids: list[str]) -> tuple[int, str] | None:
+        """The status to fail a call naming ``entity_ids`` with, and the id it is for."""
+        for entity_id in entity_ids:
+            status = self.entity_statuses.get(entity_id)
+            if status is not None:
+                return status, entity_id
+        return None
 
     def draw(self) -> int | None:
         """The status to fail this call with, or None to let it through."""

@@ -100,6 +100,23 @@ def synced_data_frame(
     return _typed_frame(rows, synced_data.COLUMNS)
 
 
+def well_formed(
+    documents: Sequence[EntityDocument],
+) -> tuple[list[EntityDocument], dict[str, str]]:
+    """The documents every table can take, and why each other one cannot, by entity id: one
+    entity without a usable ``modifiedAt`` must not fail its whole batch."""
+    kept, refused = [], {}
+    for document in documents:
+        try:
+            _required(document, "id")
+            pd.to_datetime(_required(document, "modifiedAt"), utc=True, format="ISO8601")
+        except (EntityDocumentError, ValueError) as error:
+            refused[str(document.get("id"))] = f"Benchling's document is unusable: {error}"
+        else:
+            kept.append(document)
+    return kept, refused
+
+
 def newest_per_entity(documents: Sequence[EntityDocument]) -> list[EntityDocument]:
     """Drop all but the newest ``modifiedAt`` of each entity (a batch may fetch one twice)."""
     newest: dict[str, EntityDocument] = {}

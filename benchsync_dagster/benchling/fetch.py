@@ -28,32 +28,46 @@ def chunks(ids: Sequence[str], size: int = BULK_GET_LIMIT) -> Iterator[list[str]
 @dataclass
 class FetchResult:
     documents: list[dict[str, Any]]
-    # entity id → why it could not be fetched (404 gone, 403 no access): dead letters
+    # entity id → why Benchling refused it (404 gone, 403 no access, 400 …): dead letters
     unavailable: dict[str, str]
+
+
+def refuses_the_entity(error: BenchlingError) -> bool:
+    """A 4xx about what was asked for; not a sign-in (401) or rate (429) problem, nor a 5xx,
+    which retrying may mend."""
+    status = error.status_code
+    return 400 <= status < 500 and status not in (
+        HTTPStatus.UNAUTHORIZED,
+        HTTPStatus.TOO_MANY_REQUESTS,
+    )
 
 
 def _fetch_one(benchling: Benchling, entity_id: str, result: FetchResult) -> None:
     try:
         result.documents.append(benchling.custom_entities.get_by_id(entity_id).to_dict())
     except BenchlingError as error:
-        if error.status_code not in (HTTPStatus.NOT_FOUND, HTTPStatus.FORBIDDEN):
+        if not refuses_the_entity(error):
             raise
-        result.unavailable[entity_id] = f"Benchling answered {error.status_code} for {entity_id}"
+        said = f": {error.message}" if error.message else ""
+        result.unavailable[entity_id] = (
+            f"Benchling answered {error.status_code} for {entity_id}{said}"
+        )
 
 
 def fetch_custom_entities(benchling: Benchling, entity_ids: Sequence[str]) -> FetchResult:
     """Fetch entities by id, ≤ 100 per call.
 
     Benchling does not say whether ``bulk_get`` on an id that no longer exists fails the whole
-    call or leaves the id out, so both are handled: a failed chunk is fetched id by id, and an
-    id left out is fetched alone to learn why.
+    call or leaves the id out, so both are handled: a chunk refused for what it asked for is
+    fetched id by id, so that only the entities Benchling refuses end unavailable, each with its
+    own answer; an id left out is fetched alone to learn why. Any other failure is raised.
     """
     result = FetchResult(documents=[], unavailable={})
     for chunk in chunks(list(dict.fromkeys(entity_ids))):
         try:
             fetched = benchling.custom_entities.bulk_get(chunk) or []
         except BenchlingError as error:
-            if error.status_code not in (HTTPStatus.NOT_FOUND, HTTPStatus.FORBIDDEN):
+            if not refuses_the_entity(error):
                 raise
             fetched = []
         documents = [entity.to_dict() for entity in fetched]

@@ -119,6 +119,7 @@ def test_faults_change_while_running(emulator: EmulatorServer) -> None:
         "rate_limit": 1,
         "fail_rate": 0.0,
         "fail_statuses": [503],
+        "entity_statuses": {},
         "duplicate_rate": 0.5,
         "shuffle": True,
         "bulk_get_missing": "error",
@@ -129,3 +130,22 @@ def test_faults_change_while_running(emulator: EmulatorServer) -> None:
     assert httpx.get(url, headers=headers).status_code in (429, 503)
     bad = httpx.post(f"{emulator.base_url}/_emulator/faults", json={"bulk_get_missing": "maybe"})
     assert bad.status_code == 400
+
+
+def test_an_entity_can_be_made_to_fail_every_call_that_names_it(emulator: EmulatorServer) -> None:
+    bad, good = emulator.tenant.create_registered(2)
+    faults = f"{emulator.base_url}/_emulator/faults"
+    assert httpx.post(faults, json={"entity_statuses": {bad: 400}}).status_code == 200
+    headers = _bearer(emulator)
+    entities = f"{emulator.base_url}/api/v2/custom-entities"
+
+    both = httpx.get(
+        f"{entities}:bulk-get", params={"customEntityIds": f"{good},{bad}"}, headers=headers
+    )
+    alone = httpx.get(f"{entities}/{bad}", headers=headers)
+
+    assert (both.status_code, alone.status_code) == (400, 400)
+    assert alone.json()["error"]["invalidId"] == bad
+    assert httpx.get(f"{entities}/{good}", headers=headers).status_code == 200
+    refused = httpx.post(faults, json={"entity_statuses": {bad: 200}})
+    assert refused.status_code == 400

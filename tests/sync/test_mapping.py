@@ -72,3 +72,15 @@ def test_empty_batch_gives_empty_typed_frames() -> None:
 
     assert frame.empty
     assert list(frame.columns) == list(snapshots.COLUMNS)
+
+
+def test_a_document_without_a_usable_modified_at_is_set_apart_with_the_reason() -> None:
+    good = entity_document("bfi_good")
+    missing = {**entity_document("bfi_missing"), "modifiedAt": None}
+    garbled = {**entity_document("bfi_garbled"), "modifiedAt": "yesterday"}
+
+    kept, refused = mapping.well_formed([good, missing, garbled])
+
+    assert kept == [good]
+    assert set(refused) == {"bfi_missing", "bfi_garbled"}
+    assert "modifiedAt" in refused["bfi_missing"]

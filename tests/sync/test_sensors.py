@@ -144,7 +144,7 @@ def test_an_entity_event_without_a_resource_is_dead_lettered(
 
 def retry_after_failed_run(
     instance: dg.DagsterInstance, tenant: Tenant, webhook_ids: list[str], attempt: int
-) -> dg.RunRequest | dg.SkipReason:
+) -> dg.RunRequest | dg.SensorResult | dg.SkipReason:
     """Run a sync of ``webhook_ids`` that fails (Benchling's URL is not one), then let the
     retry sensor see the failure."""
     broken = tenant.benchling_resource(tenant_url="my-tenant.benchling.com")
@@ -167,7 +167,7 @@ def retry_after_failed_run(
         resources=tenant.resources(),
     ) as context:
         outcome = retry_failed_batches(context.for_run_failure())
-    assert isinstance(outcome, dg.RunRequest | dg.SkipReason)
+    assert isinstance(outcome, dg.RunRequest | dg.SensorResult | dg.SkipReason)
     return outcome
 
 
@@ -192,16 +192,34 @@ def test_a_failed_batch_is_requested_again_under_a_new_key(
     assert inbox_states(tenant.database_url) == {"pending": 3}
 
 
-def test_the_last_failed_attempt_dead_letters_the_batch_with_the_error(
+def test_after_its_last_attempt_a_batch_is_split_in_halves_under_new_keys(
     tenant: Tenant, instance: dg.DagsterInstance, unsyncable_batch: list[str]
 ) -> None:
     result = retry_after_failed_run(instance, tenant, unsyncable_batch, attempt=3)
 
+    assert isinstance(result, dg.SensorResult)
+    halves = result.run_requests or []
+    assert [request.run_key for request in halves] == ["inbox-1-3/1", "inbox-1-3/2"]
+    assert [batch_webhook_ids(request.run_config) for request in halves] == [
+        unsyncable_batch[:1],
+        unsyncable_batch[1:],
+    ]
+    # A half that fails again is halved again at once: its tries are spent.
+    assert {request.tags[ATTEMPT_TAG] for request in halves} == {"3"}
+    assert inbox_states(tenant.database_url) == {"pending": 3}
+
+
+def test_one_event_failing_on_its_own_is_dead_lettered_with_its_error(
+    tenant: Tenant, instance: dg.DagsterInstance, unsyncable_batch: list[str]
+) -> None:
+    result = retry_after_failed_run(instance, tenant, unsyncable_batch[:1], attempt=3)
+
     assert isinstance(result, dg.SkipReason)
-    assert inbox_states(tenant.database_url) == {"dead": 3}
+    assert inbox_states(tenant.database_url) == {"dead": 1, "pending": 2}
     with psycopg.connect(tenant.database_url) as connection:
-        reasons = {row[0] for row in connection.execute("SELECT reason FROM benchsync.inbox")}
-    (reason,) = reasons
+        (reason,) = connection.execute(
+            "SELECT reason FROM benchsync.inbox WHERE state = 'dead'"
+        ).fetchone() or ("",)
     assert "sync failed 3 times" in reason and "BENCHLING_TENANT_URL" in reason
 
 

@@ -142,3 +142,20 @@ def test_no_secret_reaches_the_run_log_or_its_metadata(tenant: Tenant) -> None:
     everything_recorded = "\n".join(repr(entry) for entry in instance.all_logs(result.run_id))
     assert "materialization" in everything_recorded.lower()
     assert tenant.emulator.settings.client_secret not in everything_recorded
+
+
+def test_one_entity_benchling_refuses_is_dead_lettered_alone_with_its_answer(
+    tenant: Tenant, db: psycopg.Connection[Any]
+) -> None:
+    ids = register(tenant, 5)
+    tenant.control("faults", {"entity_statuses": {ids[2]: 400}})
+
+    result = run_batch(tenant, pending_webhook_ids(tenant.database_url), sync_target(tenant))
+
+    assert result.success
+    assert set(synced_rows(db)) == set(ids) - {ids[2]}
+    dead = db.execute(
+        "SELECT resource_id, reason FROM benchsync.inbox WHERE state = 'dead'"
+    ).fetchall()
+    assert [resource_id for resource_id, _ in dead] == [ids[2]]
+    assert f"Benchling answered 400 for {ids[2]}" in dead[0][1]

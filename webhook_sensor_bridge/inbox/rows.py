@@ -41,8 +41,9 @@ class ReadPosition:
     seq: int = 0
 
 
-# A batch's run key: its first and last read positions, then "-attemptN" on a retry.
-_BATCH_NAME = re.compile(r"inbox-(\d+)\.(\d+)-(\d+)\.(\d+)(?:-attempt\d+)?")
+# A batch's run key: its first and last read positions, "/1" or "/2" per halving of a batch
+# that kept failing, then "-attemptN" on a retry.
+_BATCH_NAME = re.compile(r"inbox-(\d+)\.(\d+)-(\d+)\.(\d+)(?:/[12])*(?:-attempt\d+)?")
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,8 @@ class BatchSpan:
 
     @classmethod
     def parse(cls, name: str) -> BatchSpan:
-        """The span a batch name (or a retry's run key) stands for; ValueError if none."""
+        """The span a batch name (a retry's or a half's run key too) stands for, or ValueError.
+        A half stands for its whole batch's span: which events it held, only its run says."""
         matched = _BATCH_NAME.fullmatch(name.strip())
         if matched is None:
             raise ValueError(f"{name!r} is not a batch's run key (inbox-<txid>.<seq>-<txid>.<seq>)")

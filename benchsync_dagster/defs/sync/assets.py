@@ -125,15 +125,17 @@ def benchling_entity_snapshots(
     entity_ids, source_events = _batch_entities(events, config.entity_ids)
 
     fetched = fetch_custom_entities(benchling.client, entity_ids)
-    frame = mapping.snapshot_frame(mapping.newest_per_entity(fetched.documents), source_events)
+    documents, malformed = mapping.well_formed(fetched.documents)
+    unavailable = {**fetched.unavailable, **malformed}
+    frame = mapping.snapshot_frame(mapping.newest_per_entity(documents), source_events)
 
     with postgres.transaction() as connection:
         written = snapshots.upsert(connection, frame)
-        for entity_id, reason in fetched.unavailable.items():
+        for entity_id, reason in unavailable.items():
             webhook_ids = [e.webhook_id for e in events if e.resource_id == entity_id]
             inbox.mark_dead(connection, webhook_ids, reason)
         total = snapshots.row_count(connection)
-    for entity_id, reason in fetched.unavailable.items():
+    for entity_id, reason in unavailable.items():
         context.log.warning(f"dead-lettered events of {entity_id}: {reason}")
 
     stats = benchling.call_stats
@@ -148,7 +150,7 @@ def benchling_entity_snapshots(
             "events_in_batch": len(events),
             "entities_fetched": len(frame),
             "rows_written": written,
-            "entities_unavailable": len(fetched.unavailable),
+            "entities_unavailable": len(unavailable),
             "oldest_event_age_seconds": _oldest_event_age_seconds(events),
             "benchling_requests": stats.requests,
             "benchling_throttled": stats.throttled,

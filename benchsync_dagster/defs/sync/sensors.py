@@ -51,6 +51,11 @@ def batch_webhook_ids(run_config: Mapping[str, Any]) -> list[str]:
     return list(run_config["ops"]["benchling_entity_snapshots"]["config"]["webhook_ids"])
 
 
+def batch_target(run_config: Mapping[str, Any]) -> SyncTarget:
+    config = run_config["ops"]["synced_benchling_data"]["config"]
+    return SyncTarget(config["schema_id"], config["field_name"])
+
+
 def position_from_cursor(cursor: str | None) -> inbox.ReadPosition:
     if not cursor:
         return inbox.ReadPosition()
@@ -220,7 +225,7 @@ def _failure_reason(context: dg.RunFailureSensorContext) -> str:
 )
 def retry_failed_batches(
     context: dg.RunFailureSensorContext, postgres: PostgresResource, sync_settings: SyncSettings
-) -> dg.RunRequest | dg.SkipReason:
+) -> dg.RunRequest | dg.SensorResult | dg.SkipReason:
     """Requests a failed batch again under a new run key, or dead-letters it after the last try."""
     run = context.dagster_run
     if run.tags.get(WILL_RETRY_TAG) == "true":
@@ -230,25 +235,42 @@ def retry_failed_batches(
 
 def _next_attempt(
     run: dg.DagsterRun, error: str, postgres: PostgresResource, max_attempts: int
-) -> dg.RunRequest | dg.SkipReason:
-    """The batch of a run that did not finish, requested again under a new run key, or its
-    events dead-lettered with ``error`` after the last attempt."""
+) -> dg.RunRequest | dg.SensorResult | dg.SkipReason:
+    """The batch of a run that did not finish, requested again under a new run key.
+
+    After its last attempt, a batch of one event is dead-lettered with ``error``; a larger one
+    is split in two halves, each requested at once (as ``<batch>/1`` and ``<batch>/2``, with no
+    attempts left), so that halving again leaves only the events that fail on their own dead,
+    each with its own error, and the rest synced.
+    """
     webhook_ids = batch_webhook_ids(run.run_config)
     attempt = int(run.tags.get(ATTEMPT_TAG, "1"))
     batch = run.tags.get(BATCH_TAG, run.run_id)
     with postgres.transaction() as connection:
-        if attempt >= max_attempts:
+        if attempt < max_attempts:
+            inbox.note_failed_attempt(connection, webhook_ids, error)
+            return dg.RunRequest(
+                run_key=f"{batch}-attempt{attempt + 1}",
+                run_config=run.run_config,
+                tags={BATCH_TAG: batch, ATTEMPT_TAG: str(attempt + 1)},
+            )
+        if len(webhook_ids) == 1:
             dead = inbox.mark_dead(
                 connection, webhook_ids, f"sync failed {attempt} times; last error: {error}"
             )
-            return dg.SkipReason(
-                f"batch {batch}: {dead} events dead-lettered after {attempt} tries"
-            )
+            return dg.SkipReason(f"batch {batch}: {dead} event dead-lettered after {attempt} tries")
         inbox.note_failed_attempt(connection, webhook_ids, error)
-    return dg.RunRequest(
-        run_key=f"{batch}-attempt{attempt + 1}",
-        run_config=run.run_config,
-        tags={BATCH_TAG: batch, ATTEMPT_TAG: str(attempt + 1)},
+    middle = len(webhook_ids) // 2
+    target = batch_target(run.run_config)
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"{batch}/{number}",
+                run_config=batch_run_config(half, target),
+                tags={BATCH_TAG: f"{batch}/{number}", ATTEMPT_TAG: str(max_attempts)},
+            )
+            for number, half in ((1, webhook_ids[:middle]), (2, webhook_ids[middle:]))
+        ]
     )
 
 
@@ -259,7 +281,7 @@ def _next_attempt(
 )
 def settle_cancelled_batches(
     context: dg.RunStatusSensorContext, postgres: PostgresResource, sync_settings: SyncSettings
-) -> dg.RunRequest | dg.SkipReason:
+) -> dg.RunRequest | dg.SensorResult | dg.SkipReason:
     """Settles the events of a cancelled sync run.
 
     Cancelled by an operator ("Terminate" in the UI): its events are dead-lettered, saying so,
