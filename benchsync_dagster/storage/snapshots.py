@@ -47,6 +47,17 @@ def upsert(connection: psycopg.Connection[Any], frame: pd.DataFrame) -> int:
     return cursor.rowcount
 
 
+def archive(connection: psycopg.Connection[Any], entity_ids: Sequence[str], reason: str) -> int:
+    """Mark these snapshots archived, in the document too (its ``archiveRecord``), so that a
+    row rebuilt from it later says archived as well; returns how many changed."""
+    return connection.execute(
+        "UPDATE benchling_entity_snapshots SET archived = true, synced_at = now(),"
+        " document = jsonb_set(document, '{archiveRecord}', jsonb_build_object('reason', %s::text))"
+        " WHERE entity_id = ANY(%s) AND NOT archived",
+        [reason, list(entity_ids)],
+    ).rowcount
+
+
 def documents(connection: psycopg.Connection[Any], entity_ids: Sequence[str]) -> list[Any]:
     """The stored documents of these entities (those we have)."""
     rows = connection.execute(

@@ -77,17 +77,21 @@ def modified_at_by_id(
     return {entity_id: (modified_at, archived) for entity_id, modified_at, archived in rows}
 
 
-def archive_unlisted(connection: psycopg.Connection[Any], schema_id: str, run_id: str) -> int:
+def archive_unlisted(
+    connection: psycopg.Connection[Any], schema_id: str, run_id: str, reason: str
+) -> list[str]:
     """Mark archived the rows of ``schema_id`` that the full listing noted under ``run_id``
-    (in ``benchsync.reconciliation_listed``) did not return; returns how many."""
-    return connection.execute(
+    (in ``benchsync.reconciliation_listed``) did not return; returns their entity ids."""
+    rows = connection.execute(
         "UPDATE synced_benchling_data SET archived = true,"
-        " archive_reason = 'Not returned by Benchling', synced_datetime = now()"
+        " archive_reason = %s, synced_datetime = now()"
         " WHERE schema_id = %s AND NOT archived AND NOT EXISTS ("
         "   SELECT 1 FROM benchsync.reconciliation_listed AS listed"
-        "   WHERE listed.run_id = %s AND listed.entity_id = benchling_api_id)",
-        [schema_id, run_id],
-    ).rowcount
+        "   WHERE listed.run_id = %s AND listed.entity_id = benchling_api_id)"
+        " RETURNING benchling_api_id",
+        [reason, schema_id, run_id],
+    ).fetchall()
+    return [entity_id for (entity_id,) in rows]
 
 
 def preview(connection: psycopg.Connection[Any], limit: int = 10) -> pd.DataFrame:

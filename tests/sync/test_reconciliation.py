@@ -95,6 +95,26 @@ def test_full_mode_marks_rows_of_vanished_entities_archived(
     assert drift_check(reconcile(tenant, full=True)).passed
 
 
+def test_a_vanished_entitys_row_stays_archived_when_its_batch_is_synced_again(
+    tenant: Tenant, db: psycopg.Connection[Any]
+) -> None:
+    ids = register(tenant, 2)
+    batch = pending_webhook_ids(tenant.database_url)
+    target = sync_target(tenant)
+    assert run_batch(tenant, batch, target).success
+    tenant.control("delete", {"ids": [ids[0]]})
+    reconcile(tenant, full=True)
+
+    # A re-execution from the UI (or a replay): the vanished entity now answers 404, and its
+    # row is rebuilt from the stored snapshot, which must say archived too.
+    assert run_batch(tenant, batch, target).success
+
+    rows = dict(
+        db.execute("SELECT benchling_api_id, archived FROM synced_benchling_data").fetchall()
+    )
+    assert rows == {ids[0]: True, ids[1]: False}
+
+
 def test_the_watermark_moves_forward(tenant: Tenant, db: psycopg.Connection[Any]) -> None:
     _synced(tenant, 2)
 

@@ -19,6 +19,9 @@ from benchsync_dagster.reconciliation import Drift, find_drift
 from benchsync_dagster.storage import reconciliations, snapshots, synced_data
 from webhook_sensor_bridge import inbox
 
+# What a row whose entity a full listing no longer returns is marked archived with (Benchling
+# archives rather than deletes, so this is an entity the App can no longer see).
+VANISHED_REASON = "Not returned by Benchling"
 # Listing again a little before the watermark costs a page and catches clock-tie stragglers.
 WATERMARK_OVERLAP = timedelta(minutes=5)
 
@@ -82,7 +85,11 @@ def registry_reconciliation(
                     reconciliations.note_listed(connection, run_id, ids)
         with connection.transaction():
             if config.full:
-                drift.vanished = synced_data.archive_unlisted(connection, target.schema_id, run_id)
+                vanished = synced_data.archive_unlisted(
+                    connection, target.schema_id, run_id, VANISHED_REASON
+                )
+                snapshots.archive(connection, vanished, VANISHED_REASON)
+                drift.vanished = len(vanished)
                 reconciliations.forget_listed(connection, run_id)
             reconciliations.record(
                 connection,
