@@ -26,7 +26,12 @@ from benchsync_dagster.defs.sync.assets import (
     benchling_registry,
     synced_benchling_data,
 )
-from benchsync_dagster.defs.sync.checks import no_event_pending_too_long, one_row_per_entity
+from benchsync_dagster.defs.sync.checks import (
+    no_event_pending_too_long,
+    no_recent_dead_letters,
+    one_row_per_entity,
+    sync_health_sensor,
+)
 from benchsync_dagster.defs.sync.jobs import sync_job
 from benchsync_dagster.defs.sync.sensors import (
     inbox_sensor,
@@ -79,9 +84,9 @@ def build_definitions(
             synced_benchling_data,
             registry_reconciliation,
         ],
-        asset_checks=[one_row_per_entity, no_event_pending_too_long],
+        asset_checks=[one_row_per_entity, no_event_pending_too_long, no_recent_dead_letters],
         jobs=[sync_job, reconciliation_job],
-        sensors=[inbox_sensor, retry_failed_batches, settle_cancelled_batches],
+        sensors=[inbox_sensor, retry_failed_batches, settle_cancelled_batches, sync_health_sensor],
         schedules=[reconciliation_schedule(reconcile_cron)],
         resources=resources,
     )

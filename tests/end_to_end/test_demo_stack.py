@@ -48,5 +48,9 @@ def test_entities_registered_through_the_sdk_are_synced_by_the_daemon(
         assert time.monotonic() < deadline, f"only {synced} synced in {SYNC_TIMEOUT_SECONDS} s"
         time.sleep(1)
         synced = dict(
-            db.execute("SELECT benchling_api_id, field_value FROM synced_benchling_data").fetchall()
+            db.execute(
+                "SELECT benchling_api_id, field_value FROM synced_benchling_data"
+                " WHERE benchling_api_id = ANY(%s)",
+                [list(expected)],
+            ).fetchall()
         )

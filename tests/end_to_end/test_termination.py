@@ -13,7 +13,7 @@ from tests.end_to_end.test_dagster_graphql import graphql
 
 RUNS_QUERY = """
 query { runsOrError(filter: {pipelineName: "sync_job", statuses: [STARTED]}) {
-  ... on Runs { results { runId tags { key value } } } } }
+  ... on Runs { results { runId runConfigYaml } } } }
 """
 RUN_STATUS_QUERY = """
 query Status($runId: ID!) { runOrError(runId: $runId) { ... on Run { status } } }
@@ -28,14 +28,23 @@ mutation Terminate($runId: String!) {
 STOP_WITHIN_SECONDS = 15
 
 
-def started_sync_run(stack: Stack, timeout: float = 60) -> str:
+def started_sync_run(
+    stack: Stack, db: psycopg.Connection[Any], entity_ids: list[str], timeout: float = 60
+) -> str:
+    """The first started sync run that holds an event of these entities."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        runs = graphql(stack, RUNS_QUERY, {})["runsOrError"]["results"]
-        if runs:
-            return str(runs[0]["runId"])
+        webhook_ids = [
+            webhook_id
+            for (webhook_id,) in db.execute(
+                "SELECT webhook_id FROM benchsync.inbox WHERE resource_id = ANY(%s)", [entity_ids]
+            )
+        ]
+        for run in graphql(stack, RUNS_QUERY, {})["runsOrError"]["results"]:
+            if any(webhook_id in run["runConfigYaml"] for webhook_id in webhook_ids):
+                return str(run["runId"])
         time.sleep(0.5)
-    raise AssertionError(f"no sync run started within {timeout} s")
+    raise AssertionError(f"no sync run of these entities started within {timeout} s")
 
 
 def status(stack: Stack, run_id: str) -> str:
@@ -51,7 +60,7 @@ def test_a_terminated_run_ends_canceled_and_its_events_dead_lettered_saying_so(
     httpx.post(faults, json={"rate_limit": 1}).raise_for_status()
     try:
         entity_ids = stack.emulator.tenant.create_registered(400)
-        run_id = started_sync_run(stack)
+        run_id = started_sync_run(stack, db, entity_ids)
         time.sleep(2)  # well into the fetch
 
         answer = graphql(stack, TERMINATE, {"runId": run_id})

@@ -11,7 +11,9 @@ from benchsync_dagster import mapping
 from benchsync_dagster.defs.resources import PostgresResource, SyncSettings
 from benchsync_dagster.defs.sync.checks import (
     no_event_pending_too_long,
+    no_recent_dead_letters,
     one_row_per_entity,
+    sync_health_sensor,
 )
 from benchsync_dagster.storage import snapshots, synced_data
 from tests.support.documents import entity_document
@@ -51,3 +53,56 @@ def test_a_snapshot_without_its_row_fails_one_row_per_entity(
     result = _check(one_row_per_entity, migrated_database_url)
     assert not result.passed
     assert result.metadata["snapshots_without_row"].value == 1
+
+
+def _health(
+    database_url: str, cursor: str | None = None, **sync_settings: int
+) -> dg.SensorResult | dg.SkipReason:
+    with dg.build_sensor_context(
+        cursor=cursor,
+        resources={
+            "postgres": PostgresResource(database_url=database_url),
+            "sync_settings": SyncSettings(**sync_settings),
+        },
+    ) as context:
+        result = sync_health_sensor(context)
+    assert isinstance(result, dg.SensorResult | dg.SkipReason)
+    return result
+
+
+def _outcomes(result: dg.SensorResult | dg.SkipReason) -> dict[str, bool]:
+    assert isinstance(result, dg.SensorResult)
+    return {
+        event.check_name: event.passed
+        for event in result.asset_events
+        if isinstance(event, dg.AssetCheckEvaluation)
+    }
+
+
+def test_the_health_sensor_reports_a_stall_without_any_run(
+    migrated_database_url: str, db: psycopg.Connection[Any]
+) -> None:
+    healthy = _health(migrated_database_url)
+    assert _outcomes(healthy) == {"no_event_pending_too_long": True, "no_recent_dead_letters": True}
+    assert isinstance(healthy, dg.SensorResult)
+    assert isinstance(_health(migrated_database_url, healthy.cursor), dg.SkipReason)
+
+    inbox.record(db, parse_webhook("msg_stuck", envelope()))
+    db.execute("UPDATE benchsync.inbox SET received_at = now() - interval '2 hours'")
+
+    stalled = _health(migrated_database_url, healthy.cursor)
+    assert _outcomes(stalled) == {"no_event_pending_too_long": False}
+
+
+def test_dead_letters_fail_their_check_with_the_reasons(
+    migrated_database_url: str, db: psycopg.Connection[Any]
+) -> None:
+    inbox.record(db, parse_webhook("msg_dead", envelope(resourceId="bfi_gone")))
+    inbox.mark_dead(db, ["msg_dead"], "Benchling answered 404 for bfi_gone")
+
+    result = _check(no_recent_dead_letters, migrated_database_url)
+
+    assert not result.passed
+    assert result.metadata["dead_letters"].value == 1
+    assert "bfi_gone" in str(result.metadata["newest"].value)
+    assert _outcomes(_health(migrated_database_url))["no_recent_dead_letters"] is False

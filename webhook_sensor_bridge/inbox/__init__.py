@@ -18,6 +18,7 @@ from webhook_sensor_bridge.inbox.rows import (
 )
 from webhook_sensor_bridge.inbox.statements import (
     count_by_state,
+    dead_since,
     last_synced_at,
     latest_app_id,
     mark_dead,
@@ -44,6 +45,7 @@ __all__ = [
     "ReadPosition",
     "Replay",
     "count_by_state",
+    "dead_since",
     "last_synced_at",
     "latest_app_id",
     "mark_dead",

@@ -108,6 +108,22 @@ def oldest_pending_seconds(connection: Connection) -> float | None:
     return row[0] if row else None
 
 
+def dead_since(
+    connection: Connection, since: datetime, limit: int
+) -> tuple[int, list[tuple[str, str | None, str | None]]]:
+    """Events dead-lettered since ``since``: how many, and the newest ``limit`` of them as
+    (webhook id, resource id, reason)."""
+    rows = connection.execute(
+        """
+        SELECT webhook_id, resource_id, reason, count(*) OVER ()
+        FROM benchsync.inbox WHERE state = 'dead' AND finished_at >= %s
+        ORDER BY finished_at DESC LIMIT %s
+        """,
+        (since, limit),
+    ).fetchall()
+    return (int(rows[0][3]) if rows else 0), [(row[0], row[1], row[2]) for row in rows]
+
+
 def last_synced_at(connection: Connection) -> datetime | None:
     row = connection.execute(
         "SELECT max(finished_at) FROM benchsync.inbox WHERE state = 'synced'"

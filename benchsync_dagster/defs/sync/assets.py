@@ -8,7 +8,7 @@ re-execution of any run changes nothing that a newer run wrote.
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import dagster as dg
@@ -174,7 +174,6 @@ def _sync_target(
     deps=[benchling_entity_snapshots],
     group_name=GROUP,
     kinds={"postgres"},
-    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26)),
 )
 def synced_benchling_data(
     config: SyncBatchConfig, benchling: BenchlingResource, postgres: PostgresResource

@@ -1,11 +1,28 @@
-"""Checks that run after every sync of ``synced_benchling_data``."""
+"""Checks on ``synced_benchling_data`` and its inbox.
+
+They run after every sync, and the two that watch the inbox are also evaluated by
+``sync_health_sensor`` on its own, since a stall or a run of dead letters matters most exactly
+when no sync runs.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import dagster as dg
+import psycopg
 
 from benchsync_dagster.defs.resources import PostgresResource, SyncSettings
 from benchsync_dagster.defs.sync.assets import synced_benchling_data
 from benchsync_dagster.storage import synced_data
 from webhook_sensor_bridge import inbox
+
+# Dead letters this recent fail no_recent_dead_letters (WARN); `benchsync replay` clears them.
+DEAD_LETTER_WINDOW = timedelta(hours=24)
+# The health sensor reports a check when its outcome changes, and at least this often.
+HEALTH_REPORT_EVERY = timedelta(hours=1)
 
 
 @dg.asset_check(asset=synced_benchling_data)
@@ -20,16 +37,79 @@ def one_row_per_entity(postgres: PostgresResource) -> dg.AssetCheckResult:
     )
 
 
+def pending_age(
+    connection: psycopg.Connection[Any], bound_seconds: int
+) -> tuple[bool, dict[str, Any]]:
+    """Whether no recorded event has waited longer than ``bound_seconds``, and the figures."""
+    oldest = inbox.oldest_pending_seconds(connection)
+    passed = oldest is None or oldest <= bound_seconds
+    return passed, {"oldest_pending_seconds": oldest, "bound_seconds": bound_seconds}
+
+
+def recent_dead_letters(connection: psycopg.Connection[Any]) -> tuple[bool, dict[str, Any]]:
+    """Whether no event was dead-lettered in the last ``DEAD_LETTER_WINDOW``, and the newest."""
+    count, newest = inbox.dead_since(connection, datetime.now(UTC) - DEAD_LETTER_WINDOW, 5)
+    metadata: dict[str, Any] = {"dead_letters": count, "window_hours": 24}
+    if newest:
+        metadata["newest"] = dg.MetadataValue.md(
+            "\n".join(f"- `{resource_id}`: {reason}" for _, resource_id, reason in newest)
+        )
+    return count == 0, metadata
+
+
 @dg.asset_check(asset=synced_benchling_data)
 def no_event_pending_too_long(
     postgres: PostgresResource, sync_settings: SyncSettings
 ) -> dg.AssetCheckResult:
     """No recorded event has waited longer than ``max_pending_seconds`` to be synced."""
-    bound = sync_settings.max_pending_seconds
     with postgres.transaction() as connection:
-        oldest = inbox.oldest_pending_seconds(connection)
+        passed, metadata = pending_age(connection, sync_settings.max_pending_seconds)
     return dg.AssetCheckResult(
-        passed=oldest is None or oldest <= bound,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"oldest_pending_seconds": oldest, "bound_seconds": bound},
+        passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata
     )
+
+
+@dg.asset_check(asset=synced_benchling_data)
+def no_recent_dead_letters(postgres: PostgresResource) -> dg.AssetCheckResult:
+    """No event was dead-lettered in the last 24 hours (``benchsync replay`` requeues them)."""
+    with postgres.transaction() as connection:
+        passed, metadata = recent_dead_letters(connection)
+    return dg.AssetCheckResult(
+        passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata
+    )
+
+
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+def sync_health_sensor(
+    context: dg.SensorEvaluationContext, postgres: PostgresResource, sync_settings: SyncSettings
+) -> dg.SensorResult | dg.SkipReason:
+    """Evaluates the inbox checks whether or not sync runs happen, reporting each when its
+    outcome changes (and hourly): a stalled sensor or a closed gate starts no run to check."""
+    with postgres.transaction() as connection:
+        outcomes = {
+            no_event_pending_too_long.check_key.name: pending_age(
+                connection, sync_settings.max_pending_seconds
+            ),
+            no_recent_dead_letters.check_key.name: recent_dead_letters(connection),
+        }
+    reported = json.loads(context.cursor) if context.cursor else {}
+    now = datetime.now(UTC)
+    last_report = reported.get("at")
+    due = last_report is None or now - datetime.fromisoformat(last_report) >= HEALTH_REPORT_EVERY
+    changed = {name for name, (passed, _) in outcomes.items() if reported.get(name) != passed}
+    if not (due or changed):
+        return dg.SkipReason("no check changed its outcome")
+    evaluations = [
+        dg.AssetCheckEvaluation(
+            asset_key=synced_benchling_data.key,
+            check_name=name,
+            passed=passed,
+            metadata=metadata,
+            severity=dg.AssetCheckSeverity.WARN,
+        )
+        for name, (passed, metadata) in outcomes.items()
+        if due or name in changed
+    ]
+    cursor = {name: passed for name, (passed, _) in outcomes.items()}
+    at = now.isoformat() if due else reported["at"]
+    return dg.SensorResult(asset_events=evaluations, cursor=json.dumps({**cursor, "at": at}))
