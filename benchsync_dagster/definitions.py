@@ -20,7 +20,12 @@ from benchsync_dagster.defs.reconciliation.schedules import (
     reconciliation_job,
     reconciliation_schedule,
 )
-from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
+from benchsync_dagster.defs.resources import (
+    SYNC_RUN_TIMEOUT_SECONDS,
+    BenchlingResource,
+    PostgresResource,
+    SyncSettings,
+)
 from benchsync_dagster.defs.sync.assets import (
     benchling_entity_snapshots,
     benchling_registry,
@@ -68,6 +73,7 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource[Any]]:
             max_runs_in_flight=env_or("BENCHSYNC_MAX_RUNS_IN_FLIGHT", 2),
             max_attempts=env_or("BENCHSYNC_MAX_ATTEMPTS", 3),
             max_pending_seconds=env_or("BENCHSYNC_MAX_PENDING_SECONDS", 900),
+            run_timeout_seconds=env_or("BENCHSYNC_RUN_TIMEOUT_SECONDS", SYNC_RUN_TIMEOUT_SECONDS),
             stranded_after_seconds=env_or("BENCHSYNC_STRANDED_AFTER_SECONDS", 600),
         ),
     }

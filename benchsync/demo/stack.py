@@ -19,6 +19,7 @@ from benchsync.demo.processes import Child, check_port_free, free_port, spawn, w
 
 DEMO_HOME = Path(".benchsync")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = Path(sys.executable).parent
 
 
 class Stack:
@@ -87,15 +88,20 @@ class Stack:
             DAGSTER_URL_VARIABLE: dagster_url,
             "DAGSTER_HOME": str(self.dagster_home),
         }
-        scripts = Path(sys.executable).parent
         bridge = self._spawn(
             "bridge",
-            [str(scripts / "benchsync"), "bridge", "--port", str(self.options.bridge_port)],
+            [str(SCRIPTS / "benchsync"), "bridge", "--port", str(self.options.bridge_port)],
         )
+        self.start_dagster()
+        wait_for_http(f"{self.bridge_url}/health", bridge, timeout=30)
+
+    def start_dagster(self) -> Child:
+        """``dagster dev`` (webserver, daemon, code server) on this stack's instance, once its UI
+        answers; started again after a crash, it finds the runs the last one left."""
         dagster = self._spawn(
             "dagster",
             [
-                str(scripts / "dagster"),
+                str(SCRIPTS / "dagster"),
                 "dev",
                 "-w",
                 str(PROJECT_ROOT / "workspace.yaml"),
@@ -105,8 +111,8 @@ class Stack:
                 str(self.options.dagster_port),
             ],
         )
-        wait_for_http(f"{self.bridge_url}/health", bridge, timeout=30)
         wait_for_http(f"{self.dagster_url}/server_info", dagster, timeout=120)
+        return dagster
 
     def _spawn(self, name: str, command: list[str]) -> Child:
         log_path = self.home / "logs" / f"{name}.log"

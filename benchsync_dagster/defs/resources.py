@@ -24,6 +24,10 @@ from benchsync_dagster.benchling.app_config import SyncTarget, SyncTargetCache, 
 from benchsync_dagster.benchling.client import build_client
 from benchsync_dagster.benchling.pacing import CallStats, PacedTransport
 
+# A batch of 1,000 takes seconds, or minutes under a tight rate limit; a run orphaned by a
+# crash, forever.
+SYNC_RUN_TIMEOUT_SECONDS = 600
+
 # One per code-location process: the sensor reads the App configuration once per refresh period.
 _sync_target_cache = SyncTargetCache()
 
@@ -79,6 +83,11 @@ class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
         default=900,
         description="the pending-age check fails beyond this (BENCHSYNC_MAX_PENDING_SECONDS)",
     )
+    run_timeout_seconds: int = Field(
+        default=SYNC_RUN_TIMEOUT_SECONDS,
+        description="run monitoring cancels a sync run still going after this, and it is tried"
+        " again (BENCHSYNC_RUN_TIMEOUT_SECONDS)",
+    )
     stranded_after_seconds: int = Field(
         default=600,
         description="an event the sensor has read, still pending this long after it arrived and"
@@ -90,6 +99,7 @@ class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
         positive(self.max_runs_in_flight, "BENCHSYNC_MAX_RUNS_IN_FLIGHT")
         positive(self.max_attempts, "BENCHSYNC_MAX_ATTEMPTS")
         positive(self.max_pending_seconds, "BENCHSYNC_MAX_PENDING_SECONDS")
+        positive(self.run_timeout_seconds, "BENCHSYNC_RUN_TIMEOUT_SECONDS")
         positive(self.stranded_after_seconds, "BENCHSYNC_STRANDED_AFTER_SECONDS")
 
 

@@ -4,12 +4,10 @@ the UI's resource page shows them, and the sync runs the demo's summary counts."
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
-
-import httpx
 
 from benchsync.demo.progress import summary, wait_until_synced
 from benchsync.demo.stack import Stack
+from tests.support.dagster_api import graphql
 
 RESOURCE_QUERY = """
 query Resource($selector: ResourceSelector!) {
@@ -19,16 +17,6 @@ query Resource($selector: ResourceSelector!) {
   }
 }
 """
-
-
-def graphql(stack: Stack, query: str, variables: dict[str, Any]) -> Any:
-    response = httpx.post(
-        f"{stack.dagster_url}/graphql",
-        json={"query": query, "variables": variables},
-        timeout=30,
-    )
-    response.raise_for_status()
-    return response.json()["data"]
 
 
 def configured_values(stack: Stack, resource: str) -> dict[str, tuple[str, str]]:

@@ -18,7 +18,7 @@ from benchsync.cli import main
 from benchsync.demo.progress import wait_until_synced
 from benchsync.demo.stack import Stack
 from benchsync_dagster.defs.sync.sensors import BATCH_TAG
-from tests.end_to_end.test_dagster_graphql import graphql
+from tests.support.dagster_api import graphql
 
 SETTLE_TIMEOUT_SECONDS = 120
 

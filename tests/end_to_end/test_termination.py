@@ -9,15 +9,8 @@ import httpx
 import psycopg
 
 from benchsync.demo.stack import Stack
-from tests.end_to_end.test_dagster_graphql import graphql
+from tests.support.dagster_api import graphql, started_sync_run, wait_for_run_end
 
-RUNS_QUERY = """
-query { runsOrError(filter: {pipelineName: "sync_job", statuses: [STARTED]}) {
-  ... on Runs { results { runId runConfigYaml } } } }
-"""
-RUN_STATUS_QUERY = """
-query Status($runId: ID!) { runOrError(runId: $runId) { ... on Run { status } } }
-"""
 TERMINATE = """
 mutation Terminate($runId: String!) {
   terminateRun(runId: $runId, terminatePolicy: SAFE_TERMINATE) {
@@ -26,29 +19,6 @@ mutation Terminate($runId: String!) {
 }
 """
 STOP_WITHIN_SECONDS = 15
-
-
-def started_sync_run(
-    stack: Stack, db: psycopg.Connection[Any], entity_ids: list[str], timeout: float = 60
-) -> str:
-    """The first started sync run that holds an event of these entities."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        webhook_ids = [
-            webhook_id
-            for (webhook_id,) in db.execute(
-                "SELECT webhook_id FROM benchsync.inbox WHERE resource_id = ANY(%s)", [entity_ids]
-            )
-        ]
-        for run in graphql(stack, RUNS_QUERY, {})["runsOrError"]["results"]:
-            if any(webhook_id in run["runConfigYaml"] for webhook_id in webhook_ids):
-                return str(run["runId"])
-        time.sleep(0.5)
-    raise AssertionError(f"no sync run of these entities started within {timeout} s")
-
-
-def status(stack: Stack, run_id: str) -> str:
-    return str(graphql(stack, RUN_STATUS_QUERY, {"runId": run_id})["runOrError"]["status"])
 
 
 def test_a_terminated_run_ends_canceled_and_its_events_dead_lettered_saying_so(
@@ -65,10 +35,7 @@ def test_a_terminated_run_ends_canceled_and_its_events_dead_lettered_saying_so(
 
         answer = graphql(stack, TERMINATE, {"runId": run_id})
         assert answer["terminateRun"]["__typename"] == "TerminateRunSuccess", answer
-        stopping = time.monotonic()
-        while (current := status(stack, run_id)) not in ("CANCELED", "SUCCESS", "FAILURE"):
-            assert time.monotonic() - stopping < STOP_WITHIN_SECONDS, current
-            time.sleep(0.5)
+        current, _ = wait_for_run_end(stack, run_id, timeout=STOP_WITHIN_SECONDS)
         assert current == "CANCELED"
     finally:
         httpx.post(faults, json={"rate_limit": stack.options.rate_limit}).raise_for_status()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
+from benchsync_dagster.defs.resources import SYNC_RUN_TIMEOUT_SECONDS
 from benchsync_dagster.defs.sync.assets import (
     benchling_entity_snapshots,
     synced_benchling_data,
 )
 
-SYNC_RUN_TIMEOUT_SECONDS = 600
+# Dagster's run monitoring reads a run's time limit from this tag.
+MAX_RUNTIME_TAG = "dagster/max_runtime"
 
 # Two steps are cheaper in one process than one process each (a step costs ~1.2 s of its own
 # under the multiprocess executor; docs/architecture.md).
@@ -18,7 +20,7 @@ sync_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(benchling_entity_snapshots, synced_benchling_data),
     executor_def=dg.in_process_executor,
     description="Sync one batch of recorded webhook events (requested by inbox_sensor).",
-    # Run monitoring (dagster.yaml) cancels a run still going after this: a batch of 1,000
-    # takes seconds, or minutes under a tight rate limit; a run orphaned by a crash, forever.
-    tags={"dagster/max_runtime": str(SYNC_RUN_TIMEOUT_SECONDS)},
+    # Run monitoring (dagster.yaml) cancels a run still going after this; the sensors tag the
+    # runs they request with SyncSettings.run_timeout_seconds instead.
+    tags={MAX_RUNTIME_TAG: str(SYNC_RUN_TIMEOUT_SECONDS)},
 )

@@ -8,8 +8,13 @@ import dagster as dg
 
 from benchsync_dagster.batching import PendingEvent, plan_batches
 from benchsync_dagster.benchling.app_config import SyncTarget
-from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
-from benchsync_dagster.defs.sync.jobs import sync_job
+from benchsync_dagster.defs.resources import (
+    SYNC_RUN_TIMEOUT_SECONDS,
+    BenchlingResource,
+    PostgresResource,
+    SyncSettings,
+)
+from benchsync_dagster.defs.sync.jobs import MAX_RUNTIME_TAG, sync_job
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.inbox.event_types import (
     APP_CONFIGURATION_UPDATED,
@@ -45,6 +50,10 @@ def batch_run_config(webhook_ids: list[str], target: SyncTarget) -> dict[str, An
             "synced_benchling_data": {"config": config},
         }
     }
+
+
+def batch_tags(batch: str, attempt: int, timeout_seconds: int) -> dict[str, str]:
+    return {BATCH_TAG: batch, ATTEMPT_TAG: str(attempt), MAX_RUNTIME_TAG: str(timeout_seconds)}
 
 
 def batch_webhook_ids(run_config: Mapping[str, Any]) -> list[str]:
@@ -198,7 +207,7 @@ def inbox_sensor(
             dg.RunRequest(
                 run_key=run_key,
                 run_config=batch_run_config([event.webhook_id for event in batch], target),
-                tags={BATCH_TAG: run_key, ATTEMPT_TAG: "1"},
+                tags=batch_tags(run_key, 1, settings.run_timeout_seconds),
             )
         )
     # Held-back events (the tail of an arriving burst) are read again next tick.
@@ -246,13 +255,14 @@ def _next_attempt(
     webhook_ids = batch_webhook_ids(run.run_config)
     attempt = int(run.tags.get(ATTEMPT_TAG, "1"))
     batch = run.tags.get(BATCH_TAG, run.run_id)
+    timeout_seconds = int(run.tags.get(MAX_RUNTIME_TAG, SYNC_RUN_TIMEOUT_SECONDS))
     with postgres.transaction() as connection:
         if attempt < max_attempts:
             inbox.note_failed_attempt(connection, webhook_ids, error)
             return dg.RunRequest(
                 run_key=f"{batch}-attempt{attempt + 1}",
                 run_config=run.run_config,
-                tags={BATCH_TAG: batch, ATTEMPT_TAG: str(attempt + 1)},
+                tags=batch_tags(batch, attempt + 1, timeout_seconds),
             )
         if len(webhook_ids) == 1:
             dead = inbox.mark_dead(
@@ -267,7 +277,7 @@ def _next_attempt(
             dg.RunRequest(
                 run_key=f"{batch}/{number}",
                 run_config=batch_run_config(half, target),
-                tags={BATCH_TAG: f"{batch}/{number}", ATTEMPT_TAG: str(max_attempts)},
+                tags=batch_tags(f"{batch}/{number}", max_attempts, timeout_seconds),
             )
             for number, half in ((1, webhook_ids[:middle]), (2, webhook_ids[middle:]))
         ]

@@ -1,0 +1,62 @@
+"""The running Dagster webserver's GraphQL API, as the UI uses it: for tests of what the daemon
+and the run workers do."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import psycopg
+
+from benchsync.demo.stack import Stack
+
+STARTED_RUNS_QUERY = """
+query { runsOrError(filter: {pipelineName: "sync_job", statuses: [STARTED]}) {
+  ... on Runs { results { runId runConfigYaml } } } }
+"""
+RUN_STATUS_QUERY = """
+query Status($runId: ID!) { runOrError(runId: $runId) { ... on Run { status } } }
+"""
+
+
+def graphql(stack: Stack, query: str, variables: dict[str, Any] | None = None) -> Any:
+    response = httpx.post(
+        f"{stack.dagster_url}/graphql",
+        json={"query": query, "variables": variables or {}},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()["data"]
+
+
+def run_status(stack: Stack, run_id: str) -> str:
+    return str(graphql(stack, RUN_STATUS_QUERY, {"runId": run_id})["runOrError"]["status"])
+
+
+def started_sync_run(
+    stack: Stack, db: psycopg.Connection[Any], entity_ids: list[str], timeout: float = 60
+) -> str:
+    """The first started sync run that holds an event of these entities."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        webhook_ids = [
+            webhook_id
+            for (webhook_id,) in db.execute(
+                "SELECT webhook_id FROM benchsync.inbox WHERE resource_id = ANY(%s)", [entity_ids]
+            )
+        ]
+        for run in graphql(stack, STARTED_RUNS_QUERY)["runsOrError"]["results"]:
+            if any(webhook_id in run["runConfigYaml"] for webhook_id in webhook_ids):
+                return str(run["runId"])
+        time.sleep(0.5)
+    raise AssertionError(f"no sync run of these entities started within {timeout} s")
+
+
+def wait_for_run_end(stack: Stack, run_id: str, timeout: float) -> tuple[str, float]:
+    """The run's final status, and how many seconds it took to reach it."""
+    started = time.monotonic()
+    while (status := run_status(stack, run_id)) not in ("CANCELED", "SUCCESS", "FAILURE"):
+        assert time.monotonic() - started < timeout, f"run {run_id} still {status}"
+        time.sleep(0.25)
+    return status, time.monotonic() - started
