@@ -57,9 +57,11 @@ def env_or(variable: str, default: Default) -> Default:
 
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource[Any]]:
+    postgres = PostgresResource(database_url=dg.EnvVar(DATABASE_URL_VARIABLE))
     return {
-        "postgres": PostgresResource(database_url=dg.EnvVar(DATABASE_URL_VARIABLE)),
+        "postgres": postgres,
         "benchling": BenchlingResource(
+            postgres=postgres,
             tenant_url=dg.EnvVar("BENCHLING_TENANT_URL"),
             client_id=dg.EnvVar("CLIENT_ID"),
             client_secret_file=env_or("CLIENT_SECRET_FILE", None),

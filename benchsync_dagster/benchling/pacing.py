@@ -1,23 +1,73 @@
-"""Keeping this process's calls to Benchling within the tenant's rate limit.
+"""Keeping calls to Benchling within the tenant's rate limit.
 
 Pacing lives in the code location, not in the Dagster instance, because users deploy it into
 instances whose settings we do not control. Every HTTP call (token requests included) passes
-through ``PacedTransport``, which keeps this process under the configured rate and waits out a
-429 for as long as ``x-rate-limit-reset`` says.
+through ``PacedTransport``, which takes a slot of a ``RateBudget`` before sending and waits out a
+429 for as long as ``x-rate-limit-reset`` says. The deployment's budget is shared by every
+process that calls Benchling (``storage.benchling_budget``); ``LocalBudget`` is one process's.
 """
 
 from __future__ import annotations
 
 import collections
+import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Protocol
 
 import httpx
 
 RATE_WINDOW_SECONDS = 30.0  # Benchling counts requests per tenant in 30 s windows
+# A slot is when a request leaves; Benchling counts it when it arrives, a little later, and
+# network delays differ: budget windows are this much longer than Benchling's.
+WINDOW_MARGIN_SECONDS = 0.5
+# 429 waits grow by up to this fraction (never shrink: sooner would be refused again), so that
+# callers refused together do not all come back together.
+THROTTLE_JITTER = 0.1
+
+
+class RateBudget(Protocol):
+    def reserve(self) -> float:
+        """Take the next free slot of the budget; the seconds to wait until it comes."""
+        ...
+
+
+def next_slot(reserved: collections.deque[float], now: float, limit: int, window: float) -> float:
+    """The earliest moment from ``now`` at which a request keeps every ``window`` of the
+    ``reserved`` slots (oldest first) within ``limit``: not before the ``limit``-th newest slot
+    has left the window. (Measuring from the oldest slot would admit concurrent callers in
+    bursts.)"""
+    while reserved and reserved[0] <= now - window:
+        reserved.popleft()
+    if len(reserved) < limit:
+        return now
+    return max(now, reserved[-limit] + window)
+
+
+class LocalBudget:
+    """One process's sliding window of ``rate_limit`` requests per ``window_seconds``."""
+
+    def __init__(
+        self,
+        rate_limit: int,
+        window_seconds: float = RATE_WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._rate_limit = rate_limit
+        self._window = window_seconds
+        self._clock = clock
+        self._reserved: collections.deque[float] = collections.deque()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        with self._lock:
+            now = self._clock()
+            slot = next_slot(self._reserved, now, self._rate_limit, self._window)
+            self._reserved.append(slot)  # queued callers line up behind it
+            return slot - now
 
 
 def _seconds(header_value: str | None) -> float | None:
@@ -38,41 +88,36 @@ class CallStats:
 
 
 class PacedTransport(httpx.BaseTransport):
-    """Keeps this process within ``rate_limit`` requests per 30 s and waits out 429s.
+    """Sends each request in a slot of ``budget``, and waits out 429s.
 
-    Other processes spend the same tenant budget, so it also pauses when Benchling reports
-    ``x-rate-limit-remaining: 0``, until ``x-rate-limit-reset`` has passed.
+    Clients outside the budget may spend the same tenant's limit, so it also pauses when
+    Benchling reports ``x-rate-limit-remaining: 0``, until ``x-rate-limit-reset`` has passed.
     """
 
     def __init__(
         self,
-        rate_limit: int,
+        budget: RateBudget,
         inner: httpx.BaseTransport | None = None,
         least_throttle_wait: float = 1.0,
         max_throttled_retries: int = 8,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
     ) -> None:
         self._inner = inner or httpx.HTTPTransport()
-        self._rate_limit = rate_limit
+        self._budget = budget
         self._least_throttle_wait = least_throttle_wait
         self._max_throttled_retries = max_throttled_retries
         self._clock, self._sleep = clock, sleep
-        self._sent_at: collections.deque[float] = collections.deque()
+        self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrecy)
         self._tenant_exhausted_until = 0.0
         self._lock = threading.Lock()
         self.stats = CallStats()
 
     def _wait_for_slot(self) -> None:
+        wait = self._budget.reserve()
         with self._lock:
-            now = self._clock()
-            while self._sent_at and now - self._sent_at[0] >= RATE_WINDOW_SECONDS:
-                self._sent_at.popleft()
-            wait = max(0.0, self._tenant_exhausted_until - now)
-            if len(self._sent_at) >= self._rate_limit:
-                wait = max(wait, RATE_WINDOW_SECONDS - (now - self._sent_at[0]))
-            # Reserve the slot now so concurrent callers queue behind it.
-            self._sent_at.append(now + wait)
+            wait = max(wait, self._tenant_exhausted_until - self._clock())
             self.stats.requests += 1
             self.stats.waited_seconds += wait
         if wait > 0:
@@ -95,8 +140,10 @@ class PacedTransport(httpx.BaseTransport):
     def _throttle_wait(self, response: httpx.Response, attempt: int) -> float:
         reset = _seconds(response.headers.get("x-rate-limit-reset"))
         if reset is None:
-            return float(min(self._least_throttle_wait * 2**attempt, RATE_WINDOW_SECONDS))
-        return max(self._least_throttle_wait, reset)
+            wait = float(min(self._least_throttle_wait * 2**attempt, RATE_WINDOW_SECONDS))
+        else:
+            wait = max(self._least_throttle_wait, reset)
+        return wait * self._rng.uniform(1, 1 + THROTTLE_JITTER)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         for attempt in range(self._max_throttled_retries + 1):

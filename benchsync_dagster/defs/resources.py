@@ -22,7 +22,13 @@ from pydantic import Field, PrivateAttr
 from benchsync.settings import ConfigurationError, positive, secret_from_file
 from benchsync_dagster.benchling.app_config import SyncTarget, SyncTargetCache, read_sync_target
 from benchsync_dagster.benchling.client import build_client
-from benchsync_dagster.benchling.pacing import CallStats, PacedTransport
+from benchsync_dagster.benchling.pacing import (
+    RATE_WINDOW_SECONDS,
+    WINDOW_MARGIN_SECONDS,
+    CallStats,
+    PacedTransport,
+)
+from benchsync_dagster.storage.benchling_budget import PostgresBudget
 
 # A batch of 1,000 takes seconds, or minutes under a tight rate limit; a run orphaned by a
 # crash, forever.
@@ -104,7 +110,13 @@ class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
 
 
 class BenchlingResource(dg.ConfigurableResource["BenchlingResource"]):
-    """benchling-sdk for one tenant, signed in as the App, paced to its rate limit."""
+    """benchling-sdk for one tenant, signed in as the App, paced to its rate limit.
+
+    The limit holds for the whole deployment: every run and tick takes its slots from one
+    budget in benchsync's database (``storage/benchling_budget.py``).
+    """
+
+    postgres: PostgresResource
 
     tenant_url: str = Field(
         description="e.g. https://my-tenant.benchling.com (BENCHLING_TENANT_URL)"
@@ -123,7 +135,11 @@ class BenchlingResource(dg.ConfigurableResource["BenchlingResource"]):
     )
     rate_limit: int = Field(
         default=60,
-        description="requests per 30 s this deployment may spend (BENCHSYNC_BENCHLING_RATE_LIMIT)",
+        description="requests per 30 s this deployment may spend, all processes together"
+        " (BENCHSYNC_BENCHLING_RATE_LIMIT)",
+    )
+    rate_window_seconds: float = Field(
+        default=RATE_WINDOW_SECONDS, description="the window Benchling counts requests in"
     )
     retry_backoff_seconds: float = Field(
         default=1.0,
@@ -144,9 +160,13 @@ class BenchlingResource(dg.ConfigurableResource["BenchlingResource"]):
             )
         positive(self.rate_limit, "BENCHSYNC_BENCHLING_RATE_LIMIT")
         positive(self.config_refresh_seconds, "BENCHSYNC_CONFIG_REFRESH_SECONDS")
-        self._transport = PacedTransport(
-            self.rate_limit, least_throttle_wait=self.retry_backoff_seconds
+        budget = PostgresBudget(
+            self.postgres.transaction,
+            self.tenant_url,
+            self.rate_limit,
+            self.rate_window_seconds + WINDOW_MARGIN_SECONDS,
         )
+        self._transport = PacedTransport(budget, least_throttle_wait=self.retry_backoff_seconds)
         self._client = build_client(
             self.tenant_url.rstrip("/"),
             self.client_id,

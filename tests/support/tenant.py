@@ -55,6 +55,7 @@ class Tenant:
         settings = self.emulator.settings
         return BenchlingResource(
             **{
+                "postgres": PostgresResource(database_url=self.database_url),
                 "tenant_url": self.emulator.base_url,
                 "client_id": settings.client_id,
                 "client_secret": settings.client_secret,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from benchsync_dagster.benchling.pacing import PacedTransport
+from benchsync_dagster.benchling.pacing import THROTTLE_JITTER, LocalBudget, PacedTransport
 
 
 class FakeClock:
@@ -31,7 +31,7 @@ def _paced(
     replies = iter(answers)
     inner = httpx.MockTransport(lambda request: next(replies))
     transport = PacedTransport(
-        rate_limit,
+        LocalBudget(rate_limit, clock=clock),
         inner,
         max_throttled_retries=max_throttled_retries,
         clock=clock,
@@ -58,7 +58,8 @@ def test_waits_out_a_429_for_as_long_as_the_reset_header_says() -> None:
     response = _client(transport).get("/api/v2/custom-entities")
 
     assert response.status_code == 200
-    assert clock.slept == [7.0]
+    (slept,) = clock.slept
+    assert 7.0 <= slept <= 7.0 * (1 + THROTTLE_JITTER)  # jittered, never sooner than told
     assert transport.stats.throttled == 1
 
 
@@ -78,4 +79,15 @@ def test_gives_up_after_its_retries_and_returns_the_429() -> None:
     transport, clock = _paced(throttled, max_throttled_retries=2)
 
     assert _client(transport).get("/a").status_code == 429
-    assert clock.slept == [1.0, 1.0]
+    assert len(clock.slept) == 2
+
+
+def test_callers_waiting_together_are_spread_over_the_windows() -> None:
+    # Five callers at once, two per 30 s: from the oldest slot alone, all three queued callers
+    # would be told 30 s and go together, one window holding four requests.
+    clock = FakeClock()
+    budget = LocalBudget(2, window_seconds=30.0, clock=clock)
+
+    waits = [budget.reserve() for _ in range(5)]
+
+    assert waits == [0.0, 0.0, 30.0, 30.0, 60.0]

@@ -159,3 +159,28 @@ def test_one_entity_benchling_refuses_is_dead_lettered_alone_with_its_answer(
     ).fetchall()
     assert [resource_id for resource_id, _ in dead] == [ids[2]]
     assert f"Benchling answered 400 for {ids[2]}" in dead[0][1]
+
+
+def test_concurrent_processes_share_one_budget_and_never_exceed_the_limit(
+    make_tenant: Any,
+) -> None:
+    # Benchling's limit: 4 requests in any 3 s. Two clients with their own transports, as two
+    # run processes have, each sending 8 requests as fast as their budget lets them.
+    tenant: Tenant = make_tenant(rate_limit=4, rate_window_seconds=3.0)
+    ids = register(tenant, 2)
+    resource = tenant.benchling_resource(rate_limit=4, rate_window_seconds=3.0)
+
+    def spend() -> None:
+        with dg.build_resources({"benchling": resource}) as built:
+            for number in range(8):
+                built.benchling.client.custom_entities.get_by_id(ids[number % 2])
+
+    spenders = [threading.Thread(target=spend) for _ in range(2)]
+    for spender in spenders:
+        spender.start()
+    for spender in spenders:
+        spender.join()
+
+    stats = tenant.control_get("stats")
+    assert stats["responses_429"] == 0  # the emulator, Benchling's stand-in, refused nothing
+    assert stats["requests"]["GET /api/v2/custom-entities/<entity_id>"] == 16
