@@ -96,6 +96,10 @@ def _replay_selection(args: argparse.Namespace) -> Replay:
     """The events ``benchsync replay``'s flags name: dead letters unless a selection is given."""
     from webhook_sensor_bridge.inbox import BatchSpan, Replay
 
+    if args.until is not None and (args.webhook_ids or args.batch):
+        raise ValueError(
+            "--until narrows a --since window; it goes with neither --webhook-id nor --batch"
+        )
     if args.webhook_ids:
         return Replay(webhook_ids=args.webhook_ids, description="events named by webhook id")
     if args.batch:
@@ -108,7 +112,7 @@ def _replay_selection(args: argparse.Namespace) -> Replay:
             received_until=args.until,
             description="events received in that window",
         )
-    return Replay(dead_only=True, description="dead-lettered events")
+    return Replay(state="dead", description="dead-lettered events")
 
 
 def _timestamp(text: str) -> datetime:

@@ -21,7 +21,8 @@ PASSWORD_FILE_VARIABLE = "BENCHSYNC_DATABASE_PASSWORD_FILE"  # noqa: S105 (a nam
 
 def read_password(path: str) -> str:
     try:
-        text = Path(path).read_text()
+        # As written: text mode would turn a Windows \r\n into \n, hiding the \r Postgres keeps.
+        text = Path(path).read_bytes().decode()
     except OSError as error:
         message = f"{PASSWORD_FILE_VARIABLE}: cannot read {path}: {error.strerror}"
         raise SystemExit(message) from None
@@ -30,6 +31,12 @@ def read_password(path: str) -> str:
     password = text.rstrip("\n")
     if not password:
         raise SystemExit(f"{PASSWORD_FILE_VARIABLE}: {path} is empty; put a password in it")
+    # A passfile line cannot hold these; Postgres would keep a trailing \r that libpq drops.
+    if "\r" in password or "\n" in password:
+        raise SystemExit(
+            f"{PASSWORD_FILE_VARIABLE}: {path} holds a line break (saved with Windows line"
+            " endings?); write the password on one line"
+        )
     return password
 
 

@@ -72,7 +72,7 @@ def fetch_custom_entities(benchling: Benchling, entity_ids: Sequence[str]) -> Fe
             fetched = []
         documents = [entity.to_dict() for entity in fetched]
         result.documents.extend(documents)
-        returned = {document["id"] for document in documents}
+        returned = {document.get("id") for document in documents}
         for entity_id in chunk:
             if entity_id not in returned:
                 _fetch_one(benchling, entity_id, result)

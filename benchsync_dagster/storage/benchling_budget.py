@@ -34,6 +34,9 @@ class PostgresBudget:
 
     def reserve(self) -> float:
         with self._transaction() as connection:
+            # The slot statement must see what the last holder of the lock committed: its
+            # snapshot has to be taken after the lock is granted, as READ COMMITTED does.
+            connection.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             connection.execute(
                 "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOCK_CLASS, self._tenant)
             )

@@ -70,3 +70,13 @@ def test_an_empty_or_missing_password_file_stops_the_container_with_its_name(
     for path in (empty, tmp_path / "missing"):
         with pytest.raises(SystemExit, match="BENCHSYNC_DATABASE_PASSWORD_FILE"):
             entrypoint.write_passfile({"BENCHSYNC_DATABASE_PASSWORD_FILE": str(path)})
+
+
+def test_a_password_file_with_a_line_break_inside_is_refused(
+    entrypoint: ModuleType, tmp_path: Path
+) -> None:
+    for text in ("secret\r\n", "sec\nret"):
+        password_file = tmp_path / "database_password"
+        password_file.write_bytes(text.encode())
+        with pytest.raises(SystemExit, match="line break"):
+            entrypoint.write_passfile({"BENCHSYNC_DATABASE_PASSWORD_FILE": str(password_file)})

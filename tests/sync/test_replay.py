@@ -66,3 +66,15 @@ def test_replay_without_a_database_names_the_variable(
     assert main(["replay"]) == 2
 
     assert "BENCHSYNC_DATABASE_URL" in capsys.readouterr().err
+
+
+def test_until_without_a_window_is_refused_with_the_reason(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["replay", "--batch", "inbox-1.1-1.9", "--until", "2026-12-01"]) == 2
+    assert "--until narrows a --since window" in capsys.readouterr().err
+
+
+def test_a_batch_name_that_is_not_one_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", "--batch", "inbox-1-3"]) == 2
+    assert "is not a batch's run key" in capsys.readouterr().err

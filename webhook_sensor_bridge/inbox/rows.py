@@ -78,7 +78,7 @@ class Replay:
     """Which recorded events ``requeue`` makes pending again: those meeting every criterion
     given. Ignored events are never requeued."""
 
-    dead_only: bool = False
+    state: str | None = None  # only events in this state
     received_from: datetime | None = None
     received_until: datetime | None = None
     webhook_ids: Sequence[str] | None = None

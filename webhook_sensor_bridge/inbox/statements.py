@@ -175,7 +175,7 @@ def read_after(connection: Connection, position: ReadPosition, limit: int) -> In
     held = connection.execute(
         """
         SELECT count(*) FROM benchsync.inbox
-        WHERE (txid, seq) > (%s::text::xid8, %s)
+        WHERE state = 'pending' AND (txid, seq) > (%s::text::xid8, %s)
           AND txid >= pg_snapshot_xmin(pg_current_snapshot())
         """,
         (str(position.txid), position.seq),
@@ -244,7 +244,7 @@ def requeue(connection: Connection, replay: Replay) -> dict[str, int]:
         WITH chosen AS (
             SELECT webhook_id, state FROM benchsync.inbox
             WHERE state <> 'ignored'
-              AND (NOT %(dead_only)s OR state = 'dead')
+              AND (%(state)s::text IS NULL OR state = %(state)s)
               AND (%(received_from)s::timestamptz IS NULL OR received_at >= %(received_from)s)
               AND (%(received_until)s::timestamptz IS NULL OR received_at < %(received_until)s)
               AND (%(webhook_ids)s::text[] IS NULL OR webhook_id = ANY(%(webhook_ids)s::text[]))
@@ -260,7 +260,7 @@ def requeue(connection: Connection, replay: Replay) -> dict[str, int]:
         RETURNING chosen.state
         """,
         {
-            "dead_only": replay.dead_only,
+            "state": replay.state,
             "received_from": replay.received_from,
             "received_until": replay.received_until,
             "webhook_ids": list(replay.webhook_ids) if replay.webhook_ids is not None else None,

@@ -56,8 +56,8 @@ def retried_when_benchling_fails(
     ) -> Result:
         try:
             return compute(context, *args, **kwargs)
-        except ConfigurationError:
-            raise
+        except (ConfigurationError, dg.Failure):
+            raise  # a bad setting, or a failure that says itself whether to retry
         except Exception as error:
             raise dg.RetryRequested(
                 max_retries=BENCHLING_RETRIES.max_retries,

@@ -116,7 +116,9 @@ def requeue_stranded(
     if not stranded:
         return 0
     with postgres.transaction() as connection:
-        requeued = sum(inbox.requeue(connection, inbox.Replay(webhook_ids=stranded)).values())
+        # Only those still pending: one may have been settled since it was read.
+        replay = inbox.Replay(webhook_ids=stranded, state="pending")
+        requeued = sum(inbox.requeue(connection, replay).values())
     context.log.warning(
         f"requeued {requeued} stranded events: pending for over"
         f" {stranded_after.total_seconds():.0f} s behind the cursor, in no queued, running or"
@@ -153,10 +155,14 @@ def inbox_sensor(
         next_txid = inbox.next_txid(connection)
     if position.txid > next_txid:
         # After a dump and restore (or a move to another server) transaction ids start lower:
-        # rows recorded since would all sort behind this cursor and never be read.
+        # rows recorded since would sort behind this cursor, and the restored pending rows keep
+        # ids above this server's horizon, so neither would ever be read.
+        with postgres.transaction() as connection:
+            requeued = inbox.requeue(connection, inbox.Replay(state="pending"))
         context.log.warning(
             f"the cursor ({cursor_at(position)}) is ahead of this database's transaction ids"
-            f" (next {next_txid}): restored or moved? Reading the inbox from its start"
+            f" (next {next_txid}): restored or moved? Requeued {sum(requeued.values())} pending"
+            " events and reading the inbox from its start"
         )
         position = inbox.ReadPosition()
     requeue_stranded(
@@ -227,24 +233,37 @@ def _failure_reason(context: dg.RunFailureSensorContext) -> str:
     return error.message.strip()
 
 
+# A run status sensor handles one run per tick when its function returns something, and up to
+# five when it returns None; ticks every 5 s keep a burst of failures from queueing for long.
+RUN_STATUS_SENSOR_INTERVAL_SECONDS = 5
+
+
 @dg.run_failure_sensor(
     monitored_jobs=[sync_job],
     request_job=sync_job,
     default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=RUN_STATUS_SENSOR_INTERVAL_SECONDS,
 )
 def retry_failed_batches(
     context: dg.RunFailureSensorContext, postgres: PostgresResource, sync_settings: SyncSettings
-) -> dg.RunRequest | dg.SensorResult | dg.SkipReason:
+) -> dg.RunRequest | dg.SensorResult | None:
     """Requests a failed batch again under a new run key, or dead-letters it after the last try."""
     run = context.dagster_run
     if run.tags.get(WILL_RETRY_TAG) == "true":
-        return dg.SkipReason(f"run {run.run_id} will be retried by the Dagster daemon")
-    return _next_attempt(run, _failure_reason(context), postgres, sync_settings.max_attempts)
+        context.log.info(f"run {run.run_id} will be retried by the Dagster daemon")
+        return None
+    return _next_attempt(
+        context, run, _failure_reason(context), postgres, sync_settings.max_attempts
+    )
 
 
 def _next_attempt(
-    run: dg.DagsterRun, error: str, postgres: PostgresResource, max_attempts: int
-) -> dg.RunRequest | dg.SensorResult | dg.SkipReason:
+    context: dg.RunStatusSensorContext,
+    run: dg.DagsterRun,
+    error: str,
+    postgres: PostgresResource,
+    max_attempts: int,
+) -> dg.RunRequest | dg.SensorResult | None:
     """The batch of a run that did not finish, requested again under a new run key.
 
     After its last attempt, a batch of one event is dead-lettered with ``error``; a larger one
@@ -268,7 +287,8 @@ def _next_attempt(
             dead = inbox.mark_dead(
                 connection, webhook_ids, f"sync failed {attempt} times; last error: {error}"
             )
-            return dg.SkipReason(f"batch {batch}: {dead} event dead-lettered after {attempt} tries")
+            context.log.warning(f"batch {batch}: {dead} event dead-lettered after {attempt} tries")
+            return None
         inbox.note_failed_attempt(connection, webhook_ids, error)
     middle = len(webhook_ids) // 2
     target = batch_target(run.run_config)
@@ -288,22 +308,23 @@ def _next_attempt(
     run_status=dg.DagsterRunStatus.CANCELED,
     monitored_jobs=[sync_job],
     default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=RUN_STATUS_SENSOR_INTERVAL_SECONDS,
 )
 def settle_cancelled_batches(
-    context: dg.RunStatusSensorContext, postgres: PostgresResource, sync_settings: SyncSettings
-) -> dg.RunRequest | dg.SensorResult | dg.SkipReason:
-    """Settles the events of a cancelled sync run.
+    context: dg.RunStatusSensorContext, postgres: PostgresResource
+) -> None:
+    """Dead-letters the events of a sync run an operator cancelled ("Terminate" in the UI),
+    saying so, rather than starting them again behind the operator's back; ``benchsync replay
+    --batch <run key>`` requeues them.
 
-    Cancelled by an operator ("Terminate" in the UI): its events are dead-lettered, saying so,
-    rather than started again behind the operator's back; ``benchsync replay --batch <run key>``
-    requeues them. Cancelled by run monitoring (past its ``dagster/max_runtime``: hung, or
-    orphaned by a crash): it counts as a failed attempt and is requested again.
+    A run that run monitoring cancelled for running past its ``dagster/max_runtime`` (hung, or
+    orphaned by a crash) is left alone: run monitoring also reports it FAILURE, and the daemon's
+    run retries and ``retry_failed_batches`` take it from there.
     """
     run = context.dagster_run
     cancelling = context.instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_CANCELING)
-    timed_out = [event.message for event in cancelling if "maximum runtime" in event.message]
-    if timed_out:
-        return _next_attempt(run, timed_out[0], postgres, sync_settings.max_attempts)
+    if any("maximum runtime" in event.message for event in cancelling):
+        return
     batch = run.tags.get(BATCH_TAG, run.run_id)
     reason = (
         f"the sync run {run.run_id} was cancelled; `benchsync replay --batch {batch}` requeues"
@@ -311,4 +332,4 @@ def settle_cancelled_batches(
     )
     with postgres.transaction() as connection:
         dead = inbox.mark_dead(connection, batch_webhook_ids(run.run_config), reason)
-    return dg.SkipReason(f"batch {batch}: {dead} events dead-lettered, as its run was cancelled")
+    context.log.warning(f"batch {batch}: {dead} events dead-lettered, as its run was cancelled")
