@@ -184,17 +184,20 @@ def read_after(connection: Connection, position: ReadPosition, limit: int) -> In
 
 
 def pending_behind(
-    connection: Connection, position: ReadPosition, received_before: datetime, limit: int
+    connection: Connection, position: ReadPosition, older_than_seconds: float, limit: int
 ) -> list[str]:
-    """Webhook ids of pending events a reader at ``position`` has passed, received before
-    ``received_before``: candidates for events no run will settle (the partial index)."""
+    """Webhook ids of pending events a reader at ``position`` has passed, received over
+    ``older_than_seconds`` ago by the database's clock (which stamped them): candidates for
+    events no run will settle (the partial index)."""
     rows = connection.execute(
         """
         SELECT webhook_id FROM benchsync.inbox
-        WHERE state = 'pending' AND received_at < %s AND (txid, seq) <= (%s::text::xid8, %s)
+        WHERE state = 'pending'
+          AND received_at < clock_timestamp() - make_interval(secs => %s)
+          AND (txid, seq) <= (%s::text::xid8, %s)
         ORDER BY seq LIMIT %s
         """,
-        (received_before, str(position.txid), position.seq, limit),
+        (older_than_seconds, str(position.txid), position.seq, limit),
     ).fetchall()
     return [webhook_id for (webhook_id,) in rows]
 

@@ -21,8 +21,9 @@ from webhook_sensor_bridge import inbox
 
 # Dead letters this recent fail no_recent_dead_letters (WARN); `benchsync replay` clears them.
 DEAD_LETTER_WINDOW = timedelta(hours=24)
-# The health sensor reports a check when its outcome changes, and at least this often.
-HEALTH_REPORT_EVERY = timedelta(hours=1)
+# The health sensor reports a check when its outcome changes, and at least this often (so that
+# an outcome a sync run reported since is not left standing for long).
+HEALTH_REPORT_EVERY = timedelta(minutes=15)
 
 
 @dg.asset_check(asset=synced_benchling_data)
@@ -84,7 +85,8 @@ def sync_health_sensor(
     context: dg.SensorEvaluationContext, postgres: PostgresResource, sync_settings: SyncSettings
 ) -> dg.SensorResult | dg.SkipReason:
     """Evaluates the inbox checks whether or not sync runs happen, reporting each when its
-    outcome changes (and hourly): a stalled sensor or a closed gate starts no run to check."""
+    outcome changes (and every 15 minutes): a stalled sensor or a closed gate starts no run
+    that would check."""
     with postgres.transaction() as connection:
         outcomes = {
             no_event_pending_too_long.check_key.name: pending_age(

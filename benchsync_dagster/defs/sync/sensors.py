@@ -107,12 +107,14 @@ def requeue_stranded(
     monitoring for hung and orphaned runs); this is the net below them, for whatever slips
     through: a run deleted in the UI, one of those sensors turned off, a wiped run storage.
     """
-    cutoff = datetime.now(UTC) - stranded_after
     with postgres.transaction() as connection:
-        candidates = inbox.pending_behind(connection, position, cutoff, STRANDED_SWEEP_LIMIT)
+        candidates = inbox.pending_behind(
+            connection, position, stranded_after.total_seconds(), STRANDED_SWEEP_LIMIT
+        )
     if not candidates:
         return 0
-    stranded = sorted(set(candidates) - _events_of_live_runs(context.instance, cutoff))
+    recent = datetime.now(UTC) - stranded_after  # Dagster's clock, which stamps its runs
+    stranded = sorted(set(candidates) - _events_of_live_runs(context.instance, recent))
     if not stranded:
         return 0
     with postgres.transaction() as connection:
