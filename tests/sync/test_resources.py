@@ -33,6 +33,9 @@ SETTINGS_VARIABLES = (
 def bare_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in SETTINGS_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
+    # The Benchling resource holds the Postgres one (its rate budget lives there); nothing here
+    # connects to it.
+    monkeypatch.setenv("BENCHSYNC_DATABASE_URL", "postgresql://unused@127.0.0.1:1/none")
 
 
 def the_whole_error(error: BaseException) -> str:

@@ -129,6 +129,30 @@ def requeue_stranded(
     return requeued
 
 
+def _position_on_this_server(
+    context: dg.SensorEvaluationContext, postgres: PostgresResource
+) -> inbox.ReadPosition:
+    """Where the cursor says the sensor stands, unless the cursor comes from another server.
+
+    After a dump and restore (or a move to another server) transaction ids start lower: rows
+    recorded since would sort behind the cursor, and the restored pending rows keep ids above
+    this server's horizon, so neither would ever be read. Then every pending event is requeued
+    (taking this server's ids) and the inbox read from its start.
+    """
+    position = position_from_cursor(context.cursor)
+    with postgres.transaction() as connection:
+        next_txid = inbox.next_txid(connection)
+        if position.txid <= next_txid:
+            return position
+        requeued = inbox.requeue(connection, inbox.Replay(state="pending"))
+    context.log.warning(
+        f"the cursor ({cursor_at(position)}) is ahead of this database's transaction ids"
+        f" (next {next_txid}): restored or moved? Requeued {sum(requeued.values())} pending"
+        " events and reading the inbox from its start"
+    )
+    return inbox.ReadPosition()
+
+
 def _nothing_to_read(held_back: int) -> str:
     if not held_back:
         return "no new events"
@@ -152,21 +176,7 @@ def inbox_sensor(
 ) -> dg.SensorResult | dg.SkipReason:
     """Turns newly recorded webhooks into batched runs of ``sync_job``."""
     settings = sync_settings
-    position = position_from_cursor(context.cursor)
-    with postgres.transaction() as connection:
-        next_txid = inbox.next_txid(connection)
-    if position.txid > next_txid:
-        # After a dump and restore (or a move to another server) transaction ids start lower:
-        # rows recorded since would sort behind this cursor, and the restored pending rows keep
-        # ids above this server's horizon, so neither would ever be read.
-        with postgres.transaction() as connection:
-            requeued = inbox.requeue(connection, inbox.Replay(state="pending"))
-        context.log.warning(
-            f"the cursor ({cursor_at(position)}) is ahead of this database's transaction ids"
-            f" (next {next_txid}): restored or moved? Requeued {sum(requeued.values())} pending"
-            " events and reading the inbox from its start"
-        )
-        position = inbox.ReadPosition()
+    position = _position_on_this_server(context, postgres)
     requeue_stranded(
         context, postgres, position, timedelta(seconds=settings.stranded_after_seconds)
     )
