@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import httpx
 import psycopg
 
 from benchsync.demo.databases import without_password
@@ -82,18 +81,8 @@ query SyncRuns($filter: RunsFilter!) {
 
 def _sync_runs(stack: Stack, since: datetime) -> dict[str, int]:
     """The sync runs since ``since``, asked of the Dagster webserver's GraphQL API."""
-    response = httpx.post(
-        f"{stack.dagster_url}/graphql",
-        json={
-            "query": _SYNC_RUNS_QUERY,
-            "variables": {
-                "filter": {"pipelineName": sync_job.name, "createdAfter": since.timestamp()}
-            },
-        },
-        timeout=30,
-    )
-    response.raise_for_status()
-    answer = response.json()["data"]["runsOrError"]
+    run_filter = {"pipelineName": sync_job.name, "createdAfter": since.timestamp()}
+    answer = stack.graphql(_SYNC_RUNS_QUERY, {"filter": run_filter})["runsOrError"]
     if "results" not in answer:
         raise DemoError(f"Dagster could not list the sync runs: {answer.get('message')}")
     runs = answer["results"]

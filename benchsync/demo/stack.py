@@ -9,6 +9,9 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from benchling_emulator.server import EmulatorServer
 from benchling_emulator.settings import EmulatorSettings
@@ -48,6 +51,16 @@ class Stack:
     @property
     def dagster_url(self) -> str:
         return f"http://127.0.0.1:{self.options.dagster_port}"
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> Any:
+        """The ``data`` of a query to the Dagster webserver's GraphQL API, as the UI asks it."""
+        response = httpx.post(
+            f"{self.dagster_url}/graphql",
+            json={"query": query, "variables": variables or {}},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return response.json()["data"]
 
     def __enter__(self) -> Stack:
         try:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from benchsync.demo.progress import summary, wait_until_synced
 from benchsync.demo.stack import Stack
-from tests.support.dagster_api import graphql
 
 RESOURCE_QUERY = """
 query Resource($selector: ResourceSelector!) {
@@ -25,7 +24,7 @@ def configured_values(stack: Stack, resource: str) -> dict[str, tuple[str, str]]
         "repositoryName": "__repository__",
         "resourceName": resource,
     }
-    details = graphql(stack, RESOURCE_QUERY, {"selector": selector})
+    details = stack.graphql(RESOURCE_QUERY, {"selector": selector})
     values = details["topLevelResourceDetailsOrError"]["configuredValues"]
     return {value["key"]: (value["type"], value["value"]) for value in values}
 

@@ -14,7 +14,7 @@ import psycopg
 
 from benchsync.demo.progress import wait_until_synced
 from benchsync.demo.stack import Stack
-from tests.support.dagster_api import graphql, started_sync_run, wait_for_run_end
+from tests.support.dagster_api import started_sync_run, wait_for_run_end
 
 LOGS_QUERY = """
 query Logs($runId: ID!) {
@@ -34,7 +34,7 @@ SLOTS_FREED_WITHIN_SECONDS = 90
 def run_process_id(stack: Stack, run_id: str, timeout: float = 30) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        events = graphql(stack, LOGS_QUERY, {"runId": run_id})["logsForRun"]["events"]
+        events = stack.graphql(LOGS_QUERY, {"runId": run_id})["logsForRun"]["events"]
         for event in events:
             found = re.search(r"pid: (\d+)", event.get("message") or "")
             if found:
@@ -44,7 +44,7 @@ def run_process_id(stack: Stack, run_id: str, timeout: float = 30) -> int:
 
 
 def slots_held_by(stack: Stack, run_id: str) -> int:
-    claimed = graphql(stack, SLOTS_QUERY)["instance"]["concurrencyLimit"]["claimedSlots"]
+    claimed = stack.graphql(SLOTS_QUERY)["instance"]["concurrencyLimit"]["claimedSlots"]
     return sum(slot["runId"] == run_id for slot in claimed)
 
 

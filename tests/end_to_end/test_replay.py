@@ -19,7 +19,6 @@ from benchsync.cli import main
 from benchsync.demo.progress import wait_until_synced
 from benchsync.demo.stack import Stack
 from benchsync_dagster.defs.sync.sensors import BATCH_TAG
-from tests.support.dagster_api import graphql
 
 SETTLE_TIMEOUT_SECONDS = 120
 
@@ -109,7 +108,7 @@ def test_a_whole_batch_is_synced_again_by_its_run_key(
     synced: list[str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    runs = graphql(stack, RUNS_QUERY, {"filter": {"pipelineName": "sync_job"}})
+    runs = stack.graphql(RUNS_QUERY, {"filter": {"pipelineName": "sync_job"}})
     (batch,) = [
         {tag["key"]: tag["value"] for tag in run["tags"]}[BATCH_TAG]
         for run in runs["runsOrError"]["results"]

@@ -9,7 +9,7 @@ import httpx
 import psycopg
 
 from benchsync.demo.stack import Stack
-from tests.support.dagster_api import graphql, started_sync_run, wait_for_run_end
+from tests.support.dagster_api import started_sync_run, wait_for_run_end
 
 TERMINATE = """
 mutation Terminate($runId: String!) {
@@ -33,7 +33,7 @@ def test_a_terminated_run_ends_canceled_and_its_events_dead_lettered_saying_so(
         run_id = started_sync_run(stack, db, entity_ids)
         time.sleep(2)  # well into the fetch
 
-        answer = graphql(stack, TERMINATE, {"runId": run_id})
+        answer = stack.graphql(TERMINATE, {"runId": run_id})
         assert answer["terminateRun"]["__typename"] == "TerminateRunSuccess", answer
         current, _ = wait_for_run_end(stack, run_id, timeout=STOP_WITHIN_SECONDS)
         assert current == "CANCELED"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 import psycopg
 
 from benchsync.demo.stack import Stack
@@ -20,18 +19,8 @@ query Status($runId: ID!) { runOrError(runId: $runId) { ... on Run { status } } 
 """
 
 
-def graphql(stack: Stack, query: str, variables: dict[str, Any] | None = None) -> Any:
-    response = httpx.post(
-        f"{stack.dagster_url}/graphql",
-        json={"query": query, "variables": variables or {}},
-        timeout=30,
-    )
-    response.raise_for_status()
-    return response.json()["data"]
-
-
 def run_status(stack: Stack, run_id: str) -> str:
-    return str(graphql(stack, RUN_STATUS_QUERY, {"runId": run_id})["runOrError"]["status"])
+    return str(stack.graphql(RUN_STATUS_QUERY, {"runId": run_id})["runOrError"]["status"])
 
 
 def started_sync_run(
@@ -46,7 +35,7 @@ def started_sync_run(
                 "SELECT webhook_id FROM benchsync.inbox WHERE resource_id = ANY(%s)", [entity_ids]
             )
         ]
-        for run in graphql(stack, STARTED_RUNS_QUERY)["runsOrError"]["results"]:
+        for run in stack.graphql(STARTED_RUNS_QUERY)["runsOrError"]["results"]:
             if any(webhook_id in run["runConfigYaml"] for webhook_id in webhook_ids):
                 return str(run["runId"])
         time.sleep(0.5)
