@@ -80,6 +80,16 @@ def webhook_urls() -> dict[str, Any]:
     return {"urls": list(services.delivery.urls)}
 
 
+@control.post("/app-configuration")
+def app_configuration() -> dict[str, Any]:
+    """Link "Synced Field Data" to the field named ``synced_field``; its webhook follows."""
+    field_name = json_object().get("synced_field")
+    if not isinstance(field_name, str) or not field_name:
+        raise bad_request("synced_field must name a field of the synced schema")
+    current_services().tenant.link_synced_field(field_name)
+    return {"synced_field": field_name}
+
+
 @control.post("/rotate-key")
 def rotate_key() -> dict[str, Any]:
     return {"keyId": current_services().signer.rotate()}

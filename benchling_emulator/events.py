@@ -12,6 +12,7 @@ from benchling_emulator.clock import isoformat
 ENTITY_REGISTERED = "v2.entity.registered"
 CUSTOM_ENTITY_CREATED = "v3.customEntity.created"
 CUSTOM_ENTITY_UPDATED = "v3.customEntity.updated"
+APP_CONFIGURATION_UPDATED = "v2-beta.app.configuration.updated"
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ def envelope(event: TenantEvent, installation: AppInstallation) -> dict[str, Any
             "id": installation.app_definition_id,
             "versionNumber": installation.app_version,
         },
-        "channel": "events",
+        # Benchling sends what concerns the App itself on the app-signals channel.
+        "channel": "app_signals" if event.type == APP_CONFIGURATION_UPDATED else "events",
         "message": message,
     }
 

@@ -11,13 +11,14 @@ import random
 import string
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from benchling_emulator.clock import TenantClock, isoformat
 from benchling_emulator.errors import bad_request, not_found
 from benchling_emulator.events import (
+    APP_CONFIGURATION_UPDATED,
     CUSTOM_ENTITY_CREATED,
     CUSTOM_ENTITY_UPDATED,
     ENTITY_REGISTERED,
@@ -25,7 +26,13 @@ from benchling_emulator.events import (
 )
 from benchling_emulator.listing import Page, SortKey, SortOrder, keyset_page
 from benchling_emulator.schemas import EntitySchema
-from benchling_emulator.seed import ConfigItem, Registry, TenantSeed, sample_field_values
+from benchling_emulator.seed import (
+    SYNCED_FIELD_PATH,
+    ConfigItem,
+    Registry,
+    TenantSeed,
+    sample_field_values,
+)
 from benchling_emulator.settings import BulkGetMissing
 
 EventSink = Callable[[list[TenantEvent]], None]
@@ -113,6 +120,7 @@ class Tenant:
         self._emit = events
         self._lock = threading.Lock()
         self._schemas = {seed.schema.id: seed.schema}
+        self._config_items = list(seed.config_items)
         self._entities: dict[str, Entity] = {}
         self._tasks: dict[str, dict[str, Any]] = {}
         self._sessions: dict[str, dict[str, Any]] = {}
@@ -282,7 +290,33 @@ class Tenant:
     def config_items(self, app_id: str) -> list[ConfigItem]:
         if app_id != self.app_id:
             raise not_found("App", app_id)
-        return list(self.seed.config_items)
+        with self._lock:
+            return list(self._config_items)
+
+    def link_synced_field(self, field_name: str) -> None:
+        """Point "Synced Field Data" at another field of the synced schema, as an admin does in
+        the App's settings; Benchling then sends ``v2-beta.app.configuration.updated``."""
+        schema = self.seed.schema
+        field = next((f for f in schema.fields if f.name == field_name), None)
+        if field is None:
+            raise bad_request(f"schema {schema.id} has no field named {field_name!r}")
+        with self._lock:
+            self._config_items = [
+                replace(
+                    item, linked_id=field.id, linked_name=field.name, created_at=self._clock.now()
+                )
+                if item.path == SYNCED_FIELD_PATH
+                else item
+                for item in self._config_items
+            ]
+            event = TenantEvent(
+                id=self._new_id("evt_"),
+                type=APP_CONFIGURATION_UPDATED,
+                created_at=self._clock.now(),
+                resource_id=self.app_id,
+                schema_id=schema.id,
+            )
+        self._emit([event])
 
     def create_session(self, request: dict[str, Any]) -> dict[str, Any]:
         if request.get("appId") != self.app_id:

@@ -27,6 +27,7 @@ from benchsync_dagster.defs.resources import (
     SyncSettings,
 )
 from benchsync_dagster.defs.sync.assets import (
+    benchling_app_configuration,
     benchling_entity_snapshots,
     benchling_registry,
     synced_benchling_data,
@@ -37,7 +38,7 @@ from benchsync_dagster.defs.sync.checks import (
     one_row_per_entity,
     sync_health_sensor,
 )
-from benchsync_dagster.defs.sync.jobs import sync_job
+from benchsync_dagster.defs.sync.jobs import app_configuration_job, requeue_job, sync_job
 from benchsync_dagster.defs.sync.sensors import (
     inbox_sensor,
     retry_failed_batches,
@@ -68,7 +69,6 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource[Any]]:
             client_secret=env_or("CLIENT_SECRET", None),
             app_id=env_or("BENCHLING_APP_ID", None),
             rate_limit=env_or("BENCHSYNC_BENCHLING_RATE_LIMIT", 60),
-            config_refresh_seconds=env_or("BENCHSYNC_CONFIG_REFRESH_SECONDS", 300),
         ),
         "sync_settings": SyncSettings(
             max_batch_size=env_or("BENCHSYNC_MAX_BATCH_SIZE", 1000),
@@ -77,6 +77,7 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource[Any]]:
             max_pending_seconds=env_or("BENCHSYNC_MAX_PENDING_SECONDS", 900),
             run_timeout_seconds=env_or("BENCHSYNC_RUN_TIMEOUT_SECONDS", SYNC_RUN_TIMEOUT_SECONDS),
             stranded_after_seconds=env_or("BENCHSYNC_STRANDED_AFTER_SECONDS", 600),
+            config_refresh_seconds=env_or("BENCHSYNC_CONFIG_REFRESH_SECONDS", 300),
         ),
     }
 
@@ -88,12 +89,13 @@ def build_definitions(
     return dg.Definitions(
         assets=[
             benchling_registry,
+            benchling_app_configuration,
             benchling_entity_snapshots,
             synced_benchling_data,
             registry_reconciliation,
         ],
         asset_checks=[one_row_per_entity, no_event_pending_too_long, no_recent_dead_letters],
-        jobs=[sync_job, reconciliation_job],
+        jobs=[sync_job, app_configuration_job, requeue_job, reconciliation_job],
         sensors=[inbox_sensor, retry_failed_batches, settle_cancelled_batches, sync_health_sensor],
         schedules=[reconciliation_schedule(reconcile_cron)],
         resources=resources,

@@ -20,7 +20,6 @@ from psycopg_pool import ConnectionPool
 from pydantic import Field, PrivateAttr
 
 from benchsync.settings import ConfigurationError, positive, secret_from_file
-from benchsync_dagster.benchling.app_config import SyncTarget, SyncTargetCache, read_sync_target
 from benchsync_dagster.benchling.client import build_client
 from benchsync_dagster.benchling.pacing import (
     RATE_WINDOW_SECONDS,
@@ -33,9 +32,6 @@ from benchsync_dagster.storage.benchling_budget import PostgresBudget
 # A batch of 1,000 takes seconds, or minutes under a tight rate limit; a run orphaned by a
 # crash, forever.
 SYNC_RUN_TIMEOUT_SECONDS = 600
-
-# One per code-location process: the sensor reads the App configuration once per refresh period.
-_sync_target_cache = SyncTargetCache()
 
 
 class PostgresResource(dg.ConfigurableResource["PostgresResource"]):
@@ -99,6 +95,11 @@ class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
         description="an event the sensor has read, still pending this long after it arrived and"
         " in no queued, running or recent run, is requeued (BENCHSYNC_STRANDED_AFTER_SECONDS)",
     )
+    config_refresh_seconds: int = Field(
+        default=300,
+        description="a sync run reads the App configuration from Benchling again when the stored"
+        " one is older than this (BENCHSYNC_CONFIG_REFRESH_SECONDS)",
+    )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         positive(self.max_batch_size, "BENCHSYNC_MAX_BATCH_SIZE")
@@ -107,6 +108,7 @@ class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
         positive(self.max_pending_seconds, "BENCHSYNC_MAX_PENDING_SECONDS")
         positive(self.run_timeout_seconds, "BENCHSYNC_RUN_TIMEOUT_SECONDS")
         positive(self.stranded_after_seconds, "BENCHSYNC_STRANDED_AFTER_SECONDS")
+        positive(self.config_refresh_seconds, "BENCHSYNC_CONFIG_REFRESH_SECONDS")
 
 
 class BenchlingResource(dg.ConfigurableResource["BenchlingResource"]):
@@ -145,10 +147,6 @@ class BenchlingResource(dg.ConfigurableResource["BenchlingResource"]):
         default=1.0,
         description="first wait before retrying a 502/503/504, doubling; the least 429 wait",
     )
-    config_refresh_seconds: int = Field(
-        default=300,
-        description="how long the App configuration is cached (BENCHSYNC_CONFIG_REFRESH_SECONDS)",
-    )
 
     _transport: PacedTransport | None = PrivateAttr(default=None)
     _client: Benchling | None = PrivateAttr(default=None)
@@ -159,7 +157,6 @@ class BenchlingResource(dg.ConfigurableResource["BenchlingResource"]):
                 f"BENCHLING_TENANT_URL must start with https://, got {self.tenant_url!r}"
             )
         positive(self.rate_limit, "BENCHSYNC_BENCHLING_RATE_LIMIT")
-        positive(self.config_refresh_seconds, "BENCHSYNC_CONFIG_REFRESH_SECONDS")
         budget = PostgresBudget(
             self.postgres.transaction,
             self.tenant_url,
@@ -195,21 +192,3 @@ class BenchlingResource(dg.ConfigurableResource["BenchlingResource"]):
     def call_stats(self) -> CallStats:
         assert self._transport is not None, "BenchlingResource used outside of an execution"
         return self._transport.stats
-
-    def sync_target(self, fallback_app_id: str | None) -> SyncTarget:
-        """The App configuration's "Synced Schema" and "Synced Field Data", cached."""
-        app_id = self.app_id or fallback_app_id
-        if app_id is None:
-            raise ConfigurationError(
-                "BENCHLING_APP_ID is not set and no webhook has told us the App's id yet"
-            )
-        return _sync_target_cache.get(
-            (self.tenant_url, app_id),
-            lambda: read_sync_target(self.client, app_id),
-            ttl_seconds=self.config_refresh_seconds,
-        )
-
-    @staticmethod
-    def forget_sync_target() -> None:
-        """Read the App configuration anew at next use (it was updated in Benchling)."""
-        _sync_target_cache.invalidate()

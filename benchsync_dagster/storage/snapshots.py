@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pandas as pd
@@ -65,6 +65,19 @@ def documents(connection: psycopg.Connection[Any], entity_ids: Sequence[str]) ->
         [list(entity_ids)],
     ).fetchall()
     return [document for (document,) in rows]
+
+
+def documents_of_schema(
+    connection: psycopg.Connection[Any], schema_id: str, chunk_size: int
+) -> Iterator[list[Any]]:
+    """Every stored document of ``schema_id``, ``chunk_size`` at a time (a server-side cursor:
+    memory holds one chunk). Runs in the caller's transaction."""
+    with connection.cursor(name="documents_of_schema") as cursor:
+        cursor.execute(
+            "SELECT document FROM benchling_entity_snapshots WHERE schema_id = %s", [schema_id]
+        )
+        while rows := cursor.fetchmany(chunk_size):
+            yield [document for (document,) in rows]
 
 
 def row_count(connection: psycopg.Connection[Any]) -> int:

@@ -65,6 +65,14 @@ def upsert(connection: psycopg.Connection[Any], frame: pd.DataFrame) -> int:
     return cursor.rowcount
 
 
+def delete_other_schemas(connection: psycopg.Connection[Any], schema_id: str) -> int:
+    """Remove the rows of every schema but ``schema_id`` (the table holds the configured schema's
+    entities only; their snapshots stay); returns how many."""
+    return connection.execute(
+        "DELETE FROM synced_benchling_data WHERE schema_id IS DISTINCT FROM %s", [schema_id]
+    ).rowcount
+
+
 def modified_at_by_id(
     connection: psycopg.Connection[Any], entity_ids: Sequence[str]
 ) -> dict[str, tuple[datetime, bool]]:

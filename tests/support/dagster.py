@@ -6,27 +6,53 @@ is tested through a running ``dagster dev`` (tests/end_to_end).
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 
-from benchsync_dagster.benchling.app_config import SyncTarget, read_sync_target
+from benchsync_dagster.benchling.app_config import read_sync_target
 from benchsync_dagster.defs.sync.sensors import batch_run_config, inbox_sensor
+from benchsync_dagster.storage.app_configuration import SyncTarget
 from tests.support.tenant import Tenant
 
 
 def evaluate_inbox_sensor(
     instance: dg.DagsterInstance, tenant: Tenant, cursor: str | None = None, **sync_settings: int
-) -> dg.SensorResult | dg.SkipReason:
+) -> dg.SensorResult:
     """One tick of ``inbox_sensor`` over ``tenant``'s inbox, with these SyncSettings fields."""
     with dg.build_sensor_context(
         instance=instance, cursor=cursor, resources=tenant.resources(**sync_settings)
     ) as context:
         result = inbox_sensor(context)
-    assert isinstance(result, dg.SensorResult | dg.SkipReason)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def requests_for(result: dg.SensorResult, job_name: str) -> list[dg.RunRequest]:
+    return [r for r in result.run_requests or [] if r.job_name == job_name]
+
+
+def execute_request(
+    tenant: Tenant,
+    request: dg.RunRequest,
+    instance: dg.DagsterInstance | None = None,
+    **resources: dg.ConfigurableResource[Any],
+) -> dg.ExecuteInProcessResult:
+    """The run a sensor requested, executed here as the daemon would launch it (with any of
+    the resources replaced)."""
+    assert request.job_name is not None
+    job = tenant.definitions(**resources).resolve_job_def(request.job_name)
+    result: dg.ExecuteInProcessResult = job.execute_in_process(
+        run_config=request.run_config,
+        tags=request.tags,
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
     return result
 
 
 def sync_target(tenant: Tenant) -> SyncTarget:
-    """The App configuration, read as the sensor reads it."""
+    """The App configuration, as Benchling (the emulator) has it now."""
     with dg.build_resources({"benchling": tenant.benchling_resource()}) as resources:
         return read_sync_target(resources.benchling.client, tenant.emulator.settings.app_id)
 
@@ -34,13 +60,14 @@ def sync_target(tenant: Tenant) -> SyncTarget:
 def run_batch(
     tenant: Tenant,
     webhook_ids: list[str],
-    target: SyncTarget,
     instance: dg.DagsterInstance | None = None,
+    batch: str = "",
 ) -> dg.ExecuteInProcessResult:
-    """``sync_job`` over these inbox events, as the sensor would request it."""
+    """``sync_job`` over these inbox events, as the sensor would request it (a run launched by
+    hand when ``batch`` is empty)."""
     job = tenant.definitions().resolve_job_def("sync_job")
     result: dg.ExecuteInProcessResult = job.execute_in_process(
-        run_config=batch_run_config(webhook_ids, target),
+        run_config=batch_run_config(webhook_ids, batch or None),
         instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )

@@ -20,9 +20,11 @@ def test_the_registry_is_upstream_of_the_tables() -> None:
     graph = defs().resolve_asset_graph()
     snapshots = dg.AssetKey("benchling_entity_snapshots")
     synced = dg.AssetKey("synced_benchling_data")
+    configuration = dg.AssetKey("benchling_app_configuration")
 
     assert graph.get(snapshots).parent_keys == {dg.AssetKey("benchling_registry")}
-    assert graph.get(synced).parent_keys == {snapshots}
+    assert graph.get(configuration).parent_keys == {dg.AssetKey("benchling_registry")}
+    assert graph.get(synced).parent_keys == {snapshots, configuration}
 
 
 def test_the_sensors_and_the_schedule_run_by_default() -> None:

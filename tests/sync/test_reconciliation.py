@@ -9,7 +9,7 @@ import psycopg
 from benchling_sdk.models import EntityArchiveReason
 
 from benchsync.status import read_status, status_document
-from tests.support.dagster import run_batch, sync_target
+from tests.support.dagster import run_batch
 from tests.support.emulator import benchling_client
 from tests.support.tenant import Tenant, pending_webhook_ids, register
 
@@ -30,7 +30,7 @@ def drift_check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
 
 def _synced(tenant: Tenant, count: int) -> list[str]:
     ids = register(tenant, count)
-    assert run_batch(tenant, pending_webhook_ids(tenant.database_url), sync_target(tenant)).success
+    assert run_batch(tenant, pending_webhook_ids(tenant.database_url)).success
     return ids
 
 
@@ -100,14 +100,13 @@ def test_a_vanished_entitys_row_stays_archived_when_its_batch_is_synced_again(
 ) -> None:
     ids = register(tenant, 2)
     batch = pending_webhook_ids(tenant.database_url)
-    target = sync_target(tenant)
-    assert run_batch(tenant, batch, target).success
+    assert run_batch(tenant, batch).success
     tenant.control("delete", {"ids": [ids[0]]})
     reconcile(tenant, full=True)
 
     # A re-execution from the UI (or a replay): the vanished entity now answers 404, and its
     # row is rebuilt from the stored snapshot, which must say archived too.
-    assert run_batch(tenant, batch, target).success
+    assert run_batch(tenant, batch).success
 
     rows = dict(
         db.execute("SELECT benchling_api_id, archived FROM synced_benchling_data").fetchall()

@@ -11,7 +11,6 @@ import dagster as dg
 import psycopg
 import pytest
 
-from benchsync_dagster.benchling.app_config import SyncTarget
 from benchsync_dagster.defs.sync import sensors
 from benchsync_dagster.defs.sync.sensors import (
     ATTEMPT_TAG,
@@ -20,7 +19,7 @@ from benchsync_dagster.defs.sync.sensors import (
     batch_webhook_ids,
     retry_failed_batches,
 )
-from tests.support.dagster import evaluate_inbox_sensor
+from tests.support.dagster import evaluate_inbox_sensor, execute_request, requests_for
 from tests.support.tenant import Tenant, inbox_states, pending_webhook_ids, register
 from tests.support.webhooks import envelope
 from webhook_sensor_bridge import inbox
@@ -54,12 +53,17 @@ def test_a_filled_inbox_becomes_batches_with_keys_and_a_cursor(
     keys = [request.run_key for request in result.run_requests or []]
     assert len(set(keys)) == 3
     assert all(key and key.startswith("inbox-") for key in keys)
-    config = result.run_requests[0].run_config["ops"]["synced_benchling_data"]["config"]  # type: ignore[index]
-    assert config["schema_id"] and config["field_name"]
+    # A run names its batch (its run key), and never the App configuration: a rerun uses
+    # the one stored when it runs.
+    for request in result.run_requests or []:
+        config = request.run_config["ops"]["synced_benchling_data"]["config"]
+        assert config == {
+            "webhook_ids": batch_webhook_ids(request.run_config),
+            "batch": request.run_key,
+        }
 
     again = evaluate_inbox_sensor(instance, tenant, cursor=result.cursor)
-    assert isinstance(again, dg.SkipReason)
-    assert again.skip_message == "no new events"
+    assert skipped(again) == "no new events"
 
 
 def test_no_new_runs_while_enough_are_in_flight(
@@ -75,8 +79,12 @@ def test_no_new_runs_while_enough_are_in_flight(
 
     result = evaluate_inbox_sensor(instance, tenant)
 
-    assert isinstance(result, dg.SkipReason)
-    assert "in flight" in (result.skip_message or "")
+    assert not result.run_requests
+    assert "in flight" in skipped(result)
+
+
+def skipped(result: dg.SensorResult) -> str:
+    return result.skip_reason.skip_message or "" if result.skip_reason else ""
 
 
 def _record(connection: psycopg.Connection[Any], envelope: bytes, webhook_id: str) -> None:
@@ -94,8 +102,7 @@ def test_a_late_commit_below_the_cursor_is_not_skipped(
         second.commit()
 
         held = evaluate_inbox_sensor(instance, tenant)
-        assert isinstance(held, dg.SkipReason)
-        assert "1 recorded events wait for a transaction" in (held.skip_message or "")
+        assert "1 recorded events wait for a transaction" in skipped(held)
 
         first.commit()
 
@@ -114,31 +121,33 @@ def test_ignored_events_start_no_run_and_move_the_cursor(
 
     assert isinstance(result, dg.SensorResult)
     assert not result.run_requests
-    assert evaluate_inbox_sensor(instance, tenant, cursor=result.cursor) == dg.SkipReason(
-        "no new events"
-    )
+    assert skipped(evaluate_inbox_sensor(instance, tenant, cursor=result.cursor)) == "no new events"
 
 
-def test_a_configuration_update_is_settled_by_the_sensor(
+def test_a_configuration_update_is_settled_by_a_run_that_reads_the_configuration(
     tenant: Tenant, instance: dg.DagsterInstance, db: psycopg.Connection[Any]
 ) -> None:
     _record(db, envelope("v2-beta.app.configuration.updated"), "msg_config")
 
     result = evaluate_inbox_sensor(instance, tenant)
 
-    assert isinstance(result, dg.SensorResult)
+    (request,) = result.run_requests or []
+    assert request.job_name == "app_configuration_job"
+    assert inbox_states(tenant.database_url) == {"pending": 1}  # the tick wrote nothing
+    assert execute_request(tenant, request, instance).success
     assert inbox_states(tenant.database_url) == {"synced": 1}
 
 
-def test_an_entity_event_without_a_resource_is_dead_lettered(
+def test_an_entity_event_without_a_resource_is_dead_lettered_by_its_run(
     tenant: Tenant, instance: dg.DagsterInstance, db: psycopg.Connection[Any]
 ) -> None:
     _record(db, envelope(resourceId=None), "msg_no_entity")
 
     result = evaluate_inbox_sensor(instance, tenant)
 
-    assert isinstance(result, dg.SensorResult)
-    assert not result.run_requests
+    (request,) = requests_for(result, "sync_job")
+    assert inbox_states(tenant.database_url) == {"pending": 1}
+    assert execute_request(tenant, request, instance).success
     assert inbox_states(tenant.database_url) == {"dead": 1}
 
 
@@ -150,7 +159,7 @@ def retry_after_failed_run(
     broken = tenant.benchling_resource(tenant_url="my-tenant.benchling.com")
     job = tenant.definitions(benchling=broken).resolve_job_def("sync_job")
     result = job.execute_in_process(
-        run_config=batch_run_config(webhook_ids, SyncTarget("ts_x", "Field")),
+        run_config=batch_run_config(webhook_ids, None),
         instance=instance,
         tags={BATCH_TAG: "inbox-1-3", ATTEMPT_TAG: str(attempt)},
         raise_on_error=False,
@@ -242,10 +251,13 @@ def test_events_stranded_behind_the_cursor_are_requeued_and_requested_again(
 ) -> None:
     cursor, lost = read_long_ago
 
-    again = evaluate_inbox_sensor(instance, tenant, cursor=cursor)
+    sweep = evaluate_inbox_sensor(instance, tenant, cursor=cursor)
+    (requeue,) = requests_for(sweep, "requeue_job")
+    assert inbox_states(tenant.database_url) == {"pending": 3}
+    assert execute_request(tenant, requeue, instance).success
+    again = evaluate_inbox_sensor(instance, tenant, cursor=sweep.cursor)
 
-    assert isinstance(again, dg.SensorResult)
-    (request,) = again.run_requests or []
+    (request,) = requests_for(again, "sync_job")
     assert sorted(batch_webhook_ids(request.run_config)) == sorted(
         batch_webhook_ids(lost.run_config)
     )
@@ -267,7 +279,7 @@ def test_events_of_a_run_in_flight_are_not_stranded(
 
     again = evaluate_inbox_sensor(instance, tenant, cursor=cursor)
 
-    assert isinstance(again, dg.SkipReason)
+    assert not again.run_requests
     assert inbox_states(tenant.database_url) == {"pending": 3}
 
 
@@ -280,8 +292,40 @@ def test_a_cursor_from_another_server_is_noticed_and_the_inbox_read_from_its_sta
     db.execute("UPDATE benchsync.inbox SET txid = '99999999990'")
     from_the_old_server = "99999999999:7"
 
-    result = evaluate_inbox_sensor(instance, tenant, cursor=from_the_old_server)
+    noticed = evaluate_inbox_sensor(instance, tenant, cursor=from_the_old_server)
 
-    assert isinstance(result, dg.SensorResult)
-    (request,) = result.run_requests or []
+    assert noticed.cursor == "0:0"
+    (requeue,) = requests_for(noticed, "requeue_job")
+    assert execute_request(tenant, requeue, instance).success
+    result = evaluate_inbox_sensor(instance, tenant, cursor=noticed.cursor)
+    (request,) = requests_for(result, "sync_job")
     assert len(batch_webhook_ids(request.run_config)) == 3
+
+
+def inbox_rows(db: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
+    return db.execute("SELECT * FROM benchsync.inbox ORDER BY webhook_id").fetchall()
+
+
+def test_a_tick_writes_nothing(
+    tenant: Tenant,
+    instance: dg.DagsterInstance,
+    db: psycopg.Connection[Any],
+    read_long_ago: tuple[str, dg.RunRequest],
+) -> None:
+    """What "Preview tick" in the UI evaluates: stranded events, a configuration update and an
+    event naming no entity, each of which used to be written in the tick itself."""
+    cursor, _ = read_long_ago
+    _record(db, envelope("v2-beta.app.configuration.updated"), "msg_config")
+    _record(db, envelope(resourceId=None), "msg_no_entity")
+    before = inbox_rows(db)
+
+    result = evaluate_inbox_sensor(instance, tenant, cursor=cursor)
+    restart = evaluate_inbox_sensor(instance, tenant, cursor="99999999999:7")
+
+    assert {request.job_name for request in result.run_requests or []} == {
+        "requeue_job",
+        "app_configuration_job",
+        "sync_job",
+    }
+    assert requests_for(restart, "requeue_job")
+    assert inbox_rows(db) == before

@@ -31,7 +31,7 @@ def test_a_batch_becomes_exactly_its_rows(tenant: Tenant, db: psycopg.Connection
     webhook_ids = pending_webhook_ids(tenant.database_url)
     target = sync_target(tenant)
 
-    result = run_batch(tenant, webhook_ids, target)
+    result = run_batch(tenant, webhook_ids)
 
     assert result.success
     rows = synced_rows(db)
@@ -48,11 +48,10 @@ def test_a_batch_becomes_exactly_its_rows(tenant: Tenant, db: psycopg.Connection
 def test_re_execution_writes_nothing_new(tenant: Tenant, db: psycopg.Connection[Any]) -> None:
     register(tenant, 3)
     webhook_ids = pending_webhook_ids(tenant.database_url)
-    target = sync_target(tenant)
-    first = run_batch(tenant, webhook_ids, target)
+    first = run_batch(tenant, webhook_ids)
     before = synced_rows(db)
 
-    again = run_batch(tenant, webhook_ids, target)
+    again = run_batch(tenant, webhook_ids)
 
     assert first.success and again.success
     assert synced_rows(db) == before
@@ -67,7 +66,7 @@ def test_a_deleted_entity_is_dead_lettered_with_the_reason(
     ids = register(tenant, 3)
     tenant.control("delete", {"ids": [ids[0]]})
 
-    result = run_batch(tenant, pending_webhook_ids(tenant.database_url), sync_target(tenant))
+    result = run_batch(tenant, pending_webhook_ids(tenant.database_url))
 
     assert result.success
     assert set(synced_rows(db)) == set(ids[1:])
@@ -85,7 +84,7 @@ def test_a_binding_rate_limit_is_kept_without_a_single_429(
     tenant: Tenant = make_tenant(rate_limit=2, rate_window_seconds=2.0)
     ids = register(tenant, 400)
 
-    result = run_batch(tenant, pending_webhook_ids(tenant.database_url), sync_target(tenant))
+    result = run_batch(tenant, pending_webhook_ids(tenant.database_url))
 
     assert result.success
     assert set(synced_rows(db)) == set(ids)
@@ -98,11 +97,10 @@ def test_a_storm_of_429s_and_503s_is_ridden_out_and_shows_in_the_run(
 ) -> None:
     tenant: Tenant = make_tenant()
     ids = register(tenant, 300)
-    target = sync_target(tenant)
     tenant.control("faults", {"fail_rate": 0.3})
     instance = dg.DagsterInstance.ephemeral()
 
-    result = run_batch(tenant, pending_webhook_ids(tenant.database_url), target, instance)
+    result = run_batch(tenant, pending_webhook_ids(tenant.database_url), instance)
 
     assert result.success
     assert set(synced_rows(db)) == set(ids)
@@ -115,13 +113,12 @@ def test_an_outage_longer_than_the_sdk_retries_is_retried_by_the_step(
     tenant: Tenant, db: psycopg.Connection[Any]
 ) -> None:
     ids = register(tenant, 3)
-    target = sync_target(tenant)
     tenant.control("faults", {"fail_rate": 1.0, "fail_statuses": [503]})
     # Benchling comes back a second later, before the step's first retry (after ~2 s).
     recovery = threading.Timer(1.0, tenant.control, ["faults", {"fail_rate": 0.0}])
     recovery.start()
 
-    result = run_batch(tenant, pending_webhook_ids(tenant.database_url), target)
+    result = run_batch(tenant, pending_webhook_ids(tenant.database_url))
 
     recovery.join()
     assert result.success
@@ -134,9 +131,7 @@ def test_no_secret_reaches_the_run_log_or_its_metadata(tenant: Tenant) -> None:
     register(tenant, 2)
     instance = dg.DagsterInstance.ephemeral()
 
-    result = run_batch(
-        tenant, pending_webhook_ids(tenant.database_url), sync_target(tenant), instance
-    )
+    result = run_batch(tenant, pending_webhook_ids(tenant.database_url), instance)
 
     assert result.success
     everything_recorded = "\n".join(repr(entry) for entry in instance.all_logs(result.run_id))
@@ -150,7 +145,7 @@ def test_one_entity_benchling_refuses_is_dead_lettered_alone_with_its_answer(
     ids = register(tenant, 5)
     tenant.control("faults", {"entity_statuses": {ids[2]: 400}})
 
-    result = run_batch(tenant, pending_webhook_ids(tenant.database_url), sync_target(tenant))
+    result = run_batch(tenant, pending_webhook_ids(tenant.database_url))
 
     assert result.success
     assert set(synced_rows(db)) == set(ids) - {ids[2]}

@@ -20,6 +20,7 @@ from psycopg import sql
 from psycopg.rows import class_row
 
 from webhook_sensor_bridge.inbox.rows import (
+    BatchSpan,
     InboxBatch,
     InboxCounts,
     InboxEvent,
@@ -185,21 +186,21 @@ def read_after(connection: Connection, position: ReadPosition, limit: int) -> In
 
 def pending_behind(
     connection: Connection, position: ReadPosition, older_than_seconds: float, limit: int
-) -> list[str]:
-    """Webhook ids of pending events a reader at ``position`` has passed, received over
-    ``older_than_seconds`` ago by the database's clock (which stamped them): candidates for
-    events no run will settle (the partial index)."""
+) -> list[tuple[str, ReadPosition]]:
+    """Pending events a reader at ``position`` has passed, received over ``older_than_seconds``
+    ago by the database's clock (which stamped them), as (webhook id, position) in read order:
+    candidates for events no run will settle (the partial index)."""
     rows = connection.execute(
         """
-        SELECT webhook_id FROM benchsync.inbox
+        SELECT webhook_id, txid::text::bigint, seq FROM benchsync.inbox
         WHERE state = 'pending'
           AND received_at < clock_timestamp() - make_interval(secs => %s)
           AND (txid, seq) <= (%s::text::xid8, %s)
-        ORDER BY seq LIMIT %s
+        ORDER BY txid, seq LIMIT %s
         """,
         (older_than_seconds, str(position.txid), position.seq, limit),
     ).fetchall()
-    return [webhook_id for (webhook_id,) in rows]
+    return [(webhook_id, ReadPosition(txid, seq)) for webhook_id, txid, seq in rows]
 
 
 def next_txid(connection: Connection) -> int:
@@ -234,6 +235,23 @@ def latest_app_id(connection: Connection, tenant_url: str) -> str | None:
     return str(row[0]) if row else None
 
 
+def _span_parameters(span: BatchSpan | None) -> dict[str, Any]:
+    return {
+        "first_txid": str(span.first.txid) if span else None,
+        "first_seq": span.first.seq if span else None,
+        "last_txid": str(span.last.txid) if span else None,
+        "last_seq": span.last.seq if span else None,
+    }
+
+
+# Rows whose read position lies within a batch's span (every row when no span is given).
+_WITHIN_SPAN = sql.SQL("""
+    (%(first_txid)s::text IS NULL
+     OR (txid, seq) BETWEEN (%(first_txid)s::text::xid8, %(first_seq)s::bigint)
+                        AND (%(last_txid)s::text::xid8, %(last_seq)s::bigint))
+""")
+
+
 def requeue(connection: Connection, replay: Replay) -> dict[str, int]:
     """Make the events ``replay`` selects pending again; returns how many per former state.
 
@@ -241,9 +259,8 @@ def requeue(connection: Connection, replay: Replay) -> dict[str, int]:
     newer than any position a reader has passed, so the sensor reads it again (and names its
     batch anew, see ``BatchSpan``).
     """
-    span = replay.batch
     rows = connection.execute(
-        """
+        sql.SQL("""
         WITH chosen AS (
             SELECT webhook_id, state FROM benchsync.inbox
             WHERE state <> 'ignored'
@@ -251,9 +268,9 @@ def requeue(connection: Connection, replay: Replay) -> dict[str, int]:
               AND (%(received_from)s::timestamptz IS NULL OR received_at >= %(received_from)s)
               AND (%(received_until)s::timestamptz IS NULL OR received_at < %(received_until)s)
               AND (%(webhook_ids)s::text[] IS NULL OR webhook_id = ANY(%(webhook_ids)s::text[]))
-              AND (%(first_txid)s::text IS NULL
-                   OR (txid, seq) BETWEEN (%(first_txid)s::text::xid8, %(first_seq)s::bigint)
-                                      AND (%(last_txid)s::text::xid8, %(last_seq)s::bigint))
+              AND """)
+        + _WITHIN_SPAN
+        + sql.SQL("""
             FOR UPDATE
         )
         UPDATE benchsync.inbox AS event
@@ -261,52 +278,78 @@ def requeue(connection: Connection, replay: Replay) -> dict[str, int]:
             txid = pg_current_xact_id()
         FROM chosen WHERE event.webhook_id = chosen.webhook_id
         RETURNING chosen.state
-        """,
+        """),
         {
             "state": replay.state,
             "received_from": replay.received_from,
             "received_until": replay.received_until,
             "webhook_ids": list(replay.webhook_ids) if replay.webhook_ids is not None else None,
-            "first_txid": str(span.first.txid) if span else None,
-            "first_seq": span.first.seq if span else None,
-            "last_txid": str(span.last.txid) if span else None,
-            "last_seq": span.last.seq if span else None,
+            **_span_parameters(replay.batch),
         },
     ).fetchall()
     return dict(Counter(state for (state,) in rows))
 
 
-def mark_synced(connection: Connection, webhook_ids: Sequence[str]) -> int:
+# The settling statements below change only rows still pending and, given a batch's span,
+# still where that batch read them: a row requeued since (a replay, the stranded sweep) has
+# moved past the span and belongs to a later batch, which settles it.
+
+
+def mark_synced(
+    connection: Connection, webhook_ids: Sequence[str], within: BatchSpan | None = None
+) -> int:
     """Pending rows among ``webhook_ids`` become synced; returns how many changed."""
-    return _finish(connection, webhook_ids, "synced", reason=None)
+    return _finish(connection, webhook_ids, within, "synced", reason=None)
 
 
-def mark_dead(connection: Connection, webhook_ids: Sequence[str], reason: str) -> int:
+def mark_dead(
+    connection: Connection,
+    webhook_ids: Sequence[str],
+    reason: str,
+    within: BatchSpan | None = None,
+) -> int:
     """Dead-letter pending rows (``benchsync replay`` can requeue them)."""
-    return _finish(connection, webhook_ids, "dead", reason)
+    return _finish(connection, webhook_ids, within, "dead", reason)
 
 
-def note_failed_attempt(connection: Connection, webhook_ids: Sequence[str], reason: str) -> int:
+def note_failed_attempt(
+    connection: Connection,
+    webhook_ids: Sequence[str],
+    reason: str,
+    within: BatchSpan | None = None,
+) -> int:
     """Count a failed sync attempt on pending rows; they stay pending, with the last reason."""
     cursor = connection.execute(
-        """
-        UPDATE benchsync.inbox SET attempts = attempts + 1, reason = %s
-        WHERE webhook_id = ANY(%s) AND state = 'pending'
-        """,
-        (reason, list(webhook_ids)),
+        sql.SQL(
+            "UPDATE benchsync.inbox SET attempts = attempts + 1, reason = %(reason)s"
+            " WHERE webhook_id = ANY(%(webhook_ids)s) AND state = 'pending' AND "
+        )
+        + _WITHIN_SPAN,
+        {"reason": reason, "webhook_ids": list(webhook_ids), **_span_parameters(within)},
     )
     return cursor.rowcount
 
 
 def _finish(
-    connection: Connection, webhook_ids: Sequence[str], state: str, reason: str | None
+    connection: Connection,
+    webhook_ids: Sequence[str],
+    within: BatchSpan | None,
+    state: str,
+    reason: str | None,
 ) -> int:
     cursor = connection.execute(
-        """
-        UPDATE benchsync.inbox
-        SET state = %s, reason = coalesce(%s, reason), finished_at = clock_timestamp()
-        WHERE webhook_id = ANY(%s) AND state = 'pending'
-        """,
-        (state, reason, list(webhook_ids)),
+        sql.SQL(
+            "UPDATE benchsync.inbox"
+            " SET state = %(state)s, reason = coalesce(%(reason)s, reason),"
+            "     finished_at = clock_timestamp()"
+            " WHERE webhook_id = ANY(%(webhook_ids)s) AND state = 'pending' AND "
+        )
+        + _WITHIN_SPAN,
+        {
+            "state": state,
+            "reason": reason,
+            "webhook_ids": list(webhook_ids),
+            **_span_parameters(within),
+        },
     )
     return cursor.rowcount

@@ -12,12 +12,13 @@ from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource
 from benchsync_dagster.defs.sync.assets import (
     GROUP,
     benchling_registry,
+    refresh_app_configuration,
     retried_when_benchling_fails,
     synced_benchling_data,
+    target_for_writing,
 )
 from benchsync_dagster.reconciliation import Drift, find_drift
-from benchsync_dagster.storage import reconciliations, snapshots, synced_data
-from webhook_sensor_bridge import inbox
+from benchsync_dagster.storage import app_configuration, reconciliations, snapshots, synced_data
 
 # What a row whose entity a full listing no longer returns is marked archived with (Benchling
 # archives rather than deletes, so this is an entity the App can no longer see).
@@ -55,8 +56,11 @@ def registry_reconciliation(
     run_id = context.run.run_id
     source = f"reconciliation:{run_id}"
     drift, listed, watermark_to = Drift(), 0, None
+    refresh_app_configuration(benchling, postgres, 0, source)
     with postgres.session() as connection:
-        target = benchling.sync_target(inbox.latest_app_id(connection, benchling.tenant_url))
+        stored = app_configuration.current(connection)
+        assert stored is not None, "refresh_app_configuration stores one"
+        target = stored.target
         stored_watermark = reconciliations.watermark(connection, target.schema_id)
         watermark_from = (
             None
@@ -77,12 +81,16 @@ def registry_reconciliation(
             if documents:  # pages come in modifiedAt order: the last one is the newest
                 watermark_to = pd.Timestamp(documents[-1]["modifiedAt"]).to_pydatetime()
             with connection.transaction():
-                stored = synced_data.modified_at_by_id(connection, ids)
-                repair = find_drift(documents, stored, drift)
+                # The configuration as it stands now (it may have changed since the listing
+                # began), locked against a rebuild while this page's rows are written.
+                writing = target_for_writing(connection)
+                rows = synced_data.modified_at_by_id(connection, ids)
+                repair = find_drift(documents, rows, drift)
                 sources = {document["id"]: source for document in repair}
                 snapshots.upsert(connection, mapping.snapshot_frame(repair, sources))
+                of_schema = [d for d in repair if mapping.schema_id(d) == writing.schema_id]
                 synced_data.upsert(
-                    connection, mapping.synced_data_frame(repair, target.field_name, sources)
+                    connection, mapping.synced_data_frame(of_schema, writing.field_name, sources)
                 )
                 if config.full:
                     reconciliations.note_listed(connection, run_id, ids)

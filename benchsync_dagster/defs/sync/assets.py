@@ -2,7 +2,8 @@
 
 A run's config names its batch (the webhook ids of inbox events). ``benchling_entity_snapshots``
 fetches the batch's entities and stores them raw; ``synced_benchling_data`` derives the seed's
-rows from those snapshots and settles the batch's events. Both write newest-wins, so a rerun or
+rows from those snapshots, with the App configuration stored in Postgres (never one frozen in
+the run's config), and settles the batch's events. Both write newest-wins, so a rerun or
 re-execution of any run changes nothing that a newer run wrote.
 """
 
@@ -13,14 +14,18 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import dagster as dg
 import pandas as pd
+import psycopg
 
 from benchsync.settings import ConfigurationError
 from benchsync_dagster import mapping
-from benchsync_dagster.benchling.app_config import SyncTarget
+from benchsync_dagster.benchling.app_config import read_sync_target
 from benchsync_dagster.benchling.fetch import fetch_custom_entities
-from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource
-from benchsync_dagster.storage import snapshots, synced_data
+from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
+from benchsync_dagster.rebuild import Rebuild, rebuild_if_stale
+from benchsync_dagster.storage import app_configuration, snapshots, synced_data
+from benchsync_dagster.storage.app_configuration import SyncTarget
 from webhook_sensor_bridge import inbox
+from webhook_sensor_bridge.inbox.event_types import SYNCED_ENTITY_EVENT_TYPES
 
 GROUP = "benchling_sync"
 
@@ -67,14 +72,25 @@ def retried_when_benchling_fails(
     return attempt
 
 
-class SyncBatchConfig(dg.Config):
-    """Which events (and entities) a run syncs, and the App configuration to sync them with."""
+class InboxEventsConfig(dg.Config):
+    """The inbox events a run settles."""
 
     # pydantic copies these defaults per instance, so the shared-mutable-default hazard is absent.
     webhook_ids: list[str] = []  # noqa: RUF012
+    batch: str | None = None
+    """The batch's run key, naming the stretch of the inbox its events were read from: only
+    events still there are settled (one requeued since belongs to a later batch). A run
+    launched by hand without it settles every named pending event."""
+
+    @property
+    def span(self) -> inbox.BatchSpan | None:
+        return inbox.BatchSpan.parse(self.batch) if self.batch else None
+
+
+class SyncBatchConfig(InboxEventsConfig):
+    """Which events (and entities besides them) a run syncs."""
+
     entity_ids: list[str] = []  # noqa: RUF012
-    schema_id: str | None = None
-    field_name: str | None = None
 
 
 _SQL_TYPES = {"string": "text", "bool": "boolean", "datetime64[us, UTC]": "timestamptz"}
@@ -129,11 +145,19 @@ def benchling_entity_snapshots(
     unavailable = {**fetched.unavailable, **malformed}
     frame = mapping.snapshot_frame(mapping.newest_per_entity(documents), source_events)
 
+    without_entity = [
+        e.webhook_id
+        for e in events
+        if e.message_type in SYNCED_ENTITY_EVENT_TYPES and not e.resource_id
+    ]
     with postgres.transaction() as connection:
         written = snapshots.upsert(connection, frame)
         for entity_id, reason in unavailable.items():
             webhook_ids = [e.webhook_id for e in events if e.resource_id == entity_id]
-            inbox.mark_dead(connection, webhook_ids, reason)
+            inbox.mark_dead(connection, webhook_ids, reason, config.span)
+        inbox.mark_dead(
+            connection, without_entity, "the event names no entity (resourceId)", config.span
+        )
         total = snapshots.row_count(connection)
     for entity_id, reason in unavailable.items():
         context.log.warning(f"dead-lettered events of {entity_id}: {reason}")
@@ -160,27 +184,68 @@ def benchling_entity_snapshots(
     )
 
 
-def _sync_target(
-    config: SyncBatchConfig, benchling: BenchlingResource, postgres: PostgresResource
-) -> SyncTarget:
-    if config.schema_id and config.field_name:
-        return SyncTarget(config.schema_id, config.field_name)
+def refresh_app_configuration(
+    benchling: BenchlingResource, postgres: PostgresResource, max_age_seconds: float, source: str
+) -> Rebuild | None:
+    """Read the App configuration from Benchling when none is stored or the stored one is
+    ``max_age_seconds`` old, store it, and rebuild ``synced_benchling_data`` (tagging rebuilt
+    rows with ``source``) when its rows were built for another; returns the rebuild, if any."""
     with postgres.transaction() as connection:
-        app_id = inbox.latest_app_id(connection, benchling.tenant_url)
-    return benchling.sync_target(app_id)
+        stored = app_configuration.current(connection)
+        app_id = benchling.app_id or inbox.latest_app_id(connection, benchling.tenant_url)
+    age = (datetime.now(UTC) - stored.read_at).total_seconds() if stored else None
+    if age is None or age >= max_age_seconds:
+        app_id = app_id or (stored.app_id if stored else None)
+        if app_id is None:
+            raise ConfigurationError(
+                "BENCHLING_APP_ID is not set and no webhook has told us the App's id yet"
+            )
+        target = read_sync_target(benchling.client, app_id)
+        with postgres.transaction() as connection:
+            app_configuration.store(connection, app_id, target)
+    with postgres.transaction() as connection:
+        return rebuild_if_stale(connection, source)
+
+
+def target_for_writing(connection: psycopg.Connection[Any]) -> SyncTarget:
+    """The stored App configuration, locked against a rebuild until the transaction ends."""
+    stored = app_configuration.for_writing(connection)
+    assert stored is not None, "refresh_app_configuration stores one first"
+    return stored.target
+
+
+def _rebuild_metadata(rebuild: Rebuild | None) -> dict[str, Any]:
+    if rebuild is None:
+        return {}
+    return {
+        "rebuilt_for": f"{rebuild.target.schema_id} / {rebuild.target.field_name}",
+        "rebuilt_rows": rebuild.written,
+        "rows_of_other_schemas_removed": rebuild.removed,
+    }
 
 
 @dg.asset(
-    deps=[benchling_entity_snapshots],
+    deps=[benchling_entity_snapshots, "benchling_app_configuration"],
     group_name=GROUP,
     kinds={"postgres"},
 )
+@retried_when_benchling_fails
 def synced_benchling_data(
-    config: SyncBatchConfig, benchling: BenchlingResource, postgres: PostgresResource
+    context: dg.AssetExecutionContext,
+    config: SyncBatchConfig,
+    benchling: BenchlingResource,
+    postgres: PostgresResource,
+    sync_settings: SyncSettings,
 ) -> dg.MaterializeResult[Any]:
     """The seed's table: one row per entity of the App's "Synced Schema", with its field value."""
-    target = _sync_target(config, benchling, postgres)
+    rebuild = refresh_app_configuration(
+        benchling,
+        postgres,
+        sync_settings.config_refresh_seconds,
+        source=f"app-configuration:{context.run.run_id}",
+    )
     with postgres.transaction() as connection:
+        target = target_for_writing(connection)
         events = inbox.rows_by_webhook_id(connection, config.webhook_ids)
         entity_ids, source_events = _batch_entities(events, config.entity_ids)
         documents = [
@@ -190,7 +255,7 @@ def synced_benchling_data(
         ]
         frame = mapping.synced_data_frame(documents, target.field_name, source_events)
         written = synced_data.upsert(connection, frame)
-        settled = inbox.mark_synced(connection, config.webhook_ids)
+        settled = inbox.mark_synced(connection, config.webhook_ids, config.span)
         total = synced_data.row_count(connection)
         preview = synced_data.preview(connection)
     return dg.MaterializeResult(
@@ -201,7 +266,51 @@ def synced_benchling_data(
             "rows_written": written,
             "events_settled": settled,
             "oldest_event_age_seconds": _oldest_event_age_seconds(events),
+            **_rebuild_metadata(rebuild),
             "preview": dg.MetadataValue.md(_markdown(preview)),
+        }
+    )
+
+
+@dg.asset(deps=[benchling_registry], group_name=GROUP, kinds={"benchling", "postgres"})
+@retried_when_benchling_fails
+def benchling_app_configuration(
+    context: dg.AssetExecutionContext,
+    config: InboxEventsConfig,
+    benchling: BenchlingResource,
+    postgres: PostgresResource,
+) -> dg.MaterializeResult[Any]:
+    """The App's "Synced Schema" and "Synced Field Data", read from Benchling into
+    ``benchsync.app_configuration``; when they changed, ``synced_benchling_data`` is rebuilt
+    from the stored snapshots (no Benchling calls). Requested when Benchling says the
+    configuration was updated; sync runs also read it again once it is
+    ``BENCHSYNC_CONFIG_REFRESH_SECONDS`` old."""
+    run_id = context.run.run_id
+    rebuild = refresh_app_configuration(benchling, postgres, 0, f"app-configuration:{run_id}")
+    with postgres.transaction() as connection:
+        stored = app_configuration.current(connection)
+        settled = inbox.mark_synced(connection, config.webhook_ids, config.span)
+    assert stored is not None
+    if rebuild is not None:
+        context.log.info(
+            f"the App configuration changed from {rebuild.previous} to {rebuild.target}:"
+            f" rebuilt {rebuild.written} rows of synced_benchling_data from the snapshots"
+        )
+        # The rebuilt table changed outside a sync run: say so on its own timeline too.
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=synced_benchling_data.key,
+                description=f"rebuilt for the App configuration by run {run_id}",
+                metadata=_rebuild_metadata(rebuild),
+            )
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "app_id": stored.app_id,
+            "synced_schema_id": stored.schema_id,
+            "synced_field": stored.field_name,
+            "events_settled": settled,
+            **_rebuild_metadata(rebuild),
         }
     )
 

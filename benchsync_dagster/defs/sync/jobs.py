@@ -1,14 +1,14 @@
-"""The sync job: fetch a batch's entities and write both tables, in one process."""
-
-from __future__ import annotations
+"""The jobs the sensors request: a batch's sync, a read of the App configuration, a requeue."""
 
 import dagster as dg
 
-from benchsync_dagster.defs.resources import SYNC_RUN_TIMEOUT_SECONDS
+from benchsync_dagster.defs.resources import SYNC_RUN_TIMEOUT_SECONDS, PostgresResource
 from benchsync_dagster.defs.sync.assets import (
+    benchling_app_configuration,
     benchling_entity_snapshots,
     synced_benchling_data,
 )
+from webhook_sensor_bridge import inbox
 
 # Dagster's run monitoring reads a run's time limit from this tag.
 MAX_RUNTIME_TAG = "dagster/max_runtime"
@@ -24,3 +24,42 @@ sync_job = dg.define_asset_job(
     # runs they request with SyncSettings.run_timeout_seconds instead.
     tags={MAX_RUNTIME_TAG: str(SYNC_RUN_TIMEOUT_SECONDS)},
 )
+
+app_configuration_job = dg.define_asset_job(
+    "app_configuration_job",
+    selection=dg.AssetSelection.assets(benchling_app_configuration),
+    executor_def=dg.in_process_executor,
+    description="Read the App configuration from Benchling; rebuild synced_benchling_data when"
+    " it changed (requested by inbox_sensor for v2.app.configuration.updated).",
+    tags={MAX_RUNTIME_TAG: str(SYNC_RUN_TIMEOUT_SECONDS)},
+)
+
+
+class RequeueConfig(dg.Config):
+    """Which events to make pending again (see ``inbox.Replay``), and why."""
+
+    reason: str
+    state: str | None = "pending"
+    webhook_ids: list[str] | None = None
+    batch: str | None = None
+    """Only events still within this batch's span (one requeued since has left it)."""
+
+
+@dg.op
+def requeue_events(
+    context: dg.OpExecutionContext, config: RequeueConfig, postgres: PostgresResource
+) -> None:
+    """Requeue the events the config selects, each moving to the end of the read order."""
+    replay = inbox.Replay(
+        state=config.state,
+        webhook_ids=config.webhook_ids,
+        batch=inbox.BatchSpan.parse(config.batch) if config.batch else None,
+    )
+    with postgres.transaction() as connection:
+        requeued = sum(inbox.requeue(connection, replay).values())
+    context.log.warning(f"requeued {requeued} events: {config.reason}")
+
+
+@dg.job(description="Make inbox events pending again (requested by inbox_sensor's sweeps).")
+def requeue_job() -> None:
+    requeue_events()

@@ -1,4 +1,9 @@
-"""From recorded webhooks to sync runs: the inbox sensor, and the retry of failed batches."""
+"""From recorded webhooks to runs: the inbox sensor, and the retry of failed batches.
+
+A tick only reads (the inbox, the stored App configuration, Dagster's runs) and requests runs;
+whatever writes or calls Benchling happens in those runs. So "Preview tick" in the UI changes
+nothing, and no tick waits on Benchling's rate limit.
+"""
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -7,14 +12,17 @@ from typing import Any
 import dagster as dg
 
 from benchsync_dagster.batching import PendingEvent, plan_batches
-from benchsync_dagster.benchling.app_config import SyncTarget
 from benchsync_dagster.defs.resources import (
     SYNC_RUN_TIMEOUT_SECONDS,
-    BenchlingResource,
     PostgresResource,
     SyncSettings,
 )
-from benchsync_dagster.defs.sync.jobs import MAX_RUNTIME_TAG, sync_job
+from benchsync_dagster.defs.sync.jobs import (
+    MAX_RUNTIME_TAG,
+    app_configuration_job,
+    requeue_job,
+    sync_job,
+)
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.inbox.event_types import (
     APP_CONFIGURATION_UPDATED,
@@ -38,12 +46,8 @@ IN_FLIGHT_STATUSES = [
 ]
 
 
-def batch_run_config(webhook_ids: list[str], target: SyncTarget) -> dict[str, Any]:
-    config = {
-        "webhook_ids": webhook_ids,
-        "schema_id": target.schema_id,
-        "field_name": target.field_name,
-    }
+def batch_run_config(webhook_ids: list[str], batch: str | None) -> dict[str, Any]:
+    config = {"webhook_ids": webhook_ids, "batch": batch}
     return {
         "ops": {
             "benchling_entity_snapshots": {"config": config},
@@ -60,9 +64,19 @@ def batch_webhook_ids(run_config: Mapping[str, Any]) -> list[str]:
     return list(run_config["ops"]["benchling_entity_snapshots"]["config"]["webhook_ids"])
 
 
-def batch_target(run_config: Mapping[str, Any]) -> SyncTarget:
-    config = run_config["ops"]["synced_benchling_data"]["config"]
-    return SyncTarget(config["schema_id"], config["field_name"])
+def batch_span(run_config: Mapping[str, Any]) -> inbox.BatchSpan | None:
+    batch = run_config["ops"]["benchling_entity_snapshots"]["config"].get("batch")
+    return inbox.BatchSpan.parse(batch) if batch else None
+
+
+def requeue_request(run_key: str, reason: str, **selection: Any) -> dg.RunRequest:
+    """A run of ``requeue_job`` over the events ``selection`` names (``RequeueConfig``)."""
+    config = {"reason": reason, **selection}
+    return dg.RunRequest(
+        job_name=requeue_job.name,
+        run_key=run_key,
+        run_config={"ops": {"requeue_events": {"config": config}}},
+    )
 
 
 def position_from_cursor(cursor: str | None) -> inbox.ReadPosition:
@@ -95,13 +109,13 @@ def _events_of_live_runs(instance: dg.DagsterInstance, since: datetime) -> set[s
     return {webhook_id for run in runs for webhook_id in batch_webhook_ids(run.run_config)}
 
 
-def requeue_stranded(
+def stranded_sweep(
     context: dg.SensorEvaluationContext,
     postgres: PostgresResource,
     position: inbox.ReadPosition,
     stranded_after: timedelta,
-) -> int:
-    """Requeue pending events behind the cursor that no live or recent run covers.
+) -> dg.RunRequest | None:
+    """A requeue of the pending events behind the cursor that no live or recent run covers.
 
     Every way a run ends settles its events (success, the failure and cancellation sensors, run
     monitoring for hung and orphaned runs); this is the net below them, for whatever slips
@@ -112,45 +126,64 @@ def requeue_stranded(
             connection, position, stranded_after.total_seconds(), STRANDED_SWEEP_LIMIT
         )
     if not candidates:
-        return 0
+        return None
     recent = datetime.now(UTC) - stranded_after  # Dagster's clock, which stamps its runs
-    stranded = sorted(set(candidates) - _events_of_live_runs(context.instance, recent))
+    live = _events_of_live_runs(context.instance, recent)
+    stranded = [(webhook_id, at) for webhook_id, at in candidates if webhook_id not in live]
     if not stranded:
-        return 0
-    with postgres.transaction() as connection:
-        # Only those still pending: one may have been settled since it was read.
-        replay = inbox.Replay(webhook_ids=stranded, state="pending")
-        requeued = sum(inbox.requeue(connection, replay).values())
-    context.log.warning(
-        f"requeued {requeued} stranded events: pending for over"
-        f" {stranded_after.total_seconds():.0f} s behind the cursor, in no queued, running or"
-        " recent sync run"
+        return None
+    span = inbox.BatchSpan(stranded[0][1], stranded[-1][1])
+    reason = (
+        f"pending for over {stranded_after.total_seconds():.0f} s behind the sensor's cursor,"
+        " in no queued, running or recent sync run"
     )
-    return requeued
+    context.log.warning(f"{len(stranded)} events stranded: {reason}; requesting their requeue")
+    return requeue_request(
+        f"stranded-{span.name}",
+        reason,
+        webhook_ids=[webhook_id for webhook_id, _ in stranded],
+        batch=span.name,
+    )
 
 
-def _position_on_this_server(
+def _from_another_server(
     context: dg.SensorEvaluationContext, postgres: PostgresResource
-) -> inbox.ReadPosition:
-    """Where the cursor says the sensor stands, unless the cursor comes from another server.
+) -> dg.SensorResult | None:
+    """When the cursor comes from another server, a fresh start: the cursor back to the
+    inbox's start, and a requeue of every pending event.
 
     After a dump and restore (or a move to another server) transaction ids start lower: rows
     recorded since would sort behind the cursor, and the restored pending rows keep ids above
-    this server's horizon, so neither would ever be read. Then every pending event is requeued
-    (taking this server's ids) and the inbox read from its start.
+    this server's horizon, so neither would ever be read. Requeued, they take this server's ids.
     """
     position = position_from_cursor(context.cursor)
     with postgres.transaction() as connection:
         next_txid = inbox.next_txid(connection)
-        if position.txid <= next_txid:
-            return position
-        requeued = inbox.requeue(connection, inbox.Replay(state="pending"))
-    context.log.warning(
-        f"the cursor ({cursor_at(position)}) is ahead of this database's transaction ids"
-        f" (next {next_txid}): restored or moved? Requeued {sum(requeued.values())} pending"
-        " events and reading the inbox from its start"
+    if position.txid <= next_txid:
+        return None
+    reason = (
+        f"the sensor's cursor ({cursor_at(position)}) is ahead of this database's transaction"
+        f" ids (next {next_txid}): restored or moved?"
     )
-    return inbox.ReadPosition()
+    context.log.warning(
+        f"{reason} Requeueing every pending event; reading the inbox from its start"
+    )
+    return dg.SensorResult(
+        run_requests=[
+            requeue_request(f"restored-{cursor_at(position)}-{next_txid}", reason, state="pending")
+        ],
+        cursor=cursor_at(inbox.ReadPosition()),
+    )
+
+
+def _only(
+    context: dg.SensorEvaluationContext, requests: list[dg.RunRequest], why: str
+) -> dg.SensorResult:
+    """The requests made so far, or a skip saying ``why`` (a tick result cannot carry both)."""
+    if not requests:
+        return dg.SensorResult(skip_reason=why)
+    context.log.info(why)
+    return dg.SensorResult(run_requests=requests)
 
 
 def _nothing_to_read(held_back: int) -> str:
@@ -164,44 +197,52 @@ def _nothing_to_read(held_back: int) -> str:
 
 
 @dg.sensor(
-    job=sync_job,
+    jobs=[sync_job, app_configuration_job, requeue_job],
     minimum_interval_seconds=5,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def inbox_sensor(
-    context: dg.SensorEvaluationContext,
-    postgres: PostgresResource,
-    benchling: BenchlingResource,
-    sync_settings: SyncSettings,
-) -> dg.SensorResult | dg.SkipReason:
-    """Turns newly recorded webhooks into batched runs of ``sync_job``."""
+    context: dg.SensorEvaluationContext, postgres: PostgresResource, sync_settings: SyncSettings
+) -> dg.SensorResult:
+    """Turns newly recorded webhooks into batched runs of ``sync_job`` (and configuration
+    updates into runs of ``app_configuration_job``)."""
     settings = sync_settings
-    position = _position_on_this_server(context, postgres)
-    requeue_stranded(
+    restart = _from_another_server(context, postgres)
+    if restart is not None:
+        return restart
+    position = position_from_cursor(context.cursor)
+    sweep = stranded_sweep(
         context, postgres, position, timedelta(seconds=settings.stranded_after_seconds)
     )
+    requests = [sweep] if sweep else []
     free_slots = settings.max_runs_in_flight - _runs_in_flight(context.instance)
     if free_slots <= 0:
-        return dg.SkipReason(f"{settings.max_runs_in_flight} sync runs in flight; events wait")
+        gate = f"{settings.max_runs_in_flight} sync runs in flight; events wait"
+        return _only(context, requests, gate)
     max_batches = min(MAX_RUNS_PER_TICK, free_slots)
 
     with postgres.transaction() as connection:
         read = inbox.read_after(connection, position, limit=settings.max_batch_size * max_batches)
-        if not read.rows:
-            return dg.SkipReason(_nothing_to_read(read.held_back))
-        app_id = inbox.latest_app_id(connection, benchling.tenant_url)
+    if not read.rows:
+        return _only(context, requests, _nothing_to_read(read.held_back))
 
     pending = [row for row in read.rows if row.state == "pending"]
-    config_updates = [e.webhook_id for e in pending if e.message_type == APP_CONFIGURATION_UPDATED]
+    config_updates = [e for e in pending if e.message_type == APP_CONFIGURATION_UPDATED]
     if config_updates:
-        benchling.forget_sync_target()
-    entity_events = [e for e in pending if e.message_type in SYNCED_ENTITY_EVENT_TYPES]
+        span = inbox.BatchSpan(config_updates[0].position, config_updates[-1].position)
+        config = {"webhook_ids": [e.webhook_id for e in config_updates], "batch": span.name}
+        requests.append(
+            dg.RunRequest(
+                job_name=app_configuration_job.name,
+                run_key=f"app-configuration-{span.name}",
+                run_config={"ops": {"benchling_app_configuration": {"config": config}}},
+            )
+        )
     to_sync = [
         PendingEvent(e.seq, e.txid, e.webhook_id, e.received_at)
-        for e in entity_events
-        if e.resource_id
+        for e in pending
+        if e.message_type in SYNCED_ENTITY_EVENT_TYPES
     ]
-    without_entity = [e.webhook_id for e in entity_events if not e.resource_id]
     plan = plan_batches(
         to_sync,
         now=datetime.now(UTC),
@@ -209,28 +250,19 @@ def inbox_sensor(
         max_batches=max_batches,
         quiet_after=BURST_QUIET_AFTER,
     )
-    target = benchling.sync_target(app_id) if plan.batches or config_updates else None
-    if config_updates or without_entity:
-        with postgres.transaction() as connection:
-            inbox.mark_synced(connection, config_updates)
-            inbox.mark_dead(connection, without_entity, "the event names no entity (resourceId)")
-    if config_updates:
-        context.log.info(f"App configuration re-read: {target}")
-
-    run_requests = []
     for batch in plan.batches:
-        assert target is not None
         run_key = inbox.BatchSpan(batch[0].position, batch[-1].position).name
-        run_requests.append(
+        requests.append(
             dg.RunRequest(
+                job_name=sync_job.name,
                 run_key=run_key,
-                run_config=batch_run_config([event.webhook_id for event in batch], target),
+                run_config=batch_run_config([event.webhook_id for event in batch], run_key),
                 tags=batch_tags(run_key, 1, settings.run_timeout_seconds),
             )
         )
     # Held-back events (the tail of an arriving burst) are read again next tick.
     last = plan.taken[-1].position if len(plan.taken) < len(to_sync) else read.rows[-1].position
-    return dg.SensorResult(run_requests=run_requests, cursor=cursor_at(last))
+    return dg.SensorResult(run_requests=requests, cursor=cursor_at(last))
 
 
 def _failure_reason(context: dg.RunFailureSensorContext) -> str:
@@ -284,12 +316,13 @@ def _next_attempt(
     each with its own error, and the rest synced.
     """
     webhook_ids = batch_webhook_ids(run.run_config)
+    span = batch_span(run.run_config)
     attempt = int(run.tags.get(ATTEMPT_TAG, "1"))
     batch = run.tags.get(BATCH_TAG, run.run_id)
     timeout_seconds = int(run.tags.get(MAX_RUNTIME_TAG, SYNC_RUN_TIMEOUT_SECONDS))
     with postgres.transaction() as connection:
         if attempt < max_attempts:
-            inbox.note_failed_attempt(connection, webhook_ids, error)
+            inbox.note_failed_attempt(connection, webhook_ids, error, span)
             return dg.RunRequest(
                 run_key=f"{batch}-attempt{attempt + 1}",
                 run_config=run.run_config,
@@ -297,18 +330,17 @@ def _next_attempt(
             )
         if len(webhook_ids) == 1:
             dead = inbox.mark_dead(
-                connection, webhook_ids, f"sync failed {attempt} times; last error: {error}"
+                connection, webhook_ids, f"sync failed {attempt} times; last error: {error}", span
             )
             context.log.warning(f"batch {batch}: {dead} event dead-lettered after {attempt} tries")
             return None
-        inbox.note_failed_attempt(connection, webhook_ids, error)
+        inbox.note_failed_attempt(connection, webhook_ids, error, span)
     middle = len(webhook_ids) // 2
-    target = batch_target(run.run_config)
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
                 run_key=f"{batch}/{number}",
-                run_config=batch_run_config(half, target),
+                run_config=batch_run_config(half, f"{batch}/{number}"),
                 tags=batch_tags(f"{batch}/{number}", max_attempts, timeout_seconds),
             )
             for number, half in ((1, webhook_ids[:middle]), (2, webhook_ids[middle:]))
@@ -343,5 +375,7 @@ def settle_cancelled_batches(
         " its events"
     )
     with postgres.transaction() as connection:
-        dead = inbox.mark_dead(connection, batch_webhook_ids(run.run_config), reason)
+        dead = inbox.mark_dead(
+            connection, batch_webhook_ids(run.run_config), reason, batch_span(run.run_config)
+        )
     context.log.warning(f"batch {batch}: {dead} events dead-lettered, as its run was cancelled")
