@@ -1,4 +1,5 @@
-"""``benchsync status``: the inbox by state, the last sync, and the last reconciliation."""
+"""``benchsync status``: the inbox by state, the last sync, the last reconciliation, and
+whether Benchling answers."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import psycopg
 
-from benchsync_dagster.storage import reconciliations
+from benchsync_dagster.storage import benchling_outage, reconciliations
 from webhook_sensor_bridge import inbox
 
 STATES = ("pending", "synced", "ignored", "dead")
@@ -20,6 +21,7 @@ class Status:
     counts: inbox.InboxCounts
     last_synced_at: datetime | None
     last_reconciliation: reconciliations.Reconciliation | None
+    outage: benchling_outage.Outage | None
 
 
 def read_status(connection: psycopg.Connection[Any]) -> Status:
@@ -27,11 +29,12 @@ def read_status(connection: psycopg.Connection[Any]) -> Status:
         counts=inbox.count_by_state(connection),
         last_synced_at=inbox.last_synced_at(connection),
         last_reconciliation=reconciliations.latest(connection),
+        outage=benchling_outage.current(connection),
     )
 
 
 def status_document(status: Status) -> dict[str, Any]:
-    counts, reconciliation = status.counts, status.last_reconciliation
+    counts, reconciliation, outage = status.counts, status.last_reconciliation, status.outage
     return {
         "events": {"total": counts.total, **{state: getattr(counts, state) for state in STATES}},
         "oldest_pending_seconds": counts.oldest_pending_seconds,
@@ -48,6 +51,13 @@ def status_document(status: Status) -> dict[str, Any]:
                 "archived": reconciliation.archived,
                 "vanished": reconciliation.vanished,
             },
+        },
+        "benchling": {"answering": True}
+        if outage is None
+        else {
+            "answering": False,
+            "unavailable_since": _iso(outage.since),
+            "last_error": outage.last_error,
         },
     }
 
@@ -72,5 +82,15 @@ def render_table(status: Status) -> str:
     else:
         drift = ", ".join(f"{kind} {count}" for kind, count in reconciliation["drift"].items())
         rows.append(("last reconciliation", f"{reconciliation['started_at']} ({drift})"))
+    benchling = document["benchling"]
+    rows.append(
+        (
+            "benchling",
+            "answering"
+            if benchling["answering"]
+            else f"unavailable since {benchling['unavailable_since']}: {benchling['last_error']}"
+            " (sync paused)",
+        )
+    )
     width = max(len(label) for label, _ in rows)
     return "\n".join(["benchsync"] + [f"  {label:<{width}}  {value}" for label, value in rows])

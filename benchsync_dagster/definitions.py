@@ -33,6 +33,7 @@ from benchsync_dagster.defs.sync.assets import (
     synced_benchling_data,
 )
 from benchsync_dagster.defs.sync.checks import (
+    benchling_answers,
     no_event_pending_too_long,
     no_recent_dead_letters,
     one_row_per_entity,
@@ -94,7 +95,12 @@ def build_definitions(
             synced_benchling_data,
             registry_reconciliation,
         ],
-        asset_checks=[one_row_per_entity, no_event_pending_too_long, no_recent_dead_letters],
+        asset_checks=[
+            one_row_per_entity,
+            no_event_pending_too_long,
+            no_recent_dead_letters,
+            benchling_answers,
+        ],
         jobs=[sync_job, app_configuration_job, requeue_job, reconciliation_job],
         sensors=[inbox_sensor, retry_failed_batches, settle_cancelled_batches, sync_health_sensor],
         schedules=[reconciliation_schedule(reconcile_cron)],

@@ -7,9 +7,23 @@ from http import HTTPStatus
 import httpx
 from benchling_sdk.auth.client_credentials_oauth2 import ClientCredentialsOAuth2
 from benchling_sdk.benchling import Benchling
+from benchling_sdk.errors import BenchlingError
 from benchling_sdk.helpers.retry_helpers import RetryStrategy
 
-from benchsync_dagster.benchling.pacing import PacedTransport
+from benchsync_dagster.benchling.pacing import OUTAGE_STATUSES, PacedTransport
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) says Benchling is unavailable, not that it refused
+    something: no connection, or a gateway error that outlasted the SDK's retries."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, httpx.TransportError):
+            return True
+        if isinstance(cause, BenchlingError) and cause.status_code in OUTAGE_STATUSES:
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def build_client(
@@ -28,10 +42,6 @@ def build_client(
     retries = RetryStrategy(
         max_tries=3,
         backoff_factor=retry_backoff_seconds,
-        status_codes_to_retry=(
-            HTTPStatus.BAD_GATEWAY,
-            HTTPStatus.SERVICE_UNAVAILABLE,
-            HTTPStatus.GATEWAY_TIMEOUT,
-        ),
+        status_codes_to_retry=tuple(HTTPStatus(status) for status in OUTAGE_STATUSES),
     )
     return Benchling(tenant_url, auth_method=auth, retry_strategy=retries, httpx_client=http)

@@ -27,12 +27,24 @@ WINDOW_MARGIN_SECONDS = 0.5
 # 429 waits grow by up to this fraction (never shrink: sooner would be refused again), so that
 # callers refused together do not all come back together.
 THROTTLE_JITTER = 0.1
+# What Benchling (or the way to it) answers when it is down, rather than refusing a request.
+OUTAGE_STATUSES = frozenset(
+    {HTTPStatus.BAD_GATEWAY, HTTPStatus.SERVICE_UNAVAILABLE, HTTPStatus.GATEWAY_TIMEOUT}
+)
 
 
 class RateBudget(Protocol):
     def reserve(self) -> float:
         """Take the next free slot of the budget; the seconds to wait until it comes."""
         ...
+
+
+class Health(Protocol):
+    """Told what each call found: Benchling unavailable, or answering."""
+
+    def unavailable(self, error: str) -> None: ...
+
+    def answered(self) -> None: ...
 
 
 def next_slot(reserved: collections.deque[float], now: float, limit: int, window: float) -> float:
@@ -98,6 +110,7 @@ class PacedTransport(httpx.BaseTransport):
         self,
         budget: RateBudget,
         inner: httpx.BaseTransport | None = None,
+        health: Health | None = None,
         least_throttle_wait: float = 1.0,
         max_throttled_retries: int = 8,
         clock: Callable[[], float] = time.monotonic,
@@ -106,6 +119,7 @@ class PacedTransport(httpx.BaseTransport):
     ) -> None:
         self._inner = inner or httpx.HTTPTransport()
         self._budget = budget
+        self._health = health
         self._least_throttle_wait = least_throttle_wait
         self._max_throttled_retries = max_throttled_retries
         self._clock, self._sleep = clock, sleep
@@ -148,7 +162,7 @@ class PacedTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         for attempt in range(self._max_throttled_retries + 1):
             self._wait_for_slot()
-            response = self._inner.handle_request(request)
+            response = self._send(request)
             self._note_headers(response)
             if (
                 response.status_code != HTTPStatus.TOO_MANY_REQUESTS
@@ -163,6 +177,20 @@ class PacedTransport(httpx.BaseTransport):
                 self.stats.waited_seconds += wait
             self._sleep(wait)
         raise AssertionError("unreachable")  # the loop always returns
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        try:
+            response = self._inner.handle_request(request)
+        except httpx.TransportError as error:
+            if self._health is not None:
+                self._health.unavailable(f"{type(error).__name__}: {error}")
+            raise
+        if self._health is not None:
+            if response.status_code in OUTAGE_STATUSES:
+                self._health.unavailable(f"HTTP {response.status_code} from {request.url.path}")
+            else:
+                self._health.answered()
+        return response
 
     def close(self) -> None:
         self._inner.close()

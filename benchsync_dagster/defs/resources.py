@@ -28,6 +28,7 @@ from benchsync_dagster.benchling.pacing import (
     PacedTransport,
 )
 from benchsync_dagster.storage.benchling_budget import PostgresBudget
+from benchsync_dagster.storage.benchling_outage import OutageRecorder
 
 # A batch of 1,000 takes seconds, or minutes under a tight rate limit; a run orphaned by a
 # crash, forever.
@@ -163,7 +164,11 @@ class BenchlingResource(dg.ConfigurableResource["BenchlingResource"]):
             self.rate_limit,
             self.rate_window_seconds + WINDOW_MARGIN_SECONDS,
         )
-        self._transport = PacedTransport(budget, least_throttle_wait=self.retry_backoff_seconds)
+        self._transport = PacedTransport(
+            budget,
+            health=OutageRecorder(self.postgres.transaction),
+            least_throttle_wait=self.retry_backoff_seconds,
+        )
         self._client = build_client(
             self.tenant_url.rstrip("/"),
             self.client_id,

@@ -14,15 +14,8 @@ import psycopg
 
 from benchsync.demo.progress import wait_until_synced
 from benchsync.demo.stack import Stack
-from tests.support.dagster_api import started_sync_run, wait_for_run_end
+from tests.support.dagster_api import run_messages, started_sync_run, wait_for_run_end
 
-LOGS_QUERY = """
-query Logs($runId: ID!) {
-  logsForRun(runId: $runId) {
-    ... on EventConnection { events { ... on MessageEvent { message } } }
-  }
-}
-"""
 SLOTS_QUERY = """
 query { instance { concurrencyLimit(concurrencyKey: "benchling_api") {
   claimedSlots { runId stepKey } } } }
@@ -34,9 +27,8 @@ SLOTS_FREED_WITHIN_SECONDS = 90
 def run_process_id(stack: Stack, run_id: str, timeout: float = 30) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        events = stack.graphql(LOGS_QUERY, {"runId": run_id})["logsForRun"]["events"]
-        for event in events:
-            found = re.search(r"pid: (\d+)", event.get("message") or "")
+        for message in run_messages(stack, run_id):
+            found = re.search(r"pid: (\d+)", message)
             if found:
                 return int(found[1])
         time.sleep(0.25)

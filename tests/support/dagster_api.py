@@ -14,6 +14,23 @@ STARTED_RUNS_QUERY = """
 query { runsOrError(filter: {pipelineName: "sync_job", statuses: [STARTED]}) {
   ... on Runs { results { runId runConfigYaml } } } }
 """
+LOGS_QUERY = """
+query Logs($runId: ID!) {
+  logsForRun(runId: $runId) {
+    ... on EventConnection { events { ... on MessageEvent { message } } }
+  }
+}
+"""
+LAUNCH_RUN = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
 RUN_STATUS_QUERY = """
 query Status($runId: ID!) { runOrError(runId: $runId) { ... on Run { status } } }
 """
@@ -49,3 +66,27 @@ def wait_for_run_end(stack: Stack, run_id: str, timeout: float) -> tuple[str, fl
         assert time.monotonic() - started < timeout, f"run {run_id} still {status}"
         time.sleep(0.25)
     return status, time.monotonic() - started
+
+
+def run_messages(stack: Stack, run_id: str) -> list[str]:
+    """The messages of the run's event log, oldest first."""
+    events = stack.graphql(LOGS_QUERY, {"runId": run_id})["logsForRun"]["events"]
+    return [event.get("message") or "" for event in events]
+
+
+def launch_run(
+    stack: Stack, job_name: str, run_config: dict[str, Any], tags: dict[str, str]
+) -> str:
+    """Launch a run as the UI's Launchpad does; its run id."""
+    params = {
+        "selector": {
+            "repositoryLocationName": "benchsync_dagster",
+            "repositoryName": "__repository__",
+            "jobName": job_name,
+        },
+        "runConfigData": run_config,
+        "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
+    }
+    answer = stack.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
+    assert answer["__typename"] == "LaunchRunSuccess", answer
+    return str(answer["run"]["runId"])

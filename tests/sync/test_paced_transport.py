@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from benchsync_dagster.benchling.pacing import THROTTLE_JITTER, LocalBudget, PacedTransport
 
@@ -91,3 +92,42 @@ def test_callers_waiting_together_are_spread_over_the_windows() -> None:
     waits = [budget.reserve() for _ in range(5)]
 
     assert waits == [0.0, 0.0, 30.0, 30.0, 60.0]
+
+
+class RecordedHealth:
+    def __init__(self) -> None:
+        self.reports: list[str] = []
+
+    def unavailable(self, error: str) -> None:
+        self.reports.append(f"unavailable: {error}")
+
+    def answered(self) -> None:
+        self.reports.append("answered")
+
+
+def test_tells_its_health_whether_benchling_answered() -> None:
+    answers = iter([httpx.Response(503), httpx.Response(404), httpx.Response(500)])
+
+    def benchling(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/down":
+            raise httpx.ConnectError("connection refused")
+        return next(answers)
+
+    health = RecordedHealth()
+    transport = PacedTransport(LocalBudget(60), httpx.MockTransport(benchling), health=health)
+    client = _client(transport)
+
+    client.get("/api/v2/custom-entities")
+    client.get("/api/v2/custom-entities/bfi_x")
+    client.get("/api/v2/custom-entities/bfi_y")
+    with pytest.raises(httpx.ConnectError):
+        client.get("/down")
+
+    # A refusal (404) or a server error about one request (500) is an answer; a gateway error
+    # or no connection is not.
+    assert health.reports == [
+        "unavailable: HTTP 503 from /api/v2/custom-entities",
+        "answered",
+        "answered",
+        "unavailable: ConnectError: connection refused",
+    ]

@@ -42,8 +42,11 @@ class ReadPosition:
 
 
 # A batch's run key: its first and last read positions, "/1" or "/2" per halving of a batch
-# that kept failing, then "-attemptN" on a retry.
-_BATCH_NAME = re.compile(r"inbox-(\d+)\.(\d+)-(\d+)\.(\d+)(?:/[12])*(?:-attempt\d+)?")
+# that kept failing, then "-attemptN" on a retry ("-attemptN-after-<run>" when a run failed
+# during a Benchling outage, which spends no attempt).
+_BATCH_NAME = re.compile(
+    r"inbox-(\d+)\.(\d+)-(\d+)\.(\d+)(?:/[12])*(?:-attempt\d+(?:-after-[0-9a-f]+)?)?"
+)
 
 
 @dataclass(frozen=True)

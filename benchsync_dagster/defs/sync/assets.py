@@ -19,6 +19,7 @@ import psycopg
 from benchsync.settings import ConfigurationError
 from benchsync_dagster import mapping
 from benchsync_dagster.benchling.app_config import read_sync_target
+from benchsync_dagster.benchling.client import is_outage
 from benchsync_dagster.benchling.fetch import fetch_custom_entities
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
 from benchsync_dagster.rebuild import Rebuild, rebuild_if_stale
@@ -40,6 +41,10 @@ benchling_registry = dg.AssetSpec(
 BENCHLING_RETRIES = dg.RetryPolicy(
     max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
+# Benchling unavailable (no connection, 502/503/504): the step waits it out, trying again every
+# 30 s at most, about 9 minutes in all — inside the run's timeout (SYNC_RUN_TIMEOUT_SECONDS).
+OUTAGE_RETRIES = 20
+OUTAGE_RETRY_CAP_SECONDS = 30.0
 
 Params = ParamSpec("Params")
 Result = TypeVar("Result")
@@ -49,7 +54,9 @@ def retried_when_benchling_fails(
     compute: Callable[Concatenate[dg.AssetExecutionContext, Params], Result],
 ) -> Callable[Concatenate[dg.AssetExecutionContext, Params], Result]:
     """A step that calls Benchling, asking Dagster to run it again (``BENCHLING_RETRIES``) when
-    it fails, but not for a bad setting, which no retry mends.
+    it fails, for longer while Benchling is unavailable (``OUTAGE_RETRIES``: an outage pauses
+    the sync rather than spending the batch's attempts), but not for a bad setting, which no
+    retry mends.
 
     Requested by the step rather than declared as its ``retry_policy``: Dagster retries an
     interrupted step that has a policy, so "Terminate" in the UI would not stop the run.
@@ -64,10 +71,17 @@ def retried_when_benchling_fails(
         except (ConfigurationError, dg.Failure):
             raise  # a bad setting, or a failure that says itself whether to retry
         except Exception as error:
-            raise dg.RetryRequested(
-                max_retries=BENCHLING_RETRIES.max_retries,
-                seconds_to_wait=BENCHLING_RETRIES.calculate_delay(context.retry_number + 1),
-            ) from error
+            delay = BENCHLING_RETRIES.calculate_delay(context.retry_number + 1)
+            if not is_outage(error):
+                raise dg.RetryRequested(
+                    max_retries=BENCHLING_RETRIES.max_retries, seconds_to_wait=delay
+                ) from error
+            wait = min(delay, OUTAGE_RETRY_CAP_SECONDS)
+            context.log.warning(
+                f"Benchling is unavailable ({error}); trying again in {wait:.0f} s"
+                f" (retry {context.retry_number + 1} of {OUTAGE_RETRIES})"
+            )
+            raise dg.RetryRequested(max_retries=OUTAGE_RETRIES, seconds_to_wait=wait) from error
 
     return attempt
 

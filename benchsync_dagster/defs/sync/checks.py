@@ -16,7 +16,7 @@ import psycopg
 
 from benchsync_dagster.defs.resources import PostgresResource, SyncSettings
 from benchsync_dagster.defs.sync.assets import synced_benchling_data
-from benchsync_dagster.storage import synced_data
+from benchsync_dagster.storage import benchling_outage, synced_data
 from webhook_sensor_bridge import inbox
 
 # Dead letters this recent fail no_recent_dead_letters (WARN); `benchsync replay` clears them.
@@ -58,6 +58,29 @@ def recent_dead_letters(connection: psycopg.Connection[Any]) -> tuple[bool, dict
     return count == 0, metadata
 
 
+def benchling_state(connection: psycopg.Connection[Any]) -> tuple[bool, dict[str, Any]]:
+    """Whether Benchling answered the last calls made to it, and since when it has not."""
+    outage = benchling_outage.current(connection)
+    if outage is None:
+        return True, {}
+    return False, {
+        "unavailable_since": outage.since.isoformat(),
+        "last_error": outage.last_error,
+        "last_failed_call_at": outage.updated_at.isoformat(),
+    }
+
+
+@dg.asset_check(asset=synced_benchling_data)
+def benchling_answers(postgres: PostgresResource) -> dg.AssetCheckResult:
+    """Benchling answered the last calls made to it; while it does not, the sync is paused
+    (one run at a time probes it) and no batch spends its attempts."""
+    with postgres.transaction() as connection:
+        passed, metadata = benchling_state(connection)
+    return dg.AssetCheckResult(
+        passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata
+    )
+
+
 @dg.asset_check(asset=synced_benchling_data)
 def no_event_pending_too_long(
     postgres: PostgresResource, sync_settings: SyncSettings
@@ -93,6 +116,7 @@ def sync_health_sensor(
                 connection, sync_settings.max_pending_seconds
             ),
             no_recent_dead_letters.check_key.name: recent_dead_letters(connection),
+            benchling_answers.check_key.name: benchling_state(connection),
         }
     reported = json.loads(context.cursor) if context.cursor else {}
     now = datetime.now(UTC)

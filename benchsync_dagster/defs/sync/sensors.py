@@ -23,6 +23,7 @@ from benchsync_dagster.defs.sync.jobs import (
     requeue_job,
     sync_job,
 )
+from benchsync_dagster.storage import benchling_outage
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.inbox.event_types import (
     APP_CONFIGURATION_UPDATED,
@@ -215,9 +216,18 @@ def inbox_sensor(
         context, postgres, position, timedelta(seconds=settings.stranded_after_seconds)
     )
     requests = [sweep] if sweep else []
-    free_slots = settings.max_runs_in_flight - _runs_in_flight(context.instance)
+    with postgres.transaction() as connection:
+        outage = benchling_outage.current(connection)
+    # While Benchling is down, one run at a time probes it (its steps wait the outage out).
+    max_in_flight = 1 if outage else settings.max_runs_in_flight
+    free_slots = max_in_flight - _runs_in_flight(context.instance)
     if free_slots <= 0:
-        gate = f"{settings.max_runs_in_flight} sync runs in flight; events wait"
+        gate = f"{max_in_flight} sync runs in flight; events wait"
+        if outage:
+            gate = (
+                f"Benchling unavailable since {outage.since:%Y-%m-%d %H:%M:%S %Z}"
+                f" ({outage.last_error}): one sync run at a time until it answers; events wait"
+            )
         return _only(context, requests, gate)
     max_batches = min(MAX_RUNS_PER_TICK, free_slots)
 
@@ -321,6 +331,15 @@ def _next_attempt(
     batch = run.tags.get(BATCH_TAG, run.run_id)
     timeout_seconds = int(run.tags.get(MAX_RUNTIME_TAG, SYNC_RUN_TIMEOUT_SECONDS))
     with postgres.transaction() as connection:
+        outage = benchling_outage.current(connection)
+        if outage is not None:
+            # Benchling is down, not this batch: try it again without spending an attempt.
+            context.log.info(f"batch {batch}: Benchling unavailable ({outage.last_error})")
+            return dg.RunRequest(
+                run_key=f"{batch}-attempt{attempt}-after-{run.run_id[:8]}",
+                run_config=run.run_config,
+                tags=batch_tags(batch, attempt, timeout_seconds),
+            )
         if attempt < max_attempts:
             inbox.note_failed_attempt(connection, webhook_ids, error, span)
             return dg.RunRequest(
