@@ -32,14 +32,24 @@ class FetchResult:
     unavailable: dict[str, str]
 
 
-def refuses_the_entity(error: BenchlingError) -> bool:
-    """A 4xx about what was asked for; not a sign-in (401) or rate (429) problem, nor a 5xx,
-    which retrying may mend."""
-    status = error.status_code
-    return 400 <= status < 500 and status not in (
-        HTTPStatus.UNAUTHORIZED,
+# 4xx answers that say "not now" rather than "not this": retrying may mend them.
+_TRANSIENT_CLIENT_ERRORS = frozenset(
+    {
+        HTTPStatus.UNAUTHORIZED,  # a sign-in problem, the token's
+        HTTPStatus.REQUEST_TIMEOUT,
+        HTTPStatus.CONFLICT,  # the entity is being changed
+        HTTPStatus.LOCKED,
+        HTTPStatus.TOO_EARLY,
         HTTPStatus.TOO_MANY_REQUESTS,
-    )
+    }
+)
+
+
+def refuses_the_entity(error: BenchlingError) -> bool:
+    """A 4xx about what was asked for; not a transient one (a sign-in, rate, timeout or
+    conflict problem), nor a 5xx, which retrying may mend."""
+    status = error.status_code
+    return 400 <= status < 500 and status not in _TRANSIENT_CLIENT_ERRORS
 
 
 def _fetch_one(benchling: Benchling, entity_id: str, result: FetchResult) -> None:
