@@ -19,13 +19,13 @@ ENDS_WITHIN_SECONDS = MAX_RUNTIME_SECONDS + 15 + 60 + 15
 
 
 def test_a_run_hanging_past_its_max_runtime_is_stopped_by_run_monitoring(
-    stack: Stack, db: psycopg.Connection[Any], migrated_database_url: str
+    stack: Stack, db: psycopg.Connection[Any], stack_database_url: str
 ) -> None:
     assert stack.emulator is not None
     entity_ids = stack.emulator.tenant.create_registered(1)
     wait_until_synced(stack, entity_ids, timeout=60)  # the App configuration is stored
 
-    with psycopg.connect(migrated_database_url) as holder:
+    with psycopg.connect(stack_database_url) as holder:
         # Writing synced rows takes this row FOR SHARE: the run's second step waits, alive.
         holder.execute("SELECT 1 FROM benchsync.app_configuration FOR UPDATE")
         # As "Materialize" with a config naming an entity would launch it from the UI.
