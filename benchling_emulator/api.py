@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, abort, g, jsonify, request
 
 from benchling_emulator.clock import isoformat
+from benchling_emulator.entity_types import ENTITY_TYPES, EntityType
 from benchling_emulator.errors import ApiError, bad_request
 from benchling_emulator.listing import (
     Page,
@@ -29,6 +30,7 @@ jwks = Blueprint("jwks", __name__, url_prefix="/api/v1")
 # Sortable properties, and whether each naturally sorts descending (times newest first).
 _ENTITY_SORTS = {"modifiedAt": True, "createdAt": True, "name": False}
 _CONFIG_SORTS = {"modifiedAt": True, "createdAt": True}
+_BULK_GET_KEYS = [*(kind.ids_key for kind in ENTITY_TYPES.values()), "oligoIds"]
 
 
 # --- what every API call passes through ---------------------------------------------------
@@ -75,7 +77,9 @@ def _entities_named() -> list[str]:
     """The entity ids this call names, in its path or in a bulk get's list."""
     in_path = (request.view_args or {}).get("entity_id")
     named = [str(in_path)] if in_path else []
-    return named + _comma_separated(request.args.get("customEntityIds", ""))
+    for key in _BULK_GET_KEYS:
+        named += _comma_separated(request.args.get(key, ""))
+    return named
 
 
 def _refusal(status: int, message: str, headers: dict[str, str]) -> Response:
@@ -137,62 +141,79 @@ def _oauth_error(error_type: str, message: str, status: int) -> tuple[dict[str, 
     return ApiError(status, message, error_type=error_type).body(), status
 
 
-# --- custom entities -----------------------------------------------------------------------
+# --- registry entities: each type's endpoints, as benchling-sdk calls them ------------------
 
 
-@api.get("/custom-entities/<entity_id>")
-def get_custom_entity(entity_id: str) -> dict[str, Any]:
-    return current_services().tenant.get_entity(entity_id)
+def _add_entity_routes(kind: EntityType) -> None:
+    """get, list, create, update, archive and unarchive under ``/<kind.path>``, and the bulk
+    get where Benchling has one."""
+
+    def get_one(entity_id: str) -> dict[str, Any]:
+        return current_services().tenant.get_entity(entity_id, kind)
+
+    def bulk_get() -> dict[str, Any]:
+        ids = _comma_separated(request.args.get(kind.ids_key, ""))
+        return {kind.list_key: current_services().tenant.bulk_get(ids, (kind,))}
+
+    def list_all() -> Response:
+        args = request.args
+        query = EntityQuery(
+            types=frozenset({kind.name}),
+            schema_id=args.get("schemaId"),
+            registry_id=args.get("registryId"),
+            ids=frozenset(_comma_separated(args["ids"])) if "ids" in args else None,
+            modified_at=parse_time_filter(args["modifiedAt"]) if "modifiedAt" in args else None,
+            created_at=parse_time_filter(args["createdAt"]) if "createdAt" in args else None,
+            archive_reason=args.get("archiveReason", "NOT_ARCHIVED"),
+            sort=parse_sort(args.get("sort"), _ENTITY_SORTS, default="modifiedAt"),
+        )
+        page = current_services().tenant.list_entities(
+            query, parse_page_size(args.get("pageSize")), args.get("nextToken")
+        )
+        return _page_response(kind.list_key, page)
+
+    def create() -> tuple[dict[str, Any], int]:
+        return current_services().tenant.create_entity(json_object(), kind), 201
+
+    def update(entity_id: str) -> dict[str, Any]:
+        return current_services().tenant.update_entity(entity_id, json_object(), kind)
+
+    def archive() -> dict[str, Any]:
+        body = json_object()
+        reason = body.get("reason")
+        if not isinstance(reason, str) or not reason:
+            raise bad_request("reason is required")
+        ids = string_list(body, kind.ids_key)
+        return _archival_change(current_services().tenant.set_archived(ids, reason, kind))
+
+    def unarchive() -> dict[str, Any]:
+        ids = string_list(json_object(), kind.ids_key)
+        return _archival_change(current_services().tenant.set_archived(ids, None, kind))
+
+    def _archival_change(changed: list[str]) -> dict[str, Any]:
+        return {kind.ids_key: changed, **({"batchIds": []} if kind.archival_batch_ids else {})}
+
+    name = kind.name
+    api.add_url_rule(f"/{kind.path}/<entity_id>", f"get_{name}", get_one, methods=["GET"])
+    if kind.has_bulk_get:
+        api.add_url_rule(f"/{kind.path}:bulk-get", f"bulk_get_{name}", bulk_get, methods=["GET"])
+    api.add_url_rule(f"/{kind.path}", f"list_{name}", list_all, methods=["GET"])
+    api.add_url_rule(f"/{kind.path}", f"create_{name}", create, methods=["POST"])
+    api.add_url_rule(f"/{kind.path}/<entity_id>", f"update_{name}", update, methods=["PATCH"])
+    api.add_url_rule(f"/{kind.path}:archive", f"archive_{name}", archive, methods=["POST"])
+    api.add_url_rule(f"/{kind.path}:unarchive", f"unarchive_{name}", unarchive, methods=["POST"])
 
 
-@api.get("/custom-entities:bulk-get")
-def bulk_get_custom_entities() -> dict[str, Any]:
-    ids = _comma_separated(request.args.get("customEntityIds", ""))
-    return {"customEntities": current_services().tenant.bulk_get(ids)}
+for _kind in ENTITY_TYPES.values():
+    _add_entity_routes(_kind)
 
 
-@api.get("/custom-entities")
-def list_custom_entities() -> Response:
-    args = request.args
-    query = EntityQuery(
-        schema_id=args.get("schemaId"),
-        registry_id=args.get("registryId"),
-        ids=frozenset(_comma_separated(args["ids"])) if "ids" in args else None,
-        modified_at=parse_time_filter(args["modifiedAt"]) if "modifiedAt" in args else None,
-        created_at=parse_time_filter(args["createdAt"]) if "createdAt" in args else None,
-        archive_reason=args.get("archiveReason", "NOT_ARCHIVED"),
-        sort=parse_sort(args.get("sort"), _ENTITY_SORTS, default="modifiedAt"),
-    )
-    page = current_services().tenant.list_entities(
-        query, parse_page_size(args.get("pageSize")), args.get("nextToken")
-    )
-    return _page_response("customEntities", page)
-
-
-@api.post("/custom-entities")
-def create_custom_entity() -> tuple[dict[str, Any], int]:
-    return current_services().tenant.create_entity(json_object()), 201
-
-
-@api.patch("/custom-entities/<entity_id>")
-def update_custom_entity(entity_id: str) -> dict[str, Any]:
-    return current_services().tenant.update_entity(entity_id, json_object())
-
-
-@api.post("/custom-entities:archive")
-def archive_custom_entities() -> dict[str, Any]:
-    body = json_object()
-    reason = body.get("reason")
-    if not isinstance(reason, str) or not reason:
-        raise bad_request("reason is required")
-    changed = current_services().tenant.set_archived(string_list(body, "customEntityIds"), reason)
-    return {"customEntityIds": changed, "batchIds": []}
-
-
-@api.post("/custom-entities:unarchive")
-def unarchive_custom_entities() -> dict[str, Any]:
-    ids = string_list(json_object(), "customEntityIds")
-    return {"customEntityIds": current_services().tenant.set_archived(ids, None), "batchIds": []}
+@api.get("/oligos:bulk-get")
+def bulk_get_oligos() -> dict[str, Any]:
+    """The legacy oligos endpoint: DNA and RNA oligos' only bulk get."""
+    ids = _comma_separated(request.args.get("oligoIds", ""))
+    oligos = (ENTITY_TYPES["dna_oligo"], ENTITY_TYPES["rna_oligo"])
+    return {"oligos": current_services().tenant.bulk_get(ids, oligos)}
 
 
 # --- registries and tasks ------------------------------------------------------------------

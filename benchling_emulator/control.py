@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from benchling_emulator.entity_types import ENTITY_TYPES
 from benchling_emulator.errors import bad_request
 from benchling_emulator.request_body import json_object, string_list
 from benchling_emulator.services import EmulatorServices, current_services
@@ -17,11 +18,20 @@ MAX_REGISTER_COUNT = 100_000
 
 @control.post("/register")
 def register() -> dict[str, Any]:
-    """Create and register ``count`` entities; their webhooks follow at the paced rate."""
-    count = json_object().get("count")
+    """Create and register ``count`` entities; their webhooks follow at the paced rate.
+
+    ``types`` (optional) names entity types (``dna_sequence`` …), taken in turn, or is ``"mix"``
+    for all eight; the default is custom entities of the configured schema."""
+    body = json_object()
+    count = body.get("count")
     if not isinstance(count, int) or not 1 <= count <= MAX_REGISTER_COUNT:
         raise bad_request(f"count must be an integer from 1 to {MAX_REGISTER_COUNT}")
-    return {"ids": current_services().tenant.create_registered(count)}
+    types = body.get("types", ["custom_entity"])
+    if types == "mix":
+        types = list(ENTITY_TYPES)
+    if not isinstance(types, list) or not types or not all(isinstance(t, str) for t in types):
+        raise bad_request('types must be a list of entity types, or "mix"')
+    return {"ids": current_services().tenant.create_registered(count, types)}
 
 
 @control.post("/faults")

@@ -15,12 +15,14 @@ class ApiError(Exception):
         *,
         error_type: str = "invalid_request_error",
         invalid_id: str | None = None,
+        invalid_ids: list[str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.error_type = error_type
         self.invalid_id = invalid_id
+        self.invalid_ids = invalid_ids
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {
@@ -30,6 +32,8 @@ class ApiError(Exception):
         }
         if self.invalid_id is not None:
             error["invalidId"] = self.invalid_id
+        if self.invalid_ids is not None:
+            error["invalidIds"] = self.invalid_ids
         return {"error": error}
 
 

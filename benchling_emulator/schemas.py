@@ -123,6 +123,7 @@ class EntitySchema:
     registry_id: str
     fields: tuple[FieldDefinition, ...]
     modified_at: datetime
+    type: str = "custom_entity"  # the entity type its entities are (entity_types.ENTITY_TYPES)
 
     def field(self, name: str) -> FieldDefinition | None:
         return next((field for field in self.fields if field.name == name), None)
@@ -134,7 +135,7 @@ class EntitySchema:
         return {
             "id": self.id,
             "name": self.name,
-            "type": "custom_entity",
+            "type": self.type,
             "prefix": self.prefix,
             "registryId": self.registry_id,
             "archiveRecord": None,

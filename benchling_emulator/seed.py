@@ -71,9 +71,41 @@ class ConfigItem:
 @dataclass(frozen=True)
 class TenantSeed:
     registry: Registry
-    schema: EntitySchema
+    schema: EntitySchema  # the custom entity schema the App's configuration names
     config_items: tuple[ConfigItem, ...]
     folder_id: str
+    # One schema of each other entity type, by type.
+    other_schemas: tuple[EntitySchema, ...] = ()
+
+    def schema_of_type(self, entity_type: str) -> EntitySchema:
+        for schema in (self.schema, *self.other_schemas):
+            if schema.type == entity_type:
+                return schema
+        raise KeyError(entity_type)
+
+
+# A schema per other entity type: (type, id, name, prefix), each with a few common fields.
+_OTHER_SCHEMAS = (
+    ("dna_sequence", "ts_emuPlasmid", "Emulated Plasmid", "PLS"),
+    ("rna_sequence", "ts_emuTranscript", "Emulated Transcript", "TRN"),
+    ("dna_oligo", "ts_emuPrimer", "Emulated Primer", "PRM"),
+    ("rna_oligo", "ts_emuGuide", "Emulated Guide RNA", "GRN"),
+    ("aa_sequence", "ts_emuProtein", "Emulated Protein", "PRT"),
+    ("mixture", "ts_emuBuffer", "Emulated Buffer", "BUF"),
+    ("molecule", "ts_emuCompound", "Emulated Compound", "CMP"),
+)
+
+
+def _other_schema(
+    entity_type: str, schema_id: str, name: str, prefix: str, registry_id: str, now: datetime
+) -> EntitySchema:
+    fields = (
+        FieldDefinition(f"{schema_id}_description", SYNCED_TEXT_FIELD, "text"),
+        FieldDefinition(f"{schema_id}_quantity", "Quantity", "float"),
+        FieldDefinition(f"{schema_id}_batch", "Batch Number", "integer"),
+        FieldDefinition(f"{schema_id}_released", "Released", "boolean"),
+    )
+    return EntitySchema(schema_id, name, prefix, registry_id, fields, now, type=entity_type)
 
 
 def seeded_tenant(clock: TenantClock) -> TenantSeed:
@@ -121,7 +153,11 @@ def seeded_tenant(clock: TenantClock) -> TenantSeed:
             clock.now(),
         ),
     )
-    return TenantSeed(registry, schema, config_items, folder_id="lib_emulator01")
+    others = tuple(
+        _other_schema(entity_type, schema_id, name, prefix, registry.id, clock.now())
+        for entity_type, schema_id, name, prefix in _OTHER_SCHEMAS
+    )
+    return TenantSeed(registry, schema, config_items, "lib_emulator01", others)
 
 
 def sample_field_values(

@@ -1,4 +1,5 @@
-"""The tenant's state: custom entities, registration tasks and app sessions, behind one lock.
+"""The tenant's state: the registry's entities of every type (``entity_types``), registration
+tasks and app sessions, behind one lock.
 
 Request threads and the control endpoints change it; every change moves the entity's
 ``modifiedAt`` forward on the tenant clock and, where Benchling would, emits an event. Events
@@ -16,11 +17,16 @@ from datetime import datetime
 from typing import Any
 
 from benchling_emulator.clock import TenantClock, isoformat
-from benchling_emulator.errors import bad_request, not_found
+from benchling_emulator.entity_types import (
+    CUSTOM_ENTITY,
+    ENTITY_TYPES,
+    Content,
+    EntityType,
+    entity_type,
+)
+from benchling_emulator.errors import ApiError, bad_request, not_found
 from benchling_emulator.events import (
     APP_CONFIGURATION_UPDATED,
-    CUSTOM_ENTITY_CREATED,
-    CUSTOM_ENTITY_UPDATED,
     ENTITY_REGISTERED,
     TenantEvent,
 )
@@ -59,12 +65,18 @@ class Entity:
     entity_registry_id: str | None = None
     registered_at: datetime | None = None
     archive_reason: str | None = None
+    content: Content = field(default_factory=dict)  # what its type holds beside the fields
+
+    @property
+    def type(self) -> EntityType:
+        return ENTITY_TYPES[self.schema.type]
 
 
 @dataclass(frozen=True)
 class EntityQuery:
-    """The filters of ``GET /custom-entities``; None means "not filtered"."""
+    """The filters of a list (``GET /custom-entities`` …); None means "not filtered"."""
 
+    types: frozenset[str] = frozenset({CUSTOM_ENTITY.name})
     schema_id: str | None = None
     registry_id: str | None = None
     ids: frozenset[str] | None = None
@@ -75,7 +87,8 @@ class EntityQuery:
 
     def matches(self, entity: Entity) -> bool:
         return (
-            self.schema_id in (None, entity.schema.id)
+            entity.schema.type in self.types
+            and self.schema_id in (None, entity.schema.id)
             and self.registry_id in (None, entity.registry_id)
             and (self.ids is None or entity.id in self.ids)
             and (self.modified_at is None or self.modified_at(entity.modified_at))
@@ -119,7 +132,7 @@ class Tenant:
         self._rng = rng
         self._emit = events
         self._lock = threading.Lock()
-        self._schemas = {seed.schema.id: seed.schema}
+        self._schemas = {schema.id: schema for schema in (seed.schema, *seed.other_schemas)}
         self._config_items = list(seed.config_items)
         self._entities: dict[str, Entity] = {}
         self._tasks: dict[str, dict[str, Any]] = {}
@@ -128,26 +141,36 @@ class Tenant:
 
     # --- custom entities: reads -------------------------------------------------------------
 
-    def get_entity(self, entity_id: str) -> dict[str, Any]:
+    def get_entity(self, entity_id: str, entity_type: EntityType = CUSTOM_ENTITY) -> dict[str, Any]:
         with self._lock:
-            return self._render(self._entity(entity_id))
+            return self._render(self._entity(entity_id, entity_type))
 
-    def bulk_get(self, entity_ids: list[str]) -> list[dict[str, Any]]:
+    def bulk_get(
+        self, entity_ids: list[str], types: tuple[EntityType, ...] = (CUSTOM_ENTITY,)
+    ) -> list[dict[str, Any]]:
+        """The entities of these ids and types (an id of another type counts as unknown)."""
         if not entity_ids:
-            raise bad_request("customEntityIds is required")
+            raise bad_request("ids are required")
         if len(entity_ids) > MAX_BULK_GET_IDS:
             raise bad_request(f"at most {MAX_BULK_GET_IDS} ids per bulk get")
         with self._lock:
-            unknown = [entity_id for entity_id in entity_ids if entity_id not in self._entities]
+            asked = list(dict.fromkeys(entity_ids))
+            found = [self._of_type(entity_id, types) for entity_id in asked]
+            unknown = [i for i, entity in zip(asked, found, strict=True) if entity is None]
             if unknown and self.bulk_get_missing == "error":
-                raise not_found("Custom entity", unknown[0])
-            found = dict.fromkeys(entity_id for entity_id in entity_ids if entity_id not in unknown)
-            return [self._render(self._entities[entity_id]) for entity_id in found]
+                raise not_found(types[0].kind, unknown[0])
+            return [self._render(entity) for entity in found if entity is not None]
 
     def list_entities(
         self, query: EntityQuery, page_size: int, next_token: str | None
     ) -> Page[dict[str, Any]]:
         with self._lock:
+            if query.ids is not None:
+                # Benchling: "returns a 400 error that includes a list of which IDs are invalid".
+                types = tuple(ENTITY_TYPES[name] for name in query.types)
+                invalid = sorted(i for i in query.ids if self._of_type(i, types) is None)
+                if invalid:
+                    raise ApiError(400, f"invalid ids: {', '.join(invalid)}", invalid_ids=invalid)
             matching = [entity for entity in self._entities.values() if query.matches(entity)]
             page = keyset_page(
                 matching, query.sort_key, query.sort.descending, page_size, next_token
@@ -158,13 +181,16 @@ class Tenant:
 
     # --- custom entities: writes ------------------------------------------------------------
 
-    def create_entity(self, request: dict[str, Any]) -> dict[str, Any]:
+    def create_entity(
+        self, request: dict[str, Any], entity_type: EntityType = CUSTOM_ENTITY
+    ) -> dict[str, Any]:
         name = request.get("name")
         if not isinstance(name, str) or not name:
             raise bad_request("name is required")
         schema = self._schemas.get(str(request.get("schemaId")))
-        if schema is None:
-            raise bad_request(f"unknown schemaId: {request.get('schemaId')!r}")
+        if schema is None or schema.type != entity_type.name:
+            raise bad_request(f"unknown {entity_type.kind} schemaId: {request.get('schemaId')!r}")
+        content = entity_type.from_request(request)
         registry_id = request.get("registryId")
         naming_strategy = request.get("namingStrategy")
         entity_registry_id = request.get("entityRegistryId")
@@ -181,8 +207,10 @@ class Tenant:
                 folder_id=request.get("folderId") or self.seed.folder_id,
                 custom_fields=dict(request.get("customFields") or {}),
                 aliases=list(request.get("aliases") or []),
+                content=content,
             )
-            events = [self._event(CUSTOM_ENTITY_CREATED, entity)]
+            created = entity_type.created_event()
+            events = [self._event(created, entity)] if created else []
             if registry_id:
                 registration = self._register(
                     entity, registry_id, naming_strategy or "NEW_IDS", entity_registry_id
@@ -192,9 +220,11 @@ class Tenant:
         self._emit(events)
         return rendered
 
-    def update_entity(self, entity_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    def update_entity(
+        self, entity_id: str, request: dict[str, Any], entity_type: EntityType = CUSTOM_ENTITY
+    ) -> dict[str, Any]:
         with self._lock:
-            entity = self._entity(entity_id)
+            entity = self._entity(entity_id, entity_type)
             fields = _accept_fields(entity.schema, request.get("fields") or {})
             if "name" in request:
                 entity.name = str(request["name"])
@@ -206,17 +236,24 @@ class Tenant:
                 entity.aliases = list(request["aliases"] or [])
             if "entityRegistryId" in request:
                 entity.entity_registry_id = request["entityRegistryId"]
+            written = {key: request[key] for key in entity.content if key in request}
+            if written:
+                entity.content = entity_type.from_request({**_request_of(entity), **written})
             entity.modified_at = self._clock.now()
-            changed = tuple(key for key in _UPDATABLE if key in request)
-            event = self._event(CUSTOM_ENTITY_UPDATED, entity, properties=changed)
+            changed = tuple(key for key in (*_UPDATABLE, *written) if key in request)
+            updated = entity_type.updated_event()
+            # AA sequences, mixtures and molecules change without a word.
+            events = [self._event(updated, entity, properties=changed)] if updated else []
             rendered = self._render(entity)
-        self._emit([event])
+        self._emit(events)
         return rendered
 
-    def set_archived(self, entity_ids: list[str], reason: str | None) -> list[str]:
+    def set_archived(
+        self, entity_ids: list[str], reason: str | None, entity_type: EntityType = CUSTOM_ENTITY
+    ) -> list[str]:
         """Archive with ``reason``, or unarchive (None). Benchling sends no event for either."""
         with self._lock:
-            entities = [self._entity(entity_id) for entity_id in entity_ids]
+            entities = [self._entity(entity_id, entity_type) for entity_id in entity_ids]
             for entity in entities:
                 entity.archive_reason = reason
                 entity.modified_at = self._clock.now()
@@ -242,20 +279,29 @@ class Tenant:
         self._emit(events)
         return task_id
 
-    def create_registered(self, count: int) -> list[str]:
-        """``count`` new entities of the seeded schema, with varied fields, all registered."""
-        schema = self.seed.schema
+    def create_registered(self, count: int, types: Iterable[str] = ("custom_entity",)) -> list[str]:
+        """``count`` new entities with varied fields, all registered: of the seeded schema of
+        each of ``types`` in turn."""
+        schemas = [self.seed.schema_of_type(entity_type(name).name) for name in types]
         with self._lock:
             start = len(self._entities)
-            link_targets = list(self._entities)[-100:]
+            link_targets = [
+                e.id for e in list(self._entities.values())[-200:] if e.schema is self.seed.schema
+            ][-100:]
             events = []
             for number in range(start + 1, start + count + 1):
+                schema = schemas[(number - start - 1) % len(schemas)]
                 fields = sample_field_values(schema, self._rng, number, link_targets)
                 entity = self._insert(
-                    f"Sample {number}", schema, _accept_fields(schema, fields), self.seed.folder_id
+                    f"Sample {number}",
+                    schema,
+                    _accept_fields(schema, fields),
+                    self.seed.folder_id,
+                    content=ENTITY_TYPES[schema.type].sample(self._rng),
                 )
                 events.append(self._register(entity, self.seed.registry.id, "NEW_IDS"))
-                link_targets = [*link_targets[-99:], entity.id]
+                if schema is self.seed.schema:
+                    link_targets = [*link_targets[-99:], entity.id]
         self._emit(events)
         return [event.resource_id for event in events]
 
@@ -352,11 +398,15 @@ class Tenant:
 
     # --- helpers; callers hold the lock -----------------------------------------------------
 
-    def _entity(self, entity_id: str) -> Entity:
-        entity = self._entities.get(entity_id)
+    def _entity(self, entity_id: str, entity_type: EntityType = CUSTOM_ENTITY) -> Entity:
+        entity = self._of_type(entity_id, (entity_type,))
         if entity is None:
-            raise not_found("Custom entity", entity_id)
+            raise not_found(entity_type.kind, entity_id)
         return entity
+
+    def _of_type(self, entity_id: str, types: tuple[EntityType, ...]) -> Entity | None:
+        entity = self._entities.get(entity_id)
+        return entity if entity is not None and entity.type in types else None
 
     def _session(self, session_id: str) -> dict[str, Any]:
         session = self._sessions.get(session_id)
@@ -375,10 +425,12 @@ class Tenant:
         folder_id: str | None,
         custom_fields: dict[str, Any] | None = None,
         aliases: list[str] | None = None,
+        content: Content | None = None,
     ) -> Entity:
-        entity_id = self._new_id("bfi_")
+        prefix = ENTITY_TYPES[schema.type].id_prefix
+        entity_id = self._new_id(prefix)
         while entity_id in self._entities:
-            entity_id = self._new_id("bfi_")
+            entity_id = self._new_id(prefix)
         now = self._clock.now()
         entity = Entity(
             id=entity_id,
@@ -390,6 +442,7 @@ class Tenant:
             aliases=aliases or [],
             created_at=now,
             modified_at=now,
+            content=content or {},
         )
         self._entities[entity_id] = entity
         return entity
@@ -426,13 +479,14 @@ class Tenant:
         )
 
     def _render(self, entity: Entity) -> dict[str, Any]:
-        """The entity as Benchling's API shows it (``CustomEntity``)."""
+        """The entity as Benchling's API shows it (``CustomEntity``, ``DnaSequence`` …)."""
 
         def name_of(entity_id: str) -> str | None:
             linked = self._entities.get(entity_id)
             return linked.name if linked else None
 
-        web_url = f"{self.base_url}/benchling/custom-entities/{entity.id}"
+        kind = entity.type
+        web_url = f"{self.base_url}/benchling/{kind.path}/{entity.id}"
         archived = entity.archive_reason is not None
         registration = (
             {"originEntryId": None, "registeredAt": isoformat(entity.registered_at)}
@@ -462,9 +516,21 @@ class Tenant:
             "createdAt": isoformat(entity.created_at),
             "modifiedAt": isoformat(entity.modified_at),
             "webURL": web_url,
-            "url": web_url,
-            "apiURL": f"{self.base_url}/api/v2/custom-entities/{entity.id}",
+            **({"url": web_url} if kind.has_url else {}),
+            "apiURL": f"{self.base_url}/api/v2/{kind.path}/{entity.id}",
+            **entity.content,
         }
+
+
+def _request_of(entity: Entity) -> dict[str, Any]:
+    """The entity's type content as a create request would give it (to apply an update)."""
+    content = dict(entity.content)
+    if "canonicalizedSmiles" in content:
+        content["chemicalStructure"] = {
+            "structureFormat": "smiles",
+            "value": content["originalSmiles"],
+        }
+    return content
 
 
 def _accept_fields(schema: EntitySchema, written: dict[str, Any]) -> dict[str, Any]:

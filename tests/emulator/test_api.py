@@ -20,6 +20,7 @@ from benchling_sdk.models import (
     NamingStrategy,
 )
 
+from benchling_emulator.entity_types import ENTITY_TYPES
 from benchling_emulator.server import EmulatorServer
 from tests.support.emulator import MakeEmulator, benchling_client
 
@@ -213,9 +214,15 @@ def test_schemas_parse_strictly(emulator: EmulatorServer, benchling: Benchling) 
     schema = benchling.schemas.get_entity_schema_by_id(seed_schema.id)
     names = [getattr(definition, "name", None) for definition in schema.field_definitions]
     assert names == [field.name for field in seed_schema.fields]
-    listed = [schema.id for page in benchling.schemas.list_entity_schemas() for schema in page]
-    assert listed == [seed_schema.id]
-    EntitySchemaModel.from_dict(seed_schema.to_json(), strict=True)
+    listed = {
+        schema.id: schema for page in benchling.schemas.list_entity_schemas() for schema in page
+    }
+    others = emulator.tenant.seed.other_schemas
+    assert set(listed) == {seed_schema.id, *(other.id for other in others)}
+    # One schema of each of the eight entity types, each parsing strictly.
+    assert {str(schema.type.value) for schema in listed.values()} == set(ENTITY_TYPES)
+    for each in (seed_schema, *others):
+        EntitySchemaModel.from_dict(each.to_json(), strict=True)
     types = {field.type for field in seed_schema.fields}
     assert {"text", "integer", "float", "boolean", "dropdown", "entity_link", "datetime"} <= types
     assert any(field.is_multi for field in seed_schema.fields)
