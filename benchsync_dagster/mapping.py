@@ -60,12 +60,16 @@ def field_text(document: EntityDocument, field_name: str) -> str | None:
 
 
 def snapshot_frame(
-    documents: Sequence[EntityDocument], source_events: Mapping[str, str]
+    documents: Sequence[EntityDocument],
+    source_events: Mapping[str, str],
+    entity_types: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """One row per entity for ``benchling_entity_snapshots``; ``source_events`` maps id → event."""
+    """One row per entity for ``benchling_entity_snapshots``; ``source_events`` maps id → event,
+    ``entity_types`` id → entity type (custom entities where it says nothing)."""
     rows = [
         {
             "entity_id": _required(document, "id"),
+            "entity_type": (entity_types or {}).get(document["id"], "custom_entity"),
             "schema_id": schema_id(document),
             "modified_at": _required(document, "modifiedAt"),
             "archived": archive_reason(document) is not None,

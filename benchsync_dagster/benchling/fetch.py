@@ -11,6 +11,8 @@ from typing import Any
 from benchling_sdk.benchling import Benchling
 from benchling_sdk.errors import BenchlingError
 
+from webhook_sensor_bridge.inbox.event_types import entity_type_of_event
+
 BULK_GET_LIMIT = 100  # Benchling's page size and bulk-get maximum
 
 
@@ -52,38 +54,154 @@ def refuses_the_entity(error: BenchlingError) -> bool:
     return 400 <= status < 500 and status not in _TRANSIENT_CLIENT_ERRORS
 
 
-def _fetch_one(benchling: Benchling, entity_id: str, result: FetchResult) -> None:
+@dataclass(frozen=True)
+class RegistryType:
+    """How benchling-sdk reaches one entity type: its service, and the cheapest call that
+    fetches many by id (its own bulk get, the legacy oligos one, or a list by ids)."""
+
+    name: str  # EntitySchema.type
+    service: str  # the attribute of ``Benchling``
+    bulk_get_service: str | None  # whose ``bulk_get`` fetches it; None: ``list(ids=…)``
+
+
+REGISTRY_TYPES = {
+    t.name: t
+    for t in (
+        RegistryType("custom_entity", "custom_entities", "custom_entities"),
+        RegistryType("dna_sequence", "dna_sequences", "dna_sequences"),
+        RegistryType("rna_sequence", "rna_sequences", "rna_sequences"),
+        RegistryType("aa_sequence", "aa_sequences", "aa_sequences"),
+        # DNA and RNA oligos have no bulk get of their own; the legacy oligos one serves both.
+        RegistryType("dna_oligo", "dna_oligos", "oligos"),
+        RegistryType("rna_oligo", "rna_oligos", "oligos"),
+        RegistryType("mixture", "mixtures", None),
+        RegistryType("molecule", "molecules", None),
+    )
+}
+# Id prefixes that name one type (``seq_`` is shared by four: only the schema tells).
+_TYPE_OF_PREFIX = {
+    "bfi_": "custom_entity",
+    "prtn_": "aa_sequence",
+    "mxt_": "mixture",
+    "mol_": "molecule",
+}
+
+
+def type_of_id(entity_id: str) -> str | None:
+    """The entity type an id's prefix names, when only one type uses it."""
+    prefix = entity_id[: entity_id.find("_") + 1]
+    return _TYPE_OF_PREFIX.get(prefix)
+
+
+def _refused(result: FetchResult, entity_id: str, error: BenchlingError) -> None:
+    said = f": {error.message}" if error.message else ""
+    result.unavailable[entity_id] = f"Benchling answered {error.status_code} for {entity_id}{said}"
+
+
+def _fetch_one(service: Any, entity_id: str, result: FetchResult) -> None:
     try:
-        result.documents.append(benchling.custom_entities.get_by_id(entity_id).to_dict())
+        result.documents.append(service.get_by_id(entity_id).to_dict())
     except BenchlingError as error:
         if not refuses_the_entity(error):
             raise
-        said = f": {error.message}" if error.message else ""
-        result.unavailable[entity_id] = (
-            f"Benchling answered {error.status_code} for {entity_id}{said}"
-        )
+        _refused(result, entity_id, error)
 
 
-def fetch_custom_entities(benchling: Benchling, entity_ids: Sequence[str]) -> FetchResult:
-    """Fetch entities by id, ≤ 100 per call.
+def _invalid_ids(error: BenchlingError) -> list[str]:
+    """The ids a list-by-ids call was refused for, as its 400 names them."""
+    body = error.json if isinstance(error.json, dict) else {}
+    detail = body.get("error")
+    named = detail.get("invalidIds") if isinstance(detail, dict) else None
+    return [str(i) for i in named] if isinstance(named, list) else []
 
-    Benchling does not say whether ``bulk_get`` on an id that no longer exists fails the whole
+
+def _many(
+    benchling: Benchling, kind: RegistryType, chunk: list[str], result: FetchResult
+) -> list[Any]:
+    """One call for up to 100 ids of ``kind``: its bulk get, or a list by ids. A list refused
+    for ids it names is made again without them (each of them set apart with Benchling's
+    answer); any other refusal of what was asked for returns nothing, for the ids to be
+    fetched one by one."""
+    try:
+        if kind.bulk_get_service is not None:
+            return getattr(benchling, kind.bulk_get_service).bulk_get(chunk) or []
+        service = getattr(benchling, kind.service)
+        asked = list(chunk)
+        while asked:
+            try:
+                return [
+                    entity
+                    for page in service.list(ids=asked, page_size=BULK_GET_LIMIT)
+                    for entity in page
+                ]
+            except BenchlingError as error:
+                invalid = [i for i in _invalid_ids(error) if i in asked]
+                if error.status_code != HTTPStatus.BAD_REQUEST or not invalid:
+                    raise
+                for entity_id in invalid:
+                    _refused(result, entity_id, error)
+                asked = [i for i in asked if i not in invalid]
+        return []
+    except BenchlingError as error:
+        if not refuses_the_entity(error):
+            raise
+        return []
+
+
+def fetch_entities(
+    benchling: Benchling, entity_type: str, entity_ids: Sequence[str]
+) -> FetchResult:
+    """Fetch entities of one type by id, ≤ 100 per call.
+
+    Benchling does not say whether a bulk get of an id that no longer exists fails the whole
     call or leaves the id out, so both are handled: a chunk refused for what it asked for is
     fetched id by id, so that only the entities Benchling refuses end unavailable, each with its
     own answer; an id left out is fetched alone to learn why. Any other failure is raised.
     """
+    kind = REGISTRY_TYPES[entity_type]
     result = FetchResult(documents=[], unavailable={})
     for chunk in chunks(list(dict.fromkeys(entity_ids))):
-        try:
-            fetched = benchling.custom_entities.bulk_get(chunk) or []
-        except BenchlingError as error:
-            if not refuses_the_entity(error):
-                raise
-            fetched = []
-        documents = [entity.to_dict() for entity in fetched]
+        documents = [entity.to_dict() for entity in _many(benchling, kind, chunk, result)]
         result.documents.extend(documents)
         returned = {document.get("id") for document in documents}
         for entity_id in chunk:
-            if entity_id not in returned:
-                _fetch_one(benchling, entity_id, result)
+            if entity_id not in returned and entity_id not in result.unavailable:
+                _fetch_one(getattr(benchling, kind.service), entity_id, result)
     return result
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """An entity a batch asks for, with what its event says of its type."""
+
+    entity_id: str
+    message_type: str | None = None
+    schema_id: str | None = None
+
+
+def sort_by_type(
+    benchling: Benchling, wanted: Sequence[Wanted], known_schema_types: dict[str, str]
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """The wanted ids by entity type, and why each other one has none: a v3 event names the
+    type, and so does an id's prefix where only one type has it; else (a registered ``seq_``)
+    the event's schema does, whose type ``known_schema_types`` holds or Benchling is asked once
+    per schema (and it is added there)."""
+    by_type: dict[str, list[str]] = {}
+    unknown: dict[str, str] = {}
+    for entity in wanted:
+        found = entity_type_of_event(entity.message_type or "") or type_of_id(entity.entity_id)
+        if found is None and entity.schema_id:
+            found = known_schema_types.get(entity.schema_id)
+            if found is None:
+                schema = benchling.schemas.get_entity_schema_by_id(entity.schema_id)
+                found = str(getattr(schema.type, "value", schema.type))
+                known_schema_types[entity.schema_id] = found
+        if found not in REGISTRY_TYPES:
+            unknown[entity.entity_id] = f"cannot tell the entity type of {entity.entity_id}" + (
+                f" (schema type {found!r})" if found else ""
+            )
+            continue
+        ids = by_type.setdefault(found, [])
+        if entity.entity_id not in ids:
+            ids.append(entity.entity_id)
+    return by_type, unknown

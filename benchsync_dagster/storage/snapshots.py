@@ -13,6 +13,7 @@ from benchsync_dagster.storage import frame_columns
 # The rows this module writes: column name → pandas dtype, in table order.
 COLUMNS: dict[str, str] = {
     "entity_id": "string",
+    "entity_type": "string",
     "schema_id": "string",
     "modified_at": "datetime64[us, UTC]",
     "archived": "bool",
@@ -24,11 +25,13 @@ TABLE = "benchling_entity_snapshots"
 
 _UPSERT = """
 INSERT INTO benchling_entity_snapshots AS kept
-    (entity_id, schema_id, modified_at, archived, document, source_event)
-SELECT entity_id, schema_id, modified_at, archived, document::jsonb, source_event
-FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::boolean[], %s::text[], %s::text[])
-    AS incoming (entity_id, schema_id, modified_at, archived, document, source_event)
+    (entity_id, entity_type, schema_id, modified_at, archived, document, source_event)
+SELECT entity_id, entity_type, schema_id, modified_at, archived, document::jsonb, source_event
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::boolean[], %s::text[],
+            %s::text[])
+    AS incoming (entity_id, entity_type, schema_id, modified_at, archived, document, source_event)
 ON CONFLICT (entity_id) DO UPDATE SET
+    entity_type = EXCLUDED.entity_type,
     schema_id = EXCLUDED.schema_id,
     modified_at = EXCLUDED.modified_at,
     archived = EXCLUDED.archived,
@@ -78,6 +81,17 @@ def documents_of_schema(
         )
         while rows := cursor.fetchmany(chunk_size):
             yield [document for (document,) in rows]
+
+
+def schema_types(connection: psycopg.Connection[Any], schema_ids: Sequence[str]) -> dict[str, str]:
+    """The entity type of each of these schemas that a stored snapshot has (a cache of
+    Benchling's schema lookups)."""
+    rows = connection.execute(
+        "SELECT DISTINCT ON (schema_id) schema_id, entity_type FROM benchling_entity_snapshots"
+        " WHERE schema_id = ANY(%s)",
+        [list(schema_ids)],
+    ).fetchall()
+    return {schema_id: entity_type for schema_id, entity_type in rows}
 
 
 def row_count(connection: psycopg.Connection[Any]) -> int:

@@ -116,9 +116,13 @@ def tenant(make_tenant: Any) -> Tenant:
     return make_tenant()  # type: ignore[no-any-return]
 
 
-def register(tenant: Tenant, count: int, timeout: float = 30.0) -> list[str]:
-    """Register ``count`` entities; returns their ids once the inbox holds their webhooks."""
-    ids: list[str] = tenant.control("register", {"count": count})["ids"]
+def register(
+    tenant: Tenant, count: int, timeout: float = 30.0, types: list[str] | None = None
+) -> list[str]:
+    """Register ``count`` entities (custom entities, or of ``types`` in turn); returns their ids
+    once the inbox holds their webhooks."""
+    body: dict[str, Any] = {"count": count, **({"types": types} if types else {})}
+    ids: list[str] = tenant.control("register", body)["ids"]
     deadline = time.monotonic() + timeout
     # Waits for these entities' rows, not for a row count, which any stray row would satisfy.
     while (recorded := entities_in_inbox(tenant.database_url, ids)) < count:

@@ -20,7 +20,7 @@ from benchsync.settings import ConfigurationError
 from benchsync_dagster import mapping
 from benchsync_dagster.benchling.app_config import read_sync_target
 from benchsync_dagster.benchling.client import is_outage
-from benchsync_dagster.benchling.fetch import fetch_custom_entities
+from benchsync_dagster.benchling.fetch import Wanted, fetch_entities, sort_by_type
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
 from benchsync_dagster.rebuild import Rebuild, rebuild_if_stale
 from benchsync_dagster.storage import app_configuration, snapshots, synced_data
@@ -152,12 +152,29 @@ def benchling_entity_snapshots(
     """One raw jsonb document per entity, the newest ``modifiedAt`` winning."""
     with postgres.transaction() as connection:
         events = inbox.rows_by_webhook_id(connection, config.webhook_ids)
+        schema_types = snapshots.schema_types(
+            connection, sorted({e.schema_id for e in events if e.schema_id})
+        )
     entity_ids, source_events = _batch_entities(events, config.entity_ids)
-
-    fetched = fetch_custom_entities(benchling.client, entity_ids)
-    documents, malformed = mapping.well_formed(fetched.documents)
-    unavailable = {**fetched.unavailable, **malformed}
-    frame = mapping.snapshot_frame(mapping.newest_per_entity(documents), source_events)
+    wanted = {
+        e.resource_id: Wanted(e.resource_id, e.message_type, e.schema_id)
+        for e in events
+        if e.resource_id
+    }
+    by_type, unavailable = sort_by_type(
+        benchling.client, [wanted.get(i, Wanted(i)) for i in entity_ids], schema_types
+    )
+    fetched_documents, entity_types = [], {}
+    for entity_type, ids in by_type.items():
+        fetched = fetch_entities(benchling.client, entity_type, ids)
+        fetched_documents += fetched.documents
+        unavailable.update(fetched.unavailable)
+        entity_types.update(dict.fromkeys(ids, entity_type))
+    documents, malformed = mapping.well_formed(fetched_documents)
+    unavailable.update(malformed)
+    frame = mapping.snapshot_frame(
+        mapping.newest_per_entity(documents), source_events, entity_types
+    )
 
     without_entity = [
         e.webhook_id
@@ -187,6 +204,7 @@ def benchling_entity_snapshots(
             **table_metadata(snapshots.TABLE, snapshots.COLUMNS, total),
             "events_in_batch": len(events),
             "entities_fetched": len(frame),
+            "entities_by_type": dg.MetadataValue.json({t: len(ids) for t, ids in by_type.items()}),
             "rows_written": written,
             "entities_unavailable": len(unavailable),
             "oldest_event_age_seconds": _oldest_event_age_seconds(events),

@@ -1,0 +1,71 @@
+"""Every registry entity type, fetched through benchling-sdk with the cheapest call each has and
+stored as a snapshot with its type and schema (the emulator as the tenant)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from benchling_emulator.entity_types import ENTITY_TYPES
+from tests.support.dagster import run_batch
+from tests.support.tenant import Tenant, inbox_states, pending_webhook_ids, register
+
+
+def snapshot_types(db: psycopg.Connection[Any]) -> dict[str, tuple[str, str]]:
+    rows = db.execute("SELECT entity_id, entity_type, schema_id FROM benchling_entity_snapshots")
+    return {entity_id: (entity_type, schema_id) for entity_id, entity_type, schema_id in rows}
+
+
+def test_every_type_registered_is_mirrored_with_its_type_and_schema(
+    tenant: Tenant, db: psycopg.Connection[Any]
+) -> None:
+    ids = register(tenant, 16, types=list(ENTITY_TYPES))
+
+    result = run_batch(tenant, pending_webhook_ids(tenant.database_url))
+
+    assert result.success
+    assert inbox_states(tenant.database_url) == {"synced": 16}
+    stored = snapshot_types(db)
+    assert set(stored) == set(ids)
+    seed = tenant.emulator.tenant.seed
+    assert {entity_type for entity_type, _ in stored.values()} == set(ENTITY_TYPES)
+    for entity_type, schema_id in stored.values():
+        assert seed.schema_of_type(entity_type).id == schema_id
+    # The seed's table keeps its meaning: the configured (custom entity) schema only.
+    (rows,) = db.execute("SELECT count(*) FROM synced_benchling_data").fetchone() or (0,)
+    assert rows == 2
+
+
+def test_dna_and_aa_sequences_in_a_batch_of_custom_entities_take_one_call_per_type(
+    tenant: Tenant, db: psycopg.Connection[Any]
+) -> None:
+    register(tenant, 6, types=["custom_entity", "dna_sequence", "aa_sequence"])
+    before = tenant.control_get("stats")["requests"]
+
+    assert run_batch(tenant, pending_webhook_ids(tenant.database_url)).success
+
+    after = tenant.control_get("stats")["requests"]
+    spent = {route: after[route] - before.get(route, 0) for route in after}
+    for path in ("custom-entities", "dna-sequences", "aa-sequences"):
+        assert spent[f"GET /api/v2/{path}:bulk-get"] == 1
+    # The DNA sequences' shared seq_ prefix was resolved by their schema, asked for once.
+    assert spent.get("GET /api/v2/entity-schemas/<schema_id>", 0) == 1
+    assert inbox_states(tenant.database_url) == {"synced": 6}
+
+
+def test_a_mixture_batch_with_one_invalid_id_dead_letters_only_it(
+    tenant: Tenant, db: psycopg.Connection[Any]
+) -> None:
+    ids = register(tenant, 4, types=["mixture"])
+    tenant.control("delete", {"ids": [ids[0]]})
+
+    result = run_batch(tenant, pending_webhook_ids(tenant.database_url))
+
+    assert result.success
+    states = dict(
+        db.execute("SELECT resource_id, state || ':' || coalesce(reason, '') FROM benchsync.inbox")
+    )
+    assert states[ids[0]].startswith("dead:Benchling answered 400 for " + ids[0])
+    assert all(states[i] == "synced:" for i in ids[1:])
+    assert set(snapshot_types(db)) == set(ids[1:])
