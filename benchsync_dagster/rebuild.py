@@ -35,9 +35,6 @@ def rebuild_if_stale(connection: psycopg.Connection[Any], source: str) -> Rebuil
     if stored is None or stored.built_for == stored.target:  # rebuilt while we waited
         return None
     target = stored.target
-    if stored.built_for is None and synced_data.row_count(connection) == 0:
-        app_configuration.mark_built(connection, target)  # a first install: nothing to rebuild
-        return None
     removed = synced_data.delete_other_schemas(connection, target.schema_id)
     written = 0
     for documents in snapshots.documents_of_schema(connection, target.schema_id, REBUILD_CHUNK):

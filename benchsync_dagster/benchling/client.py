@@ -14,15 +14,20 @@ from benchsync_dagster.benchling.pacing import OUTAGE_STATUSES, PacedTransport
 
 
 def is_outage(error: BaseException) -> bool:
-    """Whether ``error`` (or what caused it) says Benchling is unavailable, not that it refused
-    something: no connection, or a gateway error that outlasted the SDK's retries."""
+    """Whether ``error`` says Benchling is unavailable, not that it refused something: no
+    connection (or none in time), or a gateway error that outlasted the SDK's retries. The
+    outermost Benchling answer in the chain decides; a context Python was told to suppress is
+    not looked at."""
     cause: BaseException | None = error
-    while cause is not None:
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, BenchlingError):
+            return cause.status_code in OUTAGE_STATUSES
         if isinstance(cause, httpx.TransportError):
-            return True
-        if isinstance(cause, BenchlingError) and cause.status_code in OUTAGE_STATUSES:
-            return True
-        cause = cause.__cause__ or cause.__context__
+            # A bad URL, or this process's own connection pool full: not Benchling's doing.
+            return not isinstance(cause, httpx.UnsupportedProtocol | httpx.PoolTimeout)
+        cause = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
     return False
 
 

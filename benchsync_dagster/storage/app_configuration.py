@@ -75,17 +75,29 @@ def for_rebuild(connection: psycopg.Connection[Any]) -> StoredConfiguration | No
     return _select(connection, sql.SQL(" FOR UPDATE"))
 
 
-def store(connection: psycopg.Connection[Any], app_id: str, target: SyncTarget) -> None:
-    """Record the configuration just read from Benchling (the rebuild marker is kept)."""
+def database_now(connection: psycopg.Connection[Any]) -> datetime:
+    """The database server's clock, which stamps ``read_at``."""
+    row = connection.execute("SELECT clock_timestamp()").fetchone()
+    assert row is not None and isinstance(row[0], datetime)
+    return row[0]
+
+
+def store(
+    connection: psycopg.Connection[Any], app_id: str, target: SyncTarget, read_at: datetime
+) -> None:
+    """Record the configuration read from Benchling from ``read_at`` on (the rebuild marker is
+    kept), unless one read later is stored already: a slow reader never undoes a newer read."""
     connection.execute(
         """
-        INSERT INTO benchsync.app_configuration (app_id, schema_id, field_name, read_at)
-        VALUES (%s, %s, %s, now())
+        INSERT INTO benchsync.app_configuration AS stored
+            (app_id, schema_id, field_name, read_at)
+        VALUES (%s, %s, %s, %s)
         ON CONFLICT (singleton) DO UPDATE SET
             app_id = EXCLUDED.app_id, schema_id = EXCLUDED.schema_id,
             field_name = EXCLUDED.field_name, read_at = EXCLUDED.read_at
+        WHERE stored.read_at < EXCLUDED.read_at
         """,
-        (app_id, target.schema_id, target.field_name),
+        (app_id, target.schema_id, target.field_name, read_at),
     )
 
 

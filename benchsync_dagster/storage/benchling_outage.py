@@ -7,7 +7,9 @@ sensor spends no attempt, and ``benchsync status`` and the ``benchling_answers``
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -16,6 +18,8 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import class_row
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,26 +55,42 @@ def end(connection: psycopg.Connection[Any]) -> bool:
 
 
 class OutageRecorder:
-    """Writes what a process's calls find, only when it differs from what it wrote last (so a
-    healthy process writes once, not per request)."""
+    """Writes what a process's calls find, only when it differs from what it wrote last, or
+    every ``recheck_seconds`` (another process may have recorded an outage this one does not
+    see), so a healthy process writes seldom, not per request. A write that fails is logged
+    and tried at the next call: it never fails the call whose answer it records."""
 
     def __init__(
-        self, transaction: Callable[[], AbstractContextManager[psycopg.Connection[Any]]]
+        self,
+        transaction: Callable[[], AbstractContextManager[psycopg.Connection[Any]]],
+        recheck_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._transaction = transaction
+        self._recheck_seconds = recheck_seconds
+        self._clock = clock
         self._lock = threading.Lock()
         self._unavailable: bool | None = None  # what this process wrote last
+        self._written_at = 0.0
 
     def unavailable(self, error: str) -> None:
-        with self._lock:
-            self._unavailable = True
-            with self._transaction() as connection:
-                begin(connection, error)
+        self._write(True, lambda connection: begin(connection, error))
 
     def answered(self) -> None:
         with self._lock:
-            if self._unavailable is False:
+            fresh = self._clock() - self._written_at < self._recheck_seconds
+            if self._unavailable is False and fresh:
                 return
-            self._unavailable = False
-            with self._transaction() as connection:
-                end(connection)
+        self._write(False, end)
+
+    def _write(
+        self, unavailable: bool, statement: Callable[[psycopg.Connection[Any]], object]
+    ) -> None:
+        with self._lock:
+            try:
+                with self._transaction() as connection:
+                    statement(connection)
+            except psycopg.Error as failure:
+                _log.warning("could not record whether Benchling answers: %s", failure)
+                return
+            self._unavailable, self._written_at = unavailable, self._clock()

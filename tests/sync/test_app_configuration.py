@@ -17,6 +17,7 @@ from benchsync_dagster.defs.sync.sensors import batch_webhook_ids
 from tests.support.dagster import evaluate_inbox_sensor, execute_request, requests_for
 from tests.support.tenant import Tenant, inbox_states, register
 from webhook_sensor_bridge import inbox
+from webhook_sensor_bridge.inbox.event_types import APP_CONFIGURATION_UPDATED
 
 
 @pytest.fixture
@@ -47,6 +48,16 @@ def link_synced_field(tenant: Tenant, field: str) -> None:
     tenant.control("app-configuration", {"synced_field": field})
     deadline = time.monotonic() + 30
     while inbox_states(tenant.database_url).get("pending", 0) < 1:
+        assert time.monotonic() < deadline, "no configuration webhook recorded"
+        time.sleep(0.05)
+
+
+def lose_the_configuration_webhook(db: psycopg.Connection[Any]) -> None:
+    deadline = time.monotonic() + 30
+    while not db.execute(
+        "DELETE FROM benchsync.inbox WHERE message_type = %s RETURNING 1",
+        [APP_CONFIGURATION_UPDATED],
+    ).fetchall():
         assert time.monotonic() < deadline, "no configuration webhook recorded"
         time.sleep(0.05)
 
@@ -116,3 +127,28 @@ def test_a_run_settles_only_the_events_still_where_it_read_them(
 
     states = dict(db.execute("SELECT webhook_id, state FROM benchsync.inbox"))
     assert states == {kept: "synced", replayed: "pending"}
+
+
+def test_a_change_a_sync_run_read_is_rebuilt_by_a_run_the_sensor_requests(
+    tenant: Tenant, instance: dg.DagsterInstance, db: psycopg.Connection[Any]
+) -> None:
+    """The webhook was lost; a sync run read the change: the sensor sees the stored
+    configuration differ from the one the rows follow, and requests the rebuild."""
+    batch = synced_batch(tenant, instance, 2)
+    register(tenant, 1)  # a later entity, not in the batch
+    later = evaluate_inbox_sensor(instance, tenant, cursor=None)
+    (second,) = [r for r in requests_for(later, "sync_job") if r.run_key != batch.run_key]
+    tenant.control("app-configuration", {"synced_field": "Notes"})
+    lose_the_configuration_webhook(db)
+    time.sleep(1.1)
+    quick = SyncSettings(config_refresh_seconds=1)
+    assert execute_request(tenant, second, instance, sync_settings=quick).success
+    ids = list(field_values(db))
+
+    tick = evaluate_inbox_sensor(instance, tenant, cursor=later.cursor)
+    (rebuild,) = requests_for(tick, "app_configuration_job")
+    assert execute_request(tenant, rebuild, instance).success
+
+    assert field_values(db) == values_in_benchling(tenant, ids, "Notes")
+    again = evaluate_inbox_sensor(instance, tenant, cursor=tick.cursor)
+    assert not requests_for(again, "app_configuration_job")  # rebuilt: nothing more to do

@@ -14,7 +14,13 @@ import pytest
 
 from benchsync.status import read_status, render_table, status_document
 from benchsync_dagster.defs.sync.checks import benchling_answers
-from benchsync_dagster.defs.sync.sensors import ATTEMPT_TAG, BATCH_TAG, batch_run_config
+from benchsync_dagster.defs.sync.sensors import (
+    ATTEMPT_TAG,
+    BATCH_TAG,
+    MAX_OUTAGE_RETRIES,
+    OUTAGE_RETRIES_TAG,
+    batch_run_config,
+)
 from benchsync_dagster.storage import benchling_outage
 from tests.support.dagster import evaluate_inbox_sensor, run_batch
 from tests.support.tenant import Tenant, inbox_states, pending_webhook_ids, register
@@ -86,15 +92,42 @@ def test_a_run_failed_during_an_outage_is_requested_again_without_spending_an_at
 ) -> None:
     register(tenant, 3)
     webhook_ids = pending_webhook_ids(tenant.database_url)
-    begin_outage(db)
 
-    result = retry_after_failed_run(instance, tenant, webhook_ids, attempt=3)
+    result = retry_after_failed_run(
+        instance, tenant, webhook_ids, attempt=3, while_it_ran=lambda: begin_outage(db)
+    )
 
     assert isinstance(result, dg.RunRequest)
     assert result.run_key is not None and result.run_key.startswith("inbox-1-3-attempt3-after-")
     assert result.tags[ATTEMPT_TAG] == "3" and result.tags[BATCH_TAG] == "inbox-1-3"
+    assert result.tags[OUTAGE_RETRIES_TAG] == "1"
     assert result.run_config == batch_run_config(webhook_ids, None)
     assert inbox_states(tenant.database_url) == {"pending": 3}
+
+
+@pytest.mark.parametrize(
+    "when", ["outage ended before the run began", "batch spent its outage retries"]
+)
+def test_an_outage_that_did_not_meet_the_run_or_lasted_too_long_spends_the_attempt(
+    tenant: Tenant, instance: dg.DagsterInstance, db: psycopg.Connection[Any], when: str
+) -> None:
+    register(tenant, 3)
+    webhook_ids = pending_webhook_ids(tenant.database_url)
+    spent = when == "batch spent its outage retries"
+    if not spent:
+        begin_outage(db)
+
+    result = retry_after_failed_run(
+        instance,
+        tenant,
+        webhook_ids,
+        attempt=1,
+        tags={OUTAGE_RETRIES_TAG: str(MAX_OUTAGE_RETRIES)} if spent else None,
+        while_it_ran=lambda: begin_outage(db) if spent else None,
+    )
+
+    assert isinstance(result, dg.RunRequest)
+    assert result.run_key == "inbox-1-3-attempt2"
 
 
 def test_an_outage_shows_in_status_and_fails_its_check(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -152,19 +152,25 @@ def test_an_entity_event_without_a_resource_is_dead_lettered_by_its_run(
 
 
 def retry_after_failed_run(
-    instance: dg.DagsterInstance, tenant: Tenant, webhook_ids: list[str], attempt: int
+    instance: dg.DagsterInstance,
+    tenant: Tenant,
+    webhook_ids: list[str],
+    attempt: int,
+    tags: dict[str, str] | None = None,
+    while_it_ran: Callable[[], object] = lambda: None,
 ) -> dg.RunRequest | dg.SensorResult | None:
-    """Run a sync of ``webhook_ids`` that fails (Benchling's URL is not one), then let the
-    retry sensor see the failure."""
+    """Run a sync of ``webhook_ids`` that fails (Benchling's URL is not one), ``while_it_ran``
+    standing for what happened meanwhile, then let the retry sensor see the failure."""
     broken = tenant.benchling_resource(tenant_url="my-tenant.benchling.com")
     job = tenant.definitions(benchling=broken).resolve_job_def("sync_job")
     result = job.execute_in_process(
         run_config=batch_run_config(webhook_ids, None),
         instance=instance,
-        tags={BATCH_TAG: "inbox-1-3", ATTEMPT_TAG: str(attempt)},
+        tags={BATCH_TAG: "inbox-1-3", ATTEMPT_TAG: str(attempt), **(tags or {})},
         raise_on_error=False,
     )
     assert not result.success
+    while_it_ran()
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
     run = instance.get_run_by_id(result.run_id)
     assert run is not None
@@ -295,6 +301,23 @@ def test_a_cursor_from_another_server_is_noticed_and_the_inbox_read_from_its_sta
     noticed = evaluate_inbox_sensor(instance, tenant, cursor=from_the_old_server)
 
     assert noticed.cursor == "0:0"
+    (requeue,) = requests_for(noticed, "requeue_job")
+    assert execute_request(tenant, requeue, instance).success
+    result = evaluate_inbox_sensor(instance, tenant, cursor=noticed.cursor)
+    (request,) = requests_for(result, "sync_job")
+    assert len(batch_webhook_ids(request.run_config)) == 3
+
+
+def test_pending_rows_from_another_server_are_requeued_whatever_the_cursor(
+    tenant: Tenant, instance: dg.DagsterInstance, db: psycopg.Connection[Any]
+) -> None:
+    """The cursor was reset already (a requeue that did not take): the rows still ahead of this
+    server's ids are noticed on their own, and their requeue asked for again."""
+    register(tenant, 3)
+    db.execute("UPDATE benchsync.inbox SET txid = '99999999990'")
+
+    noticed = evaluate_inbox_sensor(instance, tenant, cursor="0:0")
+
     (requeue,) = requests_for(noticed, "requeue_job")
     assert execute_request(tenant, requeue, instance).success
     result = evaluate_inbox_sensor(instance, tenant, cursor=noticed.cursor)

@@ -213,6 +213,16 @@ def next_txid(connection: Connection) -> int:
     return int(row[0])
 
 
+def pending_from(connection: Connection, txid: int) -> int:
+    """How many pending rows carry a ``txid`` of ``txid`` or above: from another server, when
+    ``txid`` is this server's next (the partial index)."""
+    row = connection.execute(
+        "SELECT count(*) FROM benchsync.inbox WHERE state = 'pending' AND txid >= %s::text::xid8",
+        (str(txid),),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def rows_by_webhook_id(connection: Connection, webhook_ids: Sequence[str]) -> list[InboxRow]:
     """The rows of these webhooks (a sync run's batch), in read order."""
     with connection.cursor(row_factory=class_row(InboxRow)) as cursor:

@@ -56,7 +56,7 @@ def registry_reconciliation(
     run_id = context.run.run_id
     source = f"reconciliation:{run_id}"
     drift, listed, watermark_to = Drift(), 0, None
-    refresh_app_configuration(benchling, postgres, 0, source)
+    refresh_app_configuration(benchling, postgres, 0)
     with postgres.session() as connection:
         stored = app_configuration.current(connection)
         assert stored is not None, "refresh_app_configuration stores one"
@@ -95,6 +95,7 @@ def registry_reconciliation(
                 if config.full:
                     reconciliations.note_listed(connection, run_id, ids)
         with connection.transaction():
+            target_for_writing(connection)  # no rebuild runs while rows are archived
             if config.full:
                 vanished = synced_data.archive_unlisted(
                     connection, target.schema_id, run_id, VANISHED_REASON

@@ -42,8 +42,10 @@ BENCHLING_RETRIES = dg.RetryPolicy(
     max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
 # Benchling unavailable (no connection, 502/503/504): the step waits it out, trying again every
-# 30 s at most, about 9 minutes in all — inside the run's timeout (SYNC_RUN_TIMEOUT_SECONDS).
-OUTAGE_RETRIES = 20
+# 30 s at most, about 7 minutes in all (with the SDK's own tries, inside the run's timeout,
+# SYNC_RUN_TIMEOUT_SECONDS). Retries share Dagster's one count per step: once past the ordinary
+# three, an ordinary error fails the step.
+OUTAGE_RETRIES = 16
 OUTAGE_RETRY_CAP_SECONDS = 30.0
 
 Params = ParamSpec("Params")
@@ -217,11 +219,11 @@ def benchling_entity_snapshots(
 
 
 def refresh_app_configuration(
-    benchling: BenchlingResource, postgres: PostgresResource, max_age_seconds: float, source: str
-) -> Rebuild | None:
+    benchling: BenchlingResource, postgres: PostgresResource, max_age_seconds: float
+) -> None:
     """Read the App configuration from Benchling when none is stored or the stored one is
-    ``max_age_seconds`` old, store it, and rebuild ``synced_benchling_data`` (tagging rebuilt
-    rows with ``source``) when its rows were built for another; returns the rebuild, if any."""
+    ``max_age_seconds`` old, and store it. (When it changed, ``inbox_sensor`` sees it and
+    requests ``app_configuration_job``, which rebuilds the rows.)"""
     with postgres.transaction() as connection:
         stored = app_configuration.current(connection)
         app_id = benchling.app_id or inbox.latest_app_id(connection, benchling.tenant_url)
@@ -232,11 +234,13 @@ def refresh_app_configuration(
             raise ConfigurationError(
                 "BENCHLING_APP_ID is not set and no webhook has told us the App's id yet"
             )
+        with postgres.transaction() as connection:
+            read_at = app_configuration.database_now(connection)
         target = read_sync_target(benchling.client, app_id)
         with postgres.transaction() as connection:
-            app_configuration.store(connection, app_id, target)
-    with postgres.transaction() as connection:
-        return rebuild_if_stale(connection, source)
+            app_configuration.store(connection, app_id, target, read_at)
+            if stored is None and synced_data.row_count(connection) == 0:
+                app_configuration.mark_built(connection, target)  # a first install: no rows
 
 
 def target_for_writing(connection: psycopg.Connection[Any]) -> SyncTarget:
@@ -270,12 +274,7 @@ def synced_benchling_data(
     sync_settings: SyncSettings,
 ) -> dg.MaterializeResult[Any]:
     """The seed's table: one row per entity of the App's "Synced Schema", with its field value."""
-    rebuild = refresh_app_configuration(
-        benchling,
-        postgres,
-        sync_settings.config_refresh_seconds,
-        source=f"app-configuration:{context.run.run_id}",
-    )
+    refresh_app_configuration(benchling, postgres, sync_settings.config_refresh_seconds)
     with postgres.transaction() as connection:
         target = target_for_writing(connection)
         events = inbox.rows_by_webhook_id(connection, config.webhook_ids)
@@ -298,7 +297,6 @@ def synced_benchling_data(
             "rows_written": written,
             "events_settled": settled,
             "oldest_event_age_seconds": _oldest_event_age_seconds(events),
-            **_rebuild_metadata(rebuild),
             "preview": dg.MetadataValue.md(_markdown(preview)),
         }
     )
@@ -318,7 +316,10 @@ def benchling_app_configuration(
     configuration was updated; sync runs also read it again once it is
     ``BENCHSYNC_CONFIG_REFRESH_SECONDS`` old."""
     run_id = context.run.run_id
-    rebuild = refresh_app_configuration(benchling, postgres, 0, f"app-configuration:{run_id}")
+    refresh_app_configuration(benchling, postgres, 0)
+    with postgres.transaction() as connection:
+        # Chunks of a server-side cursor, in one transaction holding the configuration's lock.
+        rebuild = rebuild_if_stale(connection, f"app-configuration:{run_id}")
     with postgres.transaction() as connection:
         stored = app_configuration.current(connection)
         settled = inbox.mark_synced(connection, config.webhook_ids, config.span)

@@ -11,6 +11,7 @@ from benchsync_dagster.defs.sync.assets import (
 from webhook_sensor_bridge import inbox
 
 # Dagster's run monitoring reads a run's time limit from this tag.
+REBUILD_TIMEOUT_SECONDS = 3600
 MAX_RUNTIME_TAG = "dagster/max_runtime"
 
 # Two steps are cheaper in one process than one process each (a step costs ~1.2 s of its own
@@ -30,8 +31,10 @@ app_configuration_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(benchling_app_configuration),
     executor_def=dg.in_process_executor,
     description="Read the App configuration from Benchling; rebuild synced_benchling_data when"
-    " it changed (requested by inbox_sensor for v2.app.configuration.updated).",
-    tags={MAX_RUNTIME_TAG: str(SYNC_RUN_TIMEOUT_SECONDS)},
+    " it changed (requested by inbox_sensor for a configuration webhook, or for a change a"
+    " sync run read).",
+    # A rebuild reads every snapshot of the schema: it may take far longer than a batch.
+    tags={MAX_RUNTIME_TAG: str(REBUILD_TIMEOUT_SECONDS)},
 )
 
 

@@ -23,7 +23,7 @@ from benchsync_dagster.defs.sync.jobs import (
     requeue_job,
     sync_job,
 )
-from benchsync_dagster.storage import benchling_outage
+from benchsync_dagster.storage import app_configuration, benchling_outage
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.inbox.event_types import (
     APP_CONFIGURATION_UPDATED,
@@ -65,8 +65,14 @@ def batch_webhook_ids(run_config: Mapping[str, Any]) -> list[str]:
     return list(run_config["ops"]["benchling_entity_snapshots"]["config"]["webhook_ids"])
 
 
-def batch_span(run_config: Mapping[str, Any]) -> inbox.BatchSpan | None:
+def batch_name(run_config: Mapping[str, Any]) -> str | None:
+    """The batch (its run key) a sync run's config names; None for a run launched by hand."""
     batch = run_config["ops"]["benchling_entity_snapshots"]["config"].get("batch")
+    return str(batch) if batch else None
+
+
+def batch_span(run_config: Mapping[str, Any]) -> inbox.BatchSpan | None:
+    batch = batch_name(run_config)
     return inbox.BatchSpan.parse(batch) if batch else None
 
 
@@ -139,41 +145,66 @@ def stranded_sweep(
         " in no queued, running or recent sync run"
     )
     context.log.warning(f"{len(stranded)} events stranded: {reason}; requesting their requeue")
+    # The period in the key: if this requeue fails, the next period's sweep asks again.
+    period = int(datetime.now(UTC).timestamp() // stranded_after.total_seconds())
     return requeue_request(
-        f"stranded-{span.name}",
+        f"stranded-{span.name}-{period}",
         reason,
         webhook_ids=[webhook_id for webhook_id, _ in stranded],
         batch=span.name,
     )
 
 
+# A requeue of rows from another server that did not take is asked for again this often.
+RESTORED_REQUEUE_PERIOD_SECONDS = 60
+
+
 def _from_another_server(
     context: dg.SensorEvaluationContext, postgres: PostgresResource
 ) -> dg.SensorResult | None:
-    """When the cursor comes from another server, a fresh start: the cursor back to the
-    inbox's start, and a requeue of every pending event.
+    """When the cursor, or pending rows, come from another server: a requeue of every pending
+    event, and the cursor back to the inbox's start.
 
     After a dump and restore (or a move to another server) transaction ids start lower: rows
     recorded since would sort behind the cursor, and the restored pending rows keep ids above
-    this server's horizon, so neither would ever be read. Requeued, they take this server's ids.
+    this server's horizon, so neither would ever be read. Requeued, they take this server's ids;
+    while any is left (the requeue failed), it is asked for again.
     """
     position = position_from_cursor(context.cursor)
     with postgres.transaction() as connection:
         next_txid = inbox.next_txid(connection)
-    if position.txid <= next_txid:
+        ahead = inbox.pending_from(connection, next_txid)
+    cursor_ahead = position.txid > next_txid
+    if not (cursor_ahead or ahead):
         return None
     reason = (
-        f"the sensor's cursor ({cursor_at(position)}) is ahead of this database's transaction"
-        f" ids (next {next_txid}): restored or moved?"
+        f"the sensor's cursor ({cursor_at(position)}) or {ahead} pending events are ahead of"
+        f" this database's transaction ids (next {next_txid}): restored or moved?"
     )
     context.log.warning(
         f"{reason} Requeueing every pending event; reading the inbox from its start"
     )
+    period = int(datetime.now(UTC).timestamp() // RESTORED_REQUEUE_PERIOD_SECONDS)
     return dg.SensorResult(
-        run_requests=[
-            requeue_request(f"restored-{cursor_at(position)}-{next_txid}", reason, state="pending")
-        ],
-        cursor=cursor_at(inbox.ReadPosition()),
+        run_requests=[requeue_request(f"restored-{next_txid}-{period}", reason, state="pending")],
+        cursor=cursor_at(inbox.ReadPosition()) if cursor_ahead else context.cursor,
+    )
+
+
+def _rebuild_request(
+    stored: app_configuration.StoredConfiguration | None, refresh_seconds: int
+) -> dg.RunRequest | None:
+    """A run of ``app_configuration_job`` when the stored App configuration is not the one the
+    rows were built for (a sync run read a change the webhook did not announce). Its key holds
+    the change and the refresh period: one run per change, tried again a period later."""
+    if stored is None or stored.built_for == stored.target:
+        return None
+    period = int(datetime.now(UTC).timestamp() // refresh_seconds)
+    target = stored.target
+    return dg.RunRequest(
+        job_name=app_configuration_job.name,
+        run_key=f"app-configuration-rebuild-{target.schema_id}-{target.field_name}-{period}",
+        run_config={"ops": {"benchling_app_configuration": {"config": {}}}},
     )
 
 
@@ -218,6 +249,10 @@ def inbox_sensor(
     requests = [sweep] if sweep else []
     with postgres.transaction() as connection:
         outage = benchling_outage.current(connection)
+        stored = app_configuration.current(connection)
+    rebuild = _rebuild_request(stored, settings.config_refresh_seconds)
+    if rebuild is not None:
+        requests.append(rebuild)
     # While Benchling is down, one run at a time probes it (its steps wait the outage out).
     max_in_flight = 1 if outage else settings.max_runs_in_flight
     free_slots = max_in_flight - _runs_in_flight(context.instance)
@@ -311,6 +346,23 @@ def retry_failed_batches(
     )
 
 
+# A batch whose runs fail while Benchling is down is requested again this many times without
+# spending an attempt (each run waits out up to ~9 minutes of it): about an hour of outage.
+MAX_OUTAGE_RETRIES = 6
+OUTAGE_RETRIES_TAG = "benchsync/outage_retries"
+
+
+def _failed_in_outage(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, outage: benchling_outage.Outage | None
+) -> bool:
+    """Whether Benchling was found unavailable while ``run`` ran (not before it started)."""
+    if outage is None:
+        return False
+    record = instance.get_run_record_by_id(run.run_id)
+    started = record.start_time if record is not None else None
+    return started is None or outage.updated_at.timestamp() >= started
+
+
 def _next_attempt(
     context: dg.RunStatusSensorContext,
     run: dg.DagsterRun,
@@ -327,24 +379,32 @@ def _next_attempt(
     """
     webhook_ids = batch_webhook_ids(run.run_config)
     span = batch_span(run.run_config)
+    # The config built anew (not the failed run's): a run from before an upgrade may hold fields
+    # today's config no longer has.
+    span_name = batch_name(run.run_config)
     attempt = int(run.tags.get(ATTEMPT_TAG, "1"))
     batch = run.tags.get(BATCH_TAG, run.run_id)
     timeout_seconds = int(run.tags.get(MAX_RUNTIME_TAG, SYNC_RUN_TIMEOUT_SECONDS))
+    outage_retries = int(run.tags.get(OUTAGE_RETRIES_TAG, "0"))
     with postgres.transaction() as connection:
         outage = benchling_outage.current(connection)
-        if outage is not None:
+        if _failed_in_outage(context.instance, run, outage) and outage_retries < MAX_OUTAGE_RETRIES:
             # Benchling is down, not this batch: try it again without spending an attempt.
+            assert outage is not None
             context.log.info(f"batch {batch}: Benchling unavailable ({outage.last_error})")
             return dg.RunRequest(
                 run_key=f"{batch}-attempt{attempt}-after-{run.run_id[:8]}",
-                run_config=run.run_config,
-                tags=batch_tags(batch, attempt, timeout_seconds),
+                run_config=batch_run_config(webhook_ids, span_name),
+                tags={
+                    **batch_tags(batch, attempt, timeout_seconds),
+                    OUTAGE_RETRIES_TAG: str(outage_retries + 1),
+                },
             )
         if attempt < max_attempts:
             inbox.note_failed_attempt(connection, webhook_ids, error, span)
             return dg.RunRequest(
                 run_key=f"{batch}-attempt{attempt + 1}",
-                run_config=run.run_config,
+                run_config=batch_run_config(webhook_ids, span_name),
                 tags=batch_tags(batch, attempt + 1, timeout_seconds),
             )
         if len(webhook_ids) == 1:
