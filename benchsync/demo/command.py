@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from benchling_emulator.entity_types import ENTITY_TYPES
 from benchsync.demo.processes import DemoError
 from benchsync.demo.progress import summary, wait_until_synced
 from benchsync.demo.stack import Stack
@@ -35,8 +36,13 @@ def run(options: argparse.Namespace) -> int:
         with _interrupted_cleanly(), Stack(options) as stack:
             print(f"benchsync demo: Dagster UI at {stack.dagster_url}; logs in {stack.home}/logs")
             assert stack.emulator is not None
-            entity_ids = stack.emulator.tenant.create_registered(options.entities)
-            print(f"registered {len(entity_ids)} entities in the Benchling emulator")
+            # Every entity type in turn: the seed's custom entities fill synced_benchling_data,
+            # all of them the snapshots.
+            entity_ids = stack.emulator.tenant.create_registered(options.entities, ENTITY_TYPES)
+            print(
+                f"registered {len(entity_ids)} entities of {len(ENTITY_TYPES)} types in the"
+                " Benchling emulator"
+            )
             progress = wait_until_synced(stack, entity_ids, options.timeout)
             print(summary(stack, entity_ids, progress, started))
             if options.exit_when_synced:

@@ -104,6 +104,7 @@ def summary(stack: Stack, entity_ids: list[str], progress: Progress, started: da
             synced_data.TABLE: synced_data.row_count(connection),
             snapshots.TABLE: snapshots.row_count(connection),
         }
+        by_type = snapshots.count_by_type(connection)
     lines: list[tuple[str, Any]] = [
         ("entities registered", len(entity_ids)),
         ("events received", progress.received),
@@ -111,6 +112,7 @@ def summary(stack: Stack, entity_ids: list[str], progress: Progress, started: da
         ("dead letters", progress.dead),
         *_sync_runs(stack, started).items(),
         *((f"rows in {table}", count) for table, count in rows.items()),
+        ("snapshots by type", ", ".join(f"{kind} {count}" for kind, count in by_type.items())),
         ("webhook → row p50", _seconds(p50)),
         ("webhook → row p95", _seconds(p95)),
         ("Dagster UI", stack.dagster_url),

@@ -94,6 +94,15 @@ def schema_types(connection: psycopg.Connection[Any], schema_ids: Sequence[str])
     return {schema_id: entity_type for schema_id, entity_type in rows}
 
 
+def count_by_type(connection: psycopg.Connection[Any]) -> dict[str, int]:
+    """Stored snapshots per entity type."""
+    rows = connection.execute(
+        "SELECT entity_type, count(*) FROM benchling_entity_snapshots"
+        " GROUP BY entity_type ORDER BY entity_type"
+    ).fetchall()
+    return {entity_type: int(count) for entity_type, count in rows}
+
+
 def row_count(connection: psycopg.Connection[Any]) -> int:
     (count,) = connection.execute("SELECT count(*) FROM benchling_entity_snapshots").fetchone() or (
         0,
