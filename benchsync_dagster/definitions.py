@@ -79,6 +79,7 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource[Any]]:
             run_timeout_seconds=env_or("BENCHSYNC_RUN_TIMEOUT_SECONDS", SYNC_RUN_TIMEOUT_SECONDS),
             stranded_after_seconds=env_or("BENCHSYNC_STRANDED_AFTER_SECONDS", 600),
             config_refresh_seconds=env_or("BENCHSYNC_CONFIG_REFRESH_SECONDS", 300),
+            schemas=env_or("BENCHSYNC_SCHEMAS", "all"),
         ),
     }
 

@@ -104,6 +104,24 @@ def synced_data_frame(
     return _typed_frame(rows, synced_data.COLUMNS)
 
 
+def of_schemas(
+    documents: Sequence[EntityDocument], schema_ids: frozenset[str] | None
+) -> tuple[list[EntityDocument], dict[str, str]]:
+    """The documents of these schemas (all of them for None), and why each other is left out,
+    by entity id."""
+    if schema_ids is None:
+        return list(documents), {}
+    kept, left_out = [], {}
+    for document in documents:
+        if schema_id(document) in schema_ids:
+            kept.append(document)
+        else:
+            left_out[str(document["id"])] = (
+                f"schema {schema_id(document)} is not mirrored (BENCHSYNC_SCHEMAS)"
+            )
+    return kept, left_out
+
+
 def well_formed(
     documents: Sequence[EntityDocument],
 ) -> tuple[list[EntityDocument], dict[str, str]]:

@@ -96,6 +96,11 @@ class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
         description="an event the sensor has read, still pending this long after it arrived and"
         " in no queued, running or recent run, is requeued (BENCHSYNC_STRANDED_AFTER_SECONDS)",
     )
+    schemas: str = Field(
+        default="all",
+        description="which schemas are mirrored: all, or a comma-separated list of schema ids"
+        " (BENCHSYNC_SCHEMAS); entities of others are ignored with a reason",
+    )
     config_refresh_seconds: int = Field(
         default=300,
         description="a sync run reads the App configuration from Benchling again when the stored"
@@ -110,6 +115,19 @@ class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
         positive(self.run_timeout_seconds, "BENCHSYNC_RUN_TIMEOUT_SECONDS")
         positive(self.stranded_after_seconds, "BENCHSYNC_STRANDED_AFTER_SECONDS")
         positive(self.config_refresh_seconds, "BENCHSYNC_CONFIG_REFRESH_SECONDS")
+        self.mirrored_schemas()  # a bad value fails here, by name
+
+    def mirrored_schemas(self) -> frozenset[str] | None:
+        """The schema ids to mirror, or None for all of them."""
+        if self.schemas.strip().lower() == "all":
+            return None
+        ids = frozenset(part.strip() for part in self.schemas.split(",") if part.strip())
+        if not ids:
+            raise ConfigurationError(
+                f"BENCHSYNC_SCHEMAS must be 'all' or schema ids separated by commas, got"
+                f" {self.schemas!r}"
+            )
+        return ids
 
 
 class BenchlingResource(dg.ConfigurableResource["BenchlingResource"]):

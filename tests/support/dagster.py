@@ -17,7 +17,7 @@ from tests.support.tenant import Tenant
 
 
 def evaluate_inbox_sensor(
-    instance: dg.DagsterInstance, tenant: Tenant, cursor: str | None = None, **sync_settings: int
+    instance: dg.DagsterInstance, tenant: Tenant, cursor: str | None = None, **sync_settings: Any
 ) -> dg.SensorResult:
     """One tick of ``inbox_sensor`` over ``tenant``'s inbox, with these SyncSettings fields."""
     with dg.build_sensor_context(

@@ -65,7 +65,7 @@ class Tenant:
             }
         )
 
-    def resources(self, **sync_settings: int) -> dict[str, dg.ConfigurableResource[Any]]:
+    def resources(self, **sync_settings: Any) -> dict[str, dg.ConfigurableResource[Any]]:
         """The resources a deployment on this tenant configures, fields set directly."""
         return {
             "postgres": PostgresResource(database_url=self.database_url),

@@ -56,7 +56,7 @@ def test_a_snapshot_without_its_row_fails_one_row_per_entity(
 
 
 def _health(
-    database_url: str, cursor: str | None = None, **sync_settings: int
+    database_url: str, cursor: str | None = None, **sync_settings: Any
 ) -> dg.SensorResult | dg.SkipReason:
     with dg.build_sensor_context(
         cursor=cursor,

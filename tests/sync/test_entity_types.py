@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import dagster as dg
 import psycopg
 
 from benchling_emulator.entity_types import ENTITY_TYPES
+from benchsync_dagster.defs.resources import SyncSettings
+from benchsync_dagster.defs.sync.sensors import batch_run_config
 from tests.support.dagster import run_batch
 from tests.support.tenant import Tenant, inbox_states, pending_webhook_ids, register
 
@@ -69,3 +72,29 @@ def test_a_mixture_batch_with_one_invalid_id_dead_letters_only_it(
     assert states[ids[0]].startswith("dead:Benchling answered 400 for " + ids[0])
     assert all(states[i] == "synced:" for i in ids[1:])
     assert set(snapshot_types(db)) == set(ids[1:])
+
+
+def test_an_entity_of_a_schema_not_mirrored_is_ignored_with_the_reason(
+    tenant: Tenant, db: psycopg.Connection[Any]
+) -> None:
+    ids = register(tenant, 2, types=["custom_entity", "molecule"])
+    seed = tenant.emulator.tenant.seed
+    only_custom = SyncSettings(schemas=f" {seed.schema.id} , ts_elsewhere")
+    job = tenant.definitions(sync_settings=only_custom).resolve_job_def("sync_job")
+
+    result = job.execute_in_process(
+        run_config=batch_run_config(pending_webhook_ids(tenant.database_url), None),
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+    assert result.success
+    states = dict(
+        db.execute("SELECT resource_id, state || ':' || coalesce(reason, '') FROM benchsync.inbox")
+    )
+    molecules = seed.schema_of_type("molecule").id
+    assert states == {
+        ids[0]: "synced:",
+        ids[1]: f"ignored:schema {molecules} is not mirrored (BENCHSYNC_SCHEMAS)",
+    }
+    assert set(snapshot_types(db)) == {ids[0]}

@@ -322,6 +322,16 @@ def mark_dead(
     return _finish(connection, webhook_ids, within, "dead", reason)
 
 
+def mark_ignored(
+    connection: Connection,
+    webhook_ids: Sequence[str],
+    reason: str,
+    within: BatchSpan | None = None,
+) -> int:
+    """Pending rows become ignored, saying why (what the deployment chose not to mirror)."""
+    return _finish(connection, webhook_ids, within, "ignored", reason)
+
+
 def note_failed_attempt(
     connection: Connection,
     webhook_ids: Sequence[str],

@@ -150,8 +150,10 @@ def benchling_entity_snapshots(
     config: SyncBatchConfig,
     benchling: BenchlingResource,
     postgres: PostgresResource,
+    sync_settings: SyncSettings,
 ) -> dg.MaterializeResult[Any]:
-    """One raw jsonb document per entity, the newest ``modifiedAt`` winning."""
+    """One raw jsonb document per entity, the newest ``modifiedAt`` winning (entities of
+    schemas ``BENCHSYNC_SCHEMAS`` leaves out are not stored, their events ignored)."""
     with postgres.transaction() as connection:
         events = inbox.rows_by_webhook_id(connection, config.webhook_ids)
         schema_types = snapshots.schema_types(
@@ -174,6 +176,7 @@ def benchling_entity_snapshots(
         entity_types.update(dict.fromkeys(ids, entity_type))
     documents, malformed = mapping.well_formed(fetched_documents)
     unavailable.update(malformed)
+    documents, not_mirrored = mapping.of_schemas(documents, sync_settings.mirrored_schemas())
     frame = mapping.snapshot_frame(
         mapping.newest_per_entity(documents), source_events, entity_types
     )
@@ -191,6 +194,9 @@ def benchling_entity_snapshots(
         inbox.mark_dead(
             connection, without_entity, "the event names no entity (resourceId)", config.span
         )
+        for entity_id, reason in not_mirrored.items():
+            webhook_ids = [e.webhook_id for e in events if e.resource_id == entity_id]
+            inbox.mark_ignored(connection, webhook_ids, reason, config.span)
         total = snapshots.row_count(connection)
     for entity_id, reason in unavailable.items():
         context.log.warning(f"dead-lettered events of {entity_id}: {reason}")
@@ -209,6 +215,7 @@ def benchling_entity_snapshots(
             "entities_by_type": dg.MetadataValue.json({t: len(ids) for t, ids in by_type.items()}),
             "rows_written": written,
             "entities_unavailable": len(unavailable),
+            "entities_not_mirrored": len(not_mirrored),
             "oldest_event_age_seconds": _oldest_event_age_seconds(events),
             "benchling_requests": stats.requests,
             "benchling_throttled": stats.throttled,
