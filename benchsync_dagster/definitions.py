@@ -14,6 +14,13 @@ from typing import Any, TypeVar
 import dagster as dg
 
 from benchsync.settings import DATABASE_URL_VARIABLE
+from benchsync_dagster.defs.poll.assets import registry_poll
+from benchsync_dagster.defs.poll.sensors import (
+    DEFAULT_POLL_INTERVAL_SECONDS,
+    POLL_INTERVAL_VARIABLE,
+    poll_job,
+    poll_sensor,
+)
 from benchsync_dagster.defs.reconciliation.assets import registry_reconciliation
 from benchsync_dagster.defs.reconciliation.schedules import (
     RECONCILE_CRON_VARIABLE,
@@ -80,12 +87,23 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource[Any]]:
             stranded_after_seconds=env_or("BENCHSYNC_STRANDED_AFTER_SECONDS", 600),
             config_refresh_seconds=env_or("BENCHSYNC_CONFIG_REFRESH_SECONDS", 300),
             schemas=env_or("BENCHSYNC_SCHEMAS", "all"),
+            poll_interval_seconds=env_or(POLL_INTERVAL_VARIABLE, DEFAULT_POLL_INTERVAL_SECONDS),
         ),
     }
 
 
+def poll_interval_from_env() -> int:
+    """The poll sensor's interval, read when the code location loads (a sensor's interval is
+    part of its definition); a value that is not a positive integer keeps the default, and
+    ``SyncSettings`` then refuses it by name at the first run."""
+    value = (dg.EnvVar(POLL_INTERVAL_VARIABLE).get_value() or "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_POLL_INTERVAL_SECONDS
+
+
 def build_definitions(
-    resources: Mapping[str, dg.ConfigurableResource[Any]], reconcile_cron: str | None = None
+    resources: Mapping[str, dg.ConfigurableResource[Any]],
+    reconcile_cron: str | None = None,
+    poll_interval_seconds: int = DEFAULT_POLL_INTERVAL_SECONDS,
 ) -> dg.Definitions:
     """Everything benchsync defines, run with ``resources`` (tests pass their own)."""
     return dg.Definitions(
@@ -95,6 +113,7 @@ def build_definitions(
             benchling_entity_snapshots,
             synced_benchling_data,
             registry_reconciliation,
+            registry_poll,
         ],
         asset_checks=[
             one_row_per_entity,
@@ -102,8 +121,14 @@ def build_definitions(
             no_recent_dead_letters,
             benchling_answers,
         ],
-        jobs=[sync_job, app_configuration_job, requeue_job, reconciliation_job],
-        sensors=[inbox_sensor, retry_failed_batches, settle_cancelled_batches, sync_health_sensor],
+        jobs=[sync_job, app_configuration_job, requeue_job, reconciliation_job, poll_job],
+        sensors=[
+            inbox_sensor,
+            retry_failed_batches,
+            settle_cancelled_batches,
+            sync_health_sensor,
+            poll_sensor(poll_interval_seconds),
+        ],
         schedules=[reconciliation_schedule(reconcile_cron)],
         resources=resources,
     )
@@ -111,4 +136,8 @@ def build_definitions(
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(resources_from_env(), dg.EnvVar(RECONCILE_CRON_VARIABLE).get_value())
+    return build_definitions(
+        resources_from_env(),
+        dg.EnvVar(RECONCILE_CRON_VARIABLE).get_value(),
+        poll_interval_from_env(),
+    )

@@ -96,6 +96,11 @@ class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
         description="an event the sensor has read, still pending this long after it arrived and"
         " in no queued, running or recent run, is requeued (BENCHSYNC_STRANDED_AFTER_SECONDS)",
     )
+    poll_interval_seconds: int = Field(
+        default=300,
+        description="the incremental poll of every entity type runs this often"
+        " (BENCHSYNC_POLL_INTERVAL_SECONDS; read when the code location loads)",
+    )
     schemas: str = Field(
         default="all",
         description="which schemas are mirrored: all, or a comma-separated list of schema ids"
@@ -115,6 +120,7 @@ class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
         positive(self.run_timeout_seconds, "BENCHSYNC_RUN_TIMEOUT_SECONDS")
         positive(self.stranded_after_seconds, "BENCHSYNC_STRANDED_AFTER_SECONDS")
         positive(self.config_refresh_seconds, "BENCHSYNC_CONFIG_REFRESH_SECONDS")
+        positive(self.poll_interval_seconds, "BENCHSYNC_POLL_INTERVAL_SECONDS")
         self.mirrored_schemas()  # a bad value fails here, by name
 
     def mirrored_schemas(self) -> frozenset[str] | None:

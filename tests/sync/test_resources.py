@@ -27,6 +27,7 @@ SETTINGS_VARIABLES = (
     "BENCHSYNC_MAX_PENDING_SECONDS",
     "BENCHSYNC_RECONCILE_CRON",
     "BENCHSYNC_SCHEMAS",
+    "BENCHSYNC_POLL_INTERVAL_SECONDS",
 )
 
 
@@ -105,6 +106,7 @@ def test_a_missing_variable_is_named_at_first_use(monkeypatch: pytest.MonkeyPatc
         ("BENCHSYNC_MAX_BATCH_SIZE", "0", "sync_settings"),
         ("BENCHSYNC_MAX_ATTEMPTS", "many", "sync_settings"),
         ("BENCHSYNC_SCHEMAS", " , ", "sync_settings"),
+        ("BENCHSYNC_POLL_INTERVAL_SECONDS", "-1", "sync_settings"),
         ("BENCHSYNC_BENCHLING_RATE_LIMIT", "-5", "benchling"),
         ("CLIENT_SECRET_FILE", "/nonexistent/client_secret", "benchling"),
         ("BENCHLING_TENANT_URL", "my-tenant.benchling.com", "benchling"),

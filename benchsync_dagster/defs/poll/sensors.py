@@ -1,0 +1,38 @@
+"""The poll's job, and the sensor that requests it every ``BENCHSYNC_POLL_INTERVAL_SECONDS``."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from benchsync_dagster.defs.poll.assets import registry_poll
+from benchsync_dagster.defs.sync.sensors import IN_FLIGHT_STATUSES
+
+POLL_INTERVAL_VARIABLE = "BENCHSYNC_POLL_INTERVAL_SECONDS"
+DEFAULT_POLL_INTERVAL_SECONDS = 300
+
+poll_job = dg.define_asset_job(
+    "poll_job",
+    selection=dg.AssetSelection.assets(registry_poll),
+    executor_def=dg.in_process_executor,
+    description="List every entity type changed since the last poll, archived included.",
+)
+
+
+def poll_sensor(interval_seconds: int) -> dg.SensorDefinition:
+    """Requests one poll per ``interval_seconds`` (its run key names the interval), none while
+    one is still queued or running. The tick only reads Dagster's runs."""
+
+    @dg.sensor(
+        name="poll_sensor",
+        job=poll_job,
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def poll(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        running = dg.RunsFilter(job_name=poll_job.name, statuses=IN_FLIGHT_STATUSES)
+        if context.instance.get_runs_count(running):
+            return dg.SkipReason("the last poll is still running")
+        period = int(datetime.now(UTC).timestamp() // interval_seconds)
+        return dg.RunRequest(run_key=f"poll-{period}")
+
+    return poll

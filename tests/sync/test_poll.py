@@ -1,0 +1,71 @@
+"""The incremental poll: what sends no event (an AA sequence edited, a custom entity archived)
+is mirrored after one poll; a poll when nothing changed costs a few list calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import psycopg
+from benchling_sdk.models import AaSequenceUpdate, EntityArchiveReason
+
+from tests.support.dagster import run_batch
+from tests.support.emulator import benchling_client
+from tests.support.tenant import Tenant, pending_webhook_ids, register
+
+
+def poll(tenant: Tenant) -> dg.ExecuteInProcessResult:
+    job = tenant.definitions().resolve_job_def("poll_job")
+    result: dg.ExecuteInProcessResult = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    assert result.success
+    return result
+
+
+def poll_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    (materialization,) = result.asset_materializations_for_node("registry_poll")
+    return {key: value.value for key, value in materialization.metadata.items()}
+
+
+def test_an_edit_and_an_archive_that_send_no_event_are_mirrored_after_one_poll(
+    tenant: Tenant, db: psycopg.Connection[Any]
+) -> None:
+    custom, protein = register(tenant, 2, types=["custom_entity", "aa_sequence"])
+    assert run_batch(tenant, pending_webhook_ids(tenant.database_url)).success
+    first = poll_metadata(poll(tenant))
+    benchling = benchling_client(tenant.emulator)
+    benchling.aa_sequences.update(protein, AaSequenceUpdate(amino_acids="MKTAYIAKQR"))
+    benchling.custom_entities.archive([custom], EntityArchiveReason.RETIRED)
+    assert pending_webhook_ids(tenant.database_url) == []  # Benchling said nothing
+
+    second = poll_metadata(poll(tenant))
+
+    documents = dict(
+        db.execute("SELECT entity_id, document FROM benchling_entity_snapshots").fetchall()
+    )
+    assert documents[protein]["aminoAcids"] == "MKTAYIAKQR"
+    assert documents[custom]["archiveRecord"] == {"reason": "Retired"}
+    row = db.execute(
+        "SELECT archived, archive_reason FROM synced_benchling_data WHERE benchling_api_id = %s",
+        [custom],
+    ).fetchone()
+    assert row == (True, "Retired")
+    assert first["listed_by_type"] == {
+        **dict.fromkeys(first["listed_by_type"], 0),
+        "custom_entity": 1,
+        "aa_sequence": 1,
+    }
+    assert second["snapshots_written"] == 2
+
+
+def test_a_poll_when_nothing_changed_costs_one_list_call_per_type(tenant: Tenant) -> None:
+    register(tenant, 8, types=["custom_entity", "dna_sequence", "mixture", "molecule"])
+    poll(tenant)
+
+    quiet = poll_metadata(poll(tenant))
+
+    # One page per type (the overlap relists the last few minutes' changes, stored already).
+    assert quiet["snapshots_written"] == 0
+    assert quiet["benchling_requests"] <= 8 + 1  # eight lists, and a token at most
+    assert 0 < quiet["share_of_rate_budget"] < 0.05
