@@ -7,6 +7,7 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+import psycopg
 
 from benchsync_dagster import mapping
 from benchsync_dagster.benchling.fetch import BULK_GET_LIMIT, REGISTRY_TYPES, modified_after
@@ -18,8 +19,9 @@ from benchsync_dagster.defs.sync.assets import (
     benchling_entity_snapshots,
     benchling_registry,
     retried_when_benchling_fails,
+    store_listed,
 )
-from benchsync_dagster.storage import app_configuration, poll_watermarks, snapshots, synced_data
+from benchsync_dagster.storage import poll_watermarks
 
 
 @dg.asset(
@@ -70,7 +72,7 @@ def registry_poll(
 
 
 def _store(
-    connection: Any,
+    connection: psycopg.Connection[Any],
     entity_type: str,
     documents: list[dict[str, Any]],
     mirrored: frozenset[str] | None,
@@ -82,15 +84,7 @@ def _store(
     kept, _ = mapping.of_schemas(kept, mirrored)
     sources = {document["id"]: source for document in kept}
     with connection.transaction():
-        written = snapshots.upsert(
-            connection,
-            mapping.snapshot_frame(kept, sources, dict.fromkeys(sources, entity_type)),
-        )
-        stored = app_configuration.for_writing(connection)
-        if stored is not None:
-            of_schema = [d for d in kept if mapping.schema_id(d) == stored.schema_id]
-            frame = mapping.synced_data_frame(of_schema, stored.field_name, sources)
-            synced_data.upsert(connection, frame)
+        written = store_listed(connection, kept, sources, dict.fromkeys(sources, entity_type))
         if documents:
             newest: datetime = pd.Timestamp(documents[-1]["modifiedAt"]).to_pydatetime()
             poll_watermarks.advance(connection, entity_type, newest)

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pandas as pd
 
-from benchsync_dagster import mapping
 from benchsync_dagster.benchling.fetch import BULK_GET_LIMIT, modified_after
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource
 from benchsync_dagster.defs.sync.assets import (
@@ -14,6 +13,7 @@ from benchsync_dagster.defs.sync.assets import (
     benchling_registry,
     refresh_app_configuration,
     retried_when_benchling_fails,
+    store_listed,
     synced_benchling_data,
     target_for_writing,
 )
@@ -81,17 +81,9 @@ def registry_reconciliation(
             if documents:  # pages come in modifiedAt order: the last one is the newest
                 watermark_to = pd.Timestamp(documents[-1]["modifiedAt"]).to_pydatetime()
             with connection.transaction():
-                # The configuration as it stands now (it may have changed since the listing
-                # began), locked against a rebuild while this page's rows are written.
-                writing = target_for_writing(connection)
                 rows = synced_data.modified_at_by_id(connection, ids)
                 repair = find_drift(documents, rows, drift)
-                sources = {document["id"]: source for document in repair}
-                snapshots.upsert(connection, mapping.snapshot_frame(repair, sources))
-                of_schema = [d for d in repair if mapping.schema_id(d) == writing.schema_id]
-                synced_data.upsert(
-                    connection, mapping.synced_data_frame(of_schema, writing.field_name, sources)
-                )
+                store_listed(connection, repair, {document["id"]: source for document in repair})
                 if config.full:
                     reconciliations.note_listed(connection, run_id, ids)
         with connection.transaction():

@@ -257,6 +257,25 @@ def target_for_writing(connection: psycopg.Connection[Any]) -> SyncTarget:
     return stored.target
 
 
+def store_listed(
+    connection: psycopg.Connection[Any],
+    documents: Sequence[mapping.EntityDocument],
+    sources: Mapping[str, str],
+    entity_types: Mapping[str, str] | None = None,
+) -> int:
+    """A listing's documents written: their snapshots, and the rows of those of the configured
+    schema, with the configuration as it stands now (it may have changed since the listing
+    began), locked against a rebuild until the transaction ends. Returns the snapshots written."""
+    stored = app_configuration.for_writing(connection)
+    written = snapshots.upsert(connection, mapping.snapshot_frame(documents, sources, entity_types))
+    if stored is not None:
+        of_schema = [d for d in documents if mapping.schema_id(d) == stored.schema_id]
+        synced_data.upsert(
+            connection, mapping.synced_data_frame(of_schema, stored.field_name, sources)
+        )
+    return written
+
+
 def _rebuild_metadata(rebuild: Rebuild | None) -> dict[str, Any]:
     if rebuild is None:
         return {}
