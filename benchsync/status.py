@@ -1,5 +1,5 @@
-"""``benchsync status``: the inbox by state, the last sync, the last reconciliation, and
-whether Benchling answers."""
+"""``benchsync status``: the inbox by state, the last sync, the last reconciliation, whether
+Benchling answers, and what is mirrored of each entity type and schema."""
 
 from __future__ import annotations
 
@@ -10,48 +10,58 @@ from typing import Any
 
 import psycopg
 
-from benchsync_dagster.storage import benchling_outage, reconciliations
+from benchsync_dagster.storage import (
+    app_configuration,
+    benchling_outage,
+    poll_watermarks,
+    reconciliations,
+    snapshots,
+)
 from webhook_sensor_bridge import inbox
 
 STATES = ("pending", "synced", "ignored", "dead")
+
+
+DRIFT_KINDS = ("missing", "stale", "archived", "vanished")
+# Where each schema's rows are: the raw snapshots hold every entity type and schema.
+MIRROR_TABLE = snapshots.TABLE
 
 
 @dataclass(frozen=True)
 class Status:
     counts: inbox.InboxCounts
     last_synced_at: datetime | None
-    last_reconciliation: reconciliations.Reconciliation | None
+    last_reconciliation: list[reconciliations.Reconciliation]  # a row per type it listed
     outage: benchling_outage.Outage | None
+    mirrored: list[snapshots.SchemaMirror]
+    # Per entity type, the moment before which every change is known stored: when the latest
+    # listing of the type to its end (a poll or a reconciliation) began.
+    listed_through: dict[str, datetime]
+    read_at: datetime
 
 
 def read_status(connection: psycopg.Connection[Any]) -> Status:
+    listed_through = poll_watermarks.polled_at(connection)
+    for entity_type, moment in reconciliations.reconciled_through(connection).items():
+        listed_through[entity_type] = max(moment, listed_through.get(entity_type, moment))
     return Status(
         counts=inbox.count_by_state(connection),
         last_synced_at=inbox.last_synced_at(connection),
-        last_reconciliation=reconciliations.latest(connection),
+        last_reconciliation=reconciliations.latest_run(connection),
         outage=benchling_outage.current(connection),
+        mirrored=snapshots.by_schema(connection),
+        listed_through=listed_through,
+        read_at=app_configuration.database_now(connection),
     )
 
 
 def status_document(status: Status) -> dict[str, Any]:
-    counts, reconciliation, outage = status.counts, status.last_reconciliation, status.outage
+    counts, outage = status.counts, status.outage
     return {
         "events": {"total": counts.total, **{state: getattr(counts, state) for state in STATES}},
         "oldest_pending_seconds": counts.oldest_pending_seconds,
         "last_synced_at": _iso(status.last_synced_at),
-        "last_reconciliation": None
-        if reconciliation is None
-        else {
-            "started_at": _iso(reconciliation.started_at),
-            "mode": reconciliation.mode,
-            "listed": reconciliation.listed,
-            "drift": {
-                "missing": reconciliation.missing,
-                "stale": reconciliation.stale,
-                "archived": reconciliation.archived,
-                "vanished": reconciliation.vanished,
-            },
-        },
+        "last_reconciliation": _reconciliation_document(status.last_reconciliation),
         "benchling": {"answering": True}
         if outage is None
         else {
@@ -59,6 +69,35 @@ def status_document(status: Status) -> dict[str, Any]:
             "unavailable_since": _iso(outage.since),
             "last_error": outage.last_error,
         },
+        "tables": [_table_document(status, mirror) for mirror in status.mirrored],
+    }
+
+
+def _reconciliation_document(rows: list[reconciliations.Reconciliation]) -> dict[str, Any] | None:
+    if not rows:
+        return None
+    return {
+        "started_at": _iso(rows[0].started_at),
+        "mode": rows[0].mode,
+        "listed": sum(row.listed for row in rows),
+        "drift": {kind: sum(getattr(row, kind) for row in rows) for kind in DRIFT_KINDS},
+    }
+
+
+def _table_document(status: Status, mirror: snapshots.SchemaMirror) -> dict[str, Any]:
+    """One schema's mirror; its lag is how long ago its type was last listed to the end (a
+    change that sends an event usually arrives sooner: see ``oldest_pending_seconds``)."""
+    listed_through = status.listed_through.get(mirror.entity_type)
+    return {
+        "schema_id": mirror.schema_id,
+        "schema_name": mirror.schema_name,
+        "entity_type": mirror.entity_type,
+        "table": MIRROR_TABLE,
+        "rows": mirror.rows,
+        "newest_modified_at": _iso(mirror.newest_modified_at),
+        "lag_seconds": None
+        if listed_through is None
+        else round(max(0.0, (status.read_at - listed_through).total_seconds()), 1),
     }
 
 
@@ -93,4 +132,26 @@ def render_table(status: Status) -> str:
         )
     )
     width = max(len(label) for label, _ in rows)
-    return "\n".join(["benchsync"] + [f"  {label:<{width}}  {value}" for label, value in rows])
+    lines = ["benchsync"] + [f"  {label:<{width}}  {value}" for label, value in rows]
+    return "\n".join(lines + _tables_lines(document["tables"]))
+
+
+def _tables_lines(tables: list[dict[str, Any]]) -> list[str]:
+    if not tables:
+        return ["", "mirrored: nothing yet"]
+    header = ("entity type", "schema", "rows", "newest modifiedAt", "lag")
+    rows = [
+        (
+            table["entity_type"],
+            f"{table['schema_name'] or '-'} ({table['schema_id'] or 'no schema'})",
+            str(table["rows"]),
+            table["newest_modified_at"] or "-",
+            "-" if table["lag_seconds"] is None else f"{table['lag_seconds']:.0f} s",
+        )
+        for table in tables
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return ["", f"mirrored, in {MIRROR_TABLE}"] + [
+        "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in [header, *rows]
+    ]

@@ -139,6 +139,16 @@ def well_formed(
     return kept, refused
 
 
+def to_mirror(
+    documents: Sequence[EntityDocument], schema_ids: frozenset[str] | None
+) -> list[EntityDocument]:
+    """A listing's documents to store: the well-formed ones of mirrored schemas (a listing has
+    no event to settle, so the reasons for the others are not kept)."""
+    kept, _ = well_formed(documents)
+    kept, _ = of_schemas(kept, schema_ids)
+    return kept
+
+
 def newest_per_entity(documents: Sequence[EntityDocument]) -> list[EntityDocument]:
     """Drop all but the newest ``modifiedAt`` of each entity (a batch may fetch one twice)."""
     newest: dict[str, EntityDocument] = {}

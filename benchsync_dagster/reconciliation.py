@@ -1,4 +1,4 @@
-"""What a reconciliation finds when it compares a page of listed entities with the stored rows.
+"""What a reconciliation finds when it compares a page of listed entities with what is stored.
 
 Pure functions: the Dagster asset lists pages and writes; this decides what counts as drift.
 """
@@ -26,6 +26,12 @@ class Drift:
     @property
     def total(self) -> int:
         return self.missing + self.stale + self.archived + self.vanished
+
+    def add(self, other: Drift) -> None:
+        self.missing += other.missing
+        self.stale += other.stale
+        self.archived += other.archived
+        self.vanished += other.vanished
 
     def as_metadata(self) -> dict[str, int]:
         return {
@@ -59,3 +65,21 @@ def find_drift(
             continue
         to_repair.append(document)
     return to_repair
+
+
+def oldest_copies(
+    snapshot_rows: Mapping[str, tuple[datetime, bool]],
+    synced_rows: Mapping[str, tuple[datetime, bool]],
+    synced_ids: Sequence[str],
+) -> dict[str, tuple[datetime, bool]]:
+    """Each entity's stored (modified_at, archived) to compare with Benchling: its snapshot's,
+    or for an entity of the configured schema (``synced_ids``) the older of its snapshot and
+    its ``synced_benchling_data`` row — and none when either is missing."""
+    stored = dict(snapshot_rows)
+    for entity_id in synced_ids:
+        snapshot, row = stored.get(entity_id), synced_rows.get(entity_id)
+        if snapshot is None or row is None:
+            stored.pop(entity_id, None)
+        else:
+            stored[entity_id] = (min(snapshot[0], row[0]), snapshot[1] and row[1])
+    return stored

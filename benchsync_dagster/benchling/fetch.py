@@ -1,4 +1,4 @@
-"""Fetching entities from Benchling by id, and the list endpoints' time filter."""
+"""Fetching entities from Benchling by id, and listing them by modifiedAt."""
 
 from __future__ import annotations
 
@@ -85,6 +85,21 @@ _TYPE_OF_PREFIX = {
     "mxt_": "mixture",
     "mol_": "molecule",
 }
+
+
+def listed_since(
+    benchling: Benchling, entity_type: str, since: datetime | None
+) -> Iterator[list[dict[str, Any]]]:
+    """The type's entities modified after ``since`` (all of them for None), archived included,
+    oldest first, a page (≤ 100) of documents at a time, every schema."""
+    pages = getattr(benchling, REGISTRY_TYPES[entity_type].service).list(
+        modified_at=modified_after(since) if since else None,
+        archive_reason="ANY_ARCHIVED_OR_NOT_ARCHIVED",
+        sort="modifiedAt:asc",
+        page_size=BULK_GET_LIMIT,
+    )
+    for page in pages:
+        yield [entity.to_dict() for entity in page]
 
 
 def type_of_id(entity_id: str) -> str | None:

@@ -1,4 +1,5 @@
-"""``benchsync.reconciliations``: one row per reconciliation, with its watermark and drift."""
+"""``benchsync.reconciliations``: one row per entity type a reconciliation listed, with its
+watermark and drift; and the ids a full listing returned, while it runs."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from psycopg.rows import class_row
 class Reconciliation:
     started_at: datetime
     mode: str
-    schema_id: str
+    entity_type: str | None  # None: a row recorded before reconciliations listed every type
+    schema_id: str | None  # the one schema listed; None: every mirrored schema
     watermark_from: datetime | None
     watermark_to: datetime | None
     listed: int
@@ -27,12 +29,13 @@ class Reconciliation:
 
 def record(connection: psycopg.Connection[Any], reconciliation: Reconciliation) -> None:
     connection.execute(
-        "INSERT INTO benchsync.reconciliations (started_at, mode, schema_id, watermark_from,"
-        " watermark_to, listed, missing, stale, archived, vanished, run_id)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "INSERT INTO benchsync.reconciliations (started_at, mode, entity_type, schema_id,"
+        " watermark_from, watermark_to, listed, missing, stale, archived, vanished, run_id)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [
             reconciliation.started_at,
             reconciliation.mode,
+            reconciliation.entity_type,
             reconciliation.schema_id,
             reconciliation.watermark_from,
             reconciliation.watermark_to,
@@ -46,22 +49,34 @@ def record(connection: psycopg.Connection[Any], reconciliation: Reconciliation) 
     )
 
 
-def watermark(connection: psycopg.Connection[Any], schema_id: str) -> datetime | None:
-    """The newest modifiedAt any reconciliation of ``schema_id`` has seen."""
-    row = connection.execute(
-        "SELECT max(watermark_to) FROM benchsync.reconciliations WHERE schema_id = %s",
-        [schema_id],
-    ).fetchone()
-    return row[0] if row else None
+def watermarks(connection: psycopg.Connection[Any]) -> dict[str, datetime]:
+    """Per entity type, the newest modifiedAt any reconciliation of it has seen."""
+    rows = connection.execute(
+        "SELECT entity_type, max(watermark_to) FROM benchsync.reconciliations"
+        " WHERE entity_type IS NOT NULL AND watermark_to IS NOT NULL GROUP BY entity_type"
+    ).fetchall()
+    return {entity_type: watermark for entity_type, watermark in rows}
 
 
-def latest(connection: psycopg.Connection[Any]) -> Reconciliation | None:
+def reconciled_through(connection: psycopg.Connection[Any]) -> dict[str, datetime]:
+    """Per entity type, when its latest reconciliation began (every change before is stored)."""
+    rows = connection.execute(
+        "SELECT entity_type, max(started_at) FROM benchsync.reconciliations"
+        " WHERE entity_type IS NOT NULL GROUP BY entity_type"
+    ).fetchall()
+    return {entity_type: moment for entity_type, moment in rows}
+
+
+def latest_run(connection: psycopg.Connection[Any]) -> list[Reconciliation]:
+    """The rows of the latest reconciliation run, one per entity type it listed."""
     with connection.cursor(row_factory=class_row(Reconciliation)) as cursor:
         return cursor.execute(
-            "SELECT started_at, mode, schema_id, watermark_from, watermark_to, listed, missing,"
-            " stale, archived, vanished, run_id FROM benchsync.reconciliations"
-            " ORDER BY id DESC LIMIT 1"
-        ).fetchone()
+            "SELECT started_at, mode, entity_type, schema_id, watermark_from, watermark_to,"
+            " listed, missing, stale, archived, vanished, run_id FROM benchsync.reconciliations"
+            " WHERE run_id IS NOT DISTINCT FROM ("
+            "   SELECT run_id FROM benchsync.reconciliations ORDER BY id DESC LIMIT 1)"
+            " ORDER BY id"
+        ).fetchall()
 
 
 def note_listed(connection: psycopg.Connection[Any], run_id: str, entity_ids: list[str]) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 import psycopg
+from psycopg.rows import class_row
 
 from benchsync_dagster.storage import frame_columns
 
@@ -61,6 +64,36 @@ def archive(connection: psycopg.Connection[Any], entity_ids: Sequence[str], reas
     ).rowcount
 
 
+def archive_unlisted(
+    connection: psycopg.Connection[Any], run_id: str, stored_before: datetime, reason: str
+) -> list[tuple[str, str]]:
+    """Mark archived, as ``archive`` does, the snapshots stored before ``stored_before`` that the
+    full listing noted under ``run_id`` (in ``benchsync.reconciliation_listed``) did not return;
+    returns their (entity id, entity type). One stored since may postdate its type's listing."""
+    rows = connection.execute(
+        "UPDATE benchling_entity_snapshots SET archived = true, synced_at = now(),"
+        " document = jsonb_set(document, '{archiveRecord}', jsonb_build_object('reason', %s::text))"
+        " WHERE NOT archived AND synced_at < %s AND NOT EXISTS ("
+        "   SELECT 1 FROM benchsync.reconciliation_listed AS listed"
+        "   WHERE listed.run_id = %s AND listed.entity_id = benchling_entity_snapshots.entity_id)"
+        " RETURNING entity_id, entity_type",
+        [reason, stored_before, run_id],
+    ).fetchall()
+    return [(entity_id, entity_type) for entity_id, entity_type in rows]
+
+
+def modified_at_by_id(
+    connection: psycopg.Connection[Any], entity_ids: Sequence[str]
+) -> dict[str, tuple[datetime, bool]]:
+    """Stored (modified_at, archived) for those of ``entity_ids`` that have a snapshot."""
+    rows = connection.execute(
+        "SELECT entity_id, modified_at, archived FROM benchling_entity_snapshots"
+        " WHERE entity_id = ANY(%s)",
+        [list(entity_ids)],
+    ).fetchall()
+    return {entity_id: (modified_at, archived) for entity_id, modified_at, archived in rows}
+
+
 def documents(connection: psycopg.Connection[Any], entity_ids: Sequence[str]) -> list[Any]:
     """The stored documents of these entities (those we have)."""
     rows = connection.execute(
@@ -92,6 +125,33 @@ def schema_types(connection: psycopg.Connection[Any], schema_ids: Sequence[str])
         [list(schema_ids)],
     ).fetchall()
     return {schema_id: entity_type for schema_id, entity_type in rows}
+
+
+@dataclass(frozen=True)
+class SchemaMirror:
+    """What is stored of one schema's entities."""
+
+    entity_type: str
+    schema_id: str | None
+    schema_name: str | None
+    rows: int
+    newest_modified_at: datetime
+
+
+def by_schema(connection: psycopg.Connection[Any]) -> list[SchemaMirror]:
+    """Per entity type and schema: the snapshots stored, the schema's name as the newest one
+    gives it, and the newest ``modifiedAt`` among them."""
+    with connection.cursor(row_factory=class_row(SchemaMirror)) as cursor:
+        return cursor.execute(
+            "SELECT entity_type, schema_id, rows, newest_modified_at, ("
+            "   SELECT document -> 'schema' ->> 'name' FROM benchling_entity_snapshots AS newest"
+            "   WHERE newest.schema_id = mirrored.schema_id"
+            "     AND newest.modified_at = mirrored.newest_modified_at LIMIT 1) AS schema_name"
+            " FROM (SELECT entity_type, schema_id, count(*) AS rows,"
+            "         max(modified_at) AS newest_modified_at"
+            "       FROM benchling_entity_snapshots GROUP BY entity_type, schema_id) AS mirrored"
+            " ORDER BY entity_type, schema_id"
+        ).fetchall()
 
 
 def count_by_type(connection: psycopg.Connection[Any]) -> dict[str, int]:

@@ -86,18 +86,18 @@ def modified_at_by_id(
 
 
 def archive_unlisted(
-    connection: psycopg.Connection[Any], schema_id: str, run_id: str, reason: str
+    connection: psycopg.Connection[Any], run_id: str, stored_before: datetime, reason: str
 ) -> list[str]:
-    """Mark archived the rows of ``schema_id`` that the full listing noted under ``run_id``
-    (in ``benchsync.reconciliation_listed``) did not return; returns their entity ids."""
+    """Mark archived the rows stored before ``stored_before`` that the full listing noted under
+    ``run_id`` (in ``benchsync.reconciliation_listed``) did not return; returns their ids."""
     rows = connection.execute(
         "UPDATE synced_benchling_data SET archived = true,"
         " archive_reason = %s, synced_datetime = now()"
-        " WHERE schema_id = %s AND NOT archived AND NOT EXISTS ("
+        " WHERE NOT archived AND synced_datetime < %s AND NOT EXISTS ("
         "   SELECT 1 FROM benchsync.reconciliation_listed AS listed"
         "   WHERE listed.run_id = %s AND listed.entity_id = benchling_api_id)"
         " RETURNING benchling_api_id",
-        [reason, schema_id, run_id],
+        [reason, stored_before, run_id],
     ).fetchall()
     return [entity_id for (entity_id,) in rows]
 

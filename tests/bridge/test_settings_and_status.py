@@ -93,6 +93,7 @@ def test_status_counts_the_inbox_by_state(fresh_inbox_url: str) -> None:
         "last_synced_at": None,
         "last_reconciliation": None,
         "benchling": {"answering": True},
+        "tables": [],
     }
     document = status_document(counts)
     assert document["events"] == {"total": 6, "pending": 3, "synced": 1, "ignored": 1, "dead": 1}

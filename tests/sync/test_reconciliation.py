@@ -6,9 +6,11 @@ from typing import Any
 
 import dagster as dg
 import psycopg
-from benchling_sdk.models import EntityArchiveReason
+from benchling_sdk.models import AaSequenceUpdate, EntityArchiveReason
 
 from benchsync.status import read_status, status_document
+from benchsync_dagster.benchling.fetch import REGISTRY_TYPES
+from benchsync_dagster.defs.reconciliation.assets import VANISHED_REASON
 from tests.support.dagster import run_batch
 from tests.support.emulator import benchling_client
 from tests.support.tenant import Tenant, pending_webhook_ids, register
@@ -123,3 +125,75 @@ def test_the_watermark_moves_forward(tenant: Tenant, db: psycopg.Connection[Any]
     assert watermark is not None and watermark[0] is not None
     latest = db.execute("SELECT max(modified_at) FROM synced_benchling_data").fetchone()
     assert latest is not None and watermark[0] == latest[0]
+
+
+def test_a_full_reconciliation_across_types_marks_deleted_entities_vanished(
+    tenant: Tenant, db: psycopg.Connection[Any]
+) -> None:
+    ids = register(tenant, 16, types=list(REGISTRY_TYPES))
+    assert run_batch(tenant, pending_webhook_ids(tenant.database_url)).success
+    types = dict(db.execute("SELECT entity_id, entity_type FROM benchling_entity_snapshots"))
+    assert set(types.values()) == set(REGISTRY_TYPES)
+    dna = next(entity_id for entity_id in ids if types[entity_id] == "dna_sequence")
+    molecule = next(entity_id for entity_id in ids if types[entity_id] == "molecule")
+    custom = next(entity_id for entity_id in ids if types[entity_id] == "custom_entity")
+    tenant.control("delete", {"ids": [dna, molecule, custom]})
+
+    result = reconcile(tenant, full=True)
+
+    metadata = {key: value.value for key, value in drift_check(result).metadata.items()}
+    assert metadata == {"rows_repaired": 3, "missing": 0, "stale": 0, "archived": 0, "vanished": 3}
+    (materialization,) = [
+        materialization
+        for materialization in result.asset_materializations_for_node("registry_reconciliation")
+        if materialization.asset_key == dg.AssetKey("registry_reconciliation")
+    ]
+    assert materialization.metadata["listed"].value == 13
+    by_type: dict[str, dict[str, int]] = materialization.metadata["drift_by_type"].value  # type: ignore[assignment]
+    assert {entity_type: drift["vanished"] for entity_type, drift in by_type.items()} == {
+        "dna_sequence": 1,
+        "molecule": 1,
+        "custom_entity": 1,
+    }
+    archived = dict(
+        db.execute(
+            "SELECT entity_id, document -> 'archiveRecord' ->> 'reason'"
+            " FROM benchling_entity_snapshots WHERE archived"
+        ).fetchall()
+    )
+    assert archived == dict.fromkeys([dna, molecule, custom], VANISHED_REASON)
+    assert db.execute(
+        "SELECT benchling_api_id FROM synced_benchling_data WHERE archived"
+    ).fetchall() == [(custom,)]
+    assert db.execute("SELECT count(*) FROM benchling_entity_snapshots").fetchone() == (16,)
+    assert status_document(read_status(db))["last_reconciliation"]["drift"]["vanished"] == 3
+    assert drift_check(reconcile(tenant, full=True)).passed
+
+
+def test_a_reconciliation_repairs_every_type_and_status_shows_each_schema(
+    tenant: Tenant, db: psycopg.Connection[Any]
+) -> None:
+    protein, mixture = register(tenant, 2, types=["aa_sequence", "mixture"])
+    assert run_batch(tenant, pending_webhook_ids(tenant.database_url)).success
+    db.execute("DELETE FROM benchling_entity_snapshots WHERE entity_id = %s", [mixture])
+    benchling_client(tenant.emulator).aa_sequences.update(
+        protein, AaSequenceUpdate(amino_acids="MKTAYIAKQR")
+    )
+
+    result = reconcile(tenant)
+
+    metadata = {key: value.value for key, value in drift_check(result).metadata.items()}
+    assert (metadata["missing"], metadata["stale"]) == (1, 1)
+    document = db.execute(
+        "SELECT document FROM benchling_entity_snapshots WHERE entity_id = %s", [protein]
+    ).fetchone()
+    assert document is not None and document[0]["aminoAcids"] == "MKTAYIAKQR"
+    tables = {table["entity_type"]: table for table in status_document(read_status(db))["tables"]}
+    assert set(tables) == {"aa_sequence", "mixture"}
+    protein_table = tables["aa_sequence"]
+    assert protein_table["rows"] == 1
+    assert protein_table["schema_id"] and protein_table["schema_name"]
+    assert protein_table["table"] == "benchling_entity_snapshots"
+    assert protein_table["newest_modified_at"] == document[0]["modifiedAt"].replace("Z", "+00:00")
+    assert 0 <= protein_table["lag_seconds"] < 60
+    assert drift_check(reconcile(tenant)).passed

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from benchsync_dagster.reconciliation import Drift, find_drift
+from benchsync_dagster.reconciliation import Drift, find_drift, oldest_copies
 from tests.support.documents import entity_document
 
 STORED_AT = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
@@ -36,3 +36,17 @@ def test_a_row_newer_than_the_listing_is_not_drift() -> None:
 
     assert repair == []
     assert drift.total == 0
+
+
+def test_an_entity_of_the_configured_schema_is_as_old_as_its_older_copy() -> None:
+    older = datetime(2026, 10, 1, tzinfo=UTC)
+    snapshots = {
+        "bfi_both": (STORED_AT, True),
+        "bfi_no_row": (STORED_AT, False),
+        "seq_other_schema": (STORED_AT, False),
+    }
+    rows = {"bfi_both": (older, False), "bfi_no_snapshot": (STORED_AT, False)}
+
+    stored = oldest_copies(snapshots, rows, ["bfi_both", "bfi_no_row", "bfi_no_snapshot"])
+
+    assert stored == {"bfi_both": (older, False), "seq_other_schema": (STORED_AT, False)}

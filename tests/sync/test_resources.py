@@ -146,3 +146,9 @@ def test_the_cron_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("BENCHSYNC_RECONCILE_CRON", "30 3 * * *")
     schedule = defs().resolve_schedule_def("reconciliation_schedule")
     assert schedule.cron_schedule == "30 3 * * *"
+
+
+def test_the_schedule_reconciles_in_full() -> None:
+    schedule = defs().resolve_schedule_def("reconciliation_schedule")
+    (request,) = schedule.evaluate_tick(dg.build_schedule_context()).run_requests or []
+    assert request.run_config == {"ops": {"registry_reconciliation": {"config": {"full": True}}}}

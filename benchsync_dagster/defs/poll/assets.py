@@ -10,7 +10,7 @@ import pandas as pd
 import psycopg
 
 from benchsync_dagster import mapping
-from benchsync_dagster.benchling.fetch import BULK_GET_LIMIT, REGISTRY_TYPES, modified_after
+from benchsync_dagster.benchling.fetch import REGISTRY_TYPES, listed_since
 from benchsync_dagster.benchling.pacing import RATE_WINDOW_SECONDS
 from benchsync_dagster.defs.reconciliation.assets import WATERMARK_OVERLAP
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
@@ -21,7 +21,7 @@ from benchsync_dagster.defs.sync.assets import (
     retried_when_benchling_fails,
     store_listed,
 )
-from benchsync_dagster.storage import poll_watermarks
+from benchsync_dagster.storage import app_configuration, poll_watermarks
 
 
 @dg.asset(
@@ -45,19 +45,17 @@ def registry_poll(
     written = 0
     with postgres.session() as connection:
         marks = poll_watermarks.watermarks(connection)
-        for entity_type, kind in REGISTRY_TYPES.items():
+        for entity_type in REGISTRY_TYPES:
+            began = app_configuration.database_now(connection)
             since = marks.get(entity_type)
-            pages = getattr(benchling.client, kind.service).list(
-                modified_at=modified_after(since - WATERMARK_OVERLAP) if since else None,
-                archive_reason="ANY_ARCHIVED_OR_NOT_ARCHIVED",
-                sort="modifiedAt:asc",
-                page_size=BULK_GET_LIMIT,
-            )
             listed[entity_type] = 0
-            for page in pages:
-                documents = [entity.to_dict() for entity in page]
+            pages = listed_since(
+                benchling.client, entity_type, since - WATERMARK_OVERLAP if since else None
+            )
+            for documents in pages:
                 listed[entity_type] += len(documents)
                 written += _store(connection, entity_type, documents, mirrored, source)
+            poll_watermarks.note_listed_to_the_end(connection, entity_type, began)
     stats = benchling.call_stats
     budget = benchling.rate_limit * sync_settings.poll_interval_seconds / RATE_WINDOW_SECONDS
     return dg.MaterializeResult(
@@ -80,12 +78,11 @@ def _store(
 ) -> int:
     """One page: its snapshots and synced rows written, and the type's watermark moved to its
     newest ``modifiedAt`` (pages come oldest first), in one transaction."""
-    kept, _ = mapping.well_formed(documents)
-    kept, _ = mapping.of_schemas(kept, mirrored)
+    kept = mapping.to_mirror(documents, mirrored)
     sources = {document["id"]: source for document in kept}
     with connection.transaction():
         written = store_listed(connection, kept, sources, dict.fromkeys(sources, entity_type))
-        if documents:
-            newest: datetime = pd.Timestamp(documents[-1]["modifiedAt"]).to_pydatetime()
+        if kept:
+            newest: datetime = pd.Timestamp(kept[-1]["modifiedAt"]).to_pydatetime()
             poll_watermarks.advance(connection, entity_type, newest)
     return written

@@ -1,15 +1,21 @@
 """Reconciliation: list the registry and repair what webhooks missed (Benchling sends no archive
 events, and delivers at least once, in any order, or not at all when the bridge was down long)."""
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 import dagster as dg
 import pandas as pd
+import psycopg
+from benchling_sdk.benchling import Benchling
 
-from benchsync_dagster.benchling.fetch import BULK_GET_LIMIT, modified_after
-from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource
+from benchsync_dagster import mapping
+from benchsync_dagster.benchling.fetch import REGISTRY_TYPES, listed_since
+from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
 from benchsync_dagster.defs.sync.assets import (
     GROUP,
+    benchling_entity_snapshots,
     benchling_registry,
     refresh_app_configuration,
     retried_when_benchling_fails,
@@ -17,11 +23,11 @@ from benchsync_dagster.defs.sync.assets import (
     synced_benchling_data,
     target_for_writing,
 )
-from benchsync_dagster.reconciliation import Drift, find_drift
+from benchsync_dagster.reconciliation import Drift, find_drift, oldest_copies
 from benchsync_dagster.storage import app_configuration, reconciliations, snapshots, synced_data
 
-# What a row whose entity a full listing no longer returns is marked archived with (Benchling
-# archives rather than deletes, so this is an entity the App can no longer see).
+# What an entity a full listing no longer returns is marked archived with (Benchling archives
+# rather than deletes, so this is an entity the App can no longer see).
 VANISHED_REASON = "Not returned by Benchling"
 # Listing again a little before the watermark costs a page and catches clock-tie stragglers.
 WATERMARK_OVERLAP = timedelta(minutes=5)
@@ -29,12 +35,21 @@ WATERMARK_OVERLAP = timedelta(minutes=5)
 
 class ReconciliationConfig(dg.Config):
     full: bool = False
-    """List every entity, archived included, and compare ids; else list changes since the
-    last reconciliation's watermark."""
+    """List every entity of every type, archived included, and mark archived what Benchling no
+    longer returns; else list each type's changes since its last reconciliation's watermark."""
+
+
+@dataclass
+class TypeListing:
+    """What listing one entity type found."""
+
+    drift: Drift = field(default_factory=Drift)
+    listed: int = 0
+    watermark_to: datetime | None = None  # the newest modifiedAt listed
 
 
 @dg.asset(
-    deps=[benchling_registry, synced_benchling_data],
+    deps=[benchling_registry, benchling_entity_snapshots, synced_benchling_data],
     group_name=GROUP,
     kinds={"postgres"},
     pool="benchling_api",
@@ -49,86 +64,91 @@ def registry_reconciliation(
     config: ReconciliationConfig,
     benchling: BenchlingResource,
     postgres: PostgresResource,
+    sync_settings: SyncSettings,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]  # Dagster needs the bare class here
-    """Lists the synced schema's entities by modifiedAt and repairs missing, stale and archived
-    rows; its check fails when it found drift. Memory holds one page at a time."""
-    started_at = datetime.now(UTC)
+    """Lists each of the eight entity types, every mirrored schema, and repairs missing, stale
+    and archived snapshots and rows; its check fails when it found drift. Memory holds one page
+    (≤ 100 entities) at a time."""
     run_id = context.run.run_id
-    source = f"reconciliation:{run_id}"
-    drift, listed, watermark_to = Drift(), 0, None
+    mode = "full" if config.full else "watermark"
+    mirrored = sync_settings.mirrored_schemas()
     refresh_app_configuration(benchling, postgres, 0)
     with postgres.session() as connection:
-        stored = app_configuration.current(connection)
-        assert stored is not None, "refresh_app_configuration stores one"
-        target = stored.target
-        stored_watermark = reconciliations.watermark(connection, target.schema_id)
-        watermark_from = (
-            None
-            if config.full or stored_watermark is None
-            else stored_watermark - WATERMARK_OVERLAP
+        started_at = app_configuration.database_now(connection)
+        since = (
+            {}
+            if config.full
+            else {
+                entity_type: watermark - WATERMARK_OVERLAP
+                for entity_type, watermark in reconciliations.watermarks(connection).items()
+            }
         )
-        pages = benchling.client.custom_entities.list(
-            schema_id=target.schema_id,
-            modified_at=modified_after(watermark_from) if watermark_from else None,
-            archive_reason="ANY_ARCHIVED_OR_NOT_ARCHIVED",
-            sort="modifiedAt:asc",
-            page_size=BULK_GET_LIMIT,
-        )
-        for page in pages:
-            documents = [entity.to_dict() for entity in page]
-            ids = [document["id"] for document in documents]
-            listed += len(documents)
-            if documents:  # pages come in modifiedAt order: the last one is the newest
-                watermark_to = pd.Timestamp(documents[-1]["modifiedAt"]).to_pydatetime()
-            with connection.transaction():
-                rows = synced_data.modified_at_by_id(connection, ids)
-                repair = find_drift(documents, rows, drift)
-                store_listed(connection, repair, {document["id"]: source for document in repair})
-                if config.full:
-                    reconciliations.note_listed(connection, run_id, ids)
+        listings = {
+            entity_type: _reconcile_type(
+                connection,
+                benchling.client,
+                entity_type,
+                since.get(entity_type),
+                mirrored,
+                run_id,
+                note_listed=config.full,
+            )
+            for entity_type in REGISTRY_TYPES
+        }
         with connection.transaction():
             target_for_writing(connection)  # no rebuild runs while rows are archived
             if config.full:
-                vanished = synced_data.archive_unlisted(
-                    connection, target.schema_id, run_id, VANISHED_REASON
+                vanished = snapshots.archive_unlisted(
+                    connection, run_id, started_at, VANISHED_REASON
                 )
-                snapshots.archive(connection, vanished, VANISHED_REASON)
-                drift.vanished = len(vanished)
+                for _, entity_type in vanished:
+                    listings[entity_type].drift.vanished += 1
+                synced_data.archive_unlisted(connection, run_id, started_at, VANISHED_REASON)
                 reconciliations.forget_listed(connection, run_id)
-            reconciliations.record(
-                connection,
-                reconciliations.Reconciliation(
-                    started_at=started_at,
-                    mode="full" if config.full else "watermark",
-                    schema_id=target.schema_id,
-                    watermark_from=watermark_from,
-                    watermark_to=watermark_to or stored_watermark,
-                    listed=listed,
-                    missing=drift.missing,
-                    stale=drift.stale,
-                    archived=drift.archived,
-                    vanished=drift.vanished,
-                    run_id=run_id,
-                ),
-            )
+            for entity_type, listing in listings.items():
+                reconciliations.record(
+                    connection,
+                    reconciliations.Reconciliation(
+                        started_at=started_at,
+                        mode=mode,
+                        entity_type=entity_type,
+                        schema_id=None,
+                        watermark_from=since.get(entity_type),
+                        watermark_to=listing.watermark_to,
+                        run_id=run_id,
+                        listed=listing.listed,
+                        **listing.drift.as_metadata(),
+                    ),
+                )
+    drift = Drift()
+    for listing in listings.values():
+        drift.add(listing.drift)
     if drift.total:
-        # The repaired table changed outside a sync run: say so on its own timeline too.
-        context.log_event(
-            dg.AssetMaterialization(
-                asset_key=synced_benchling_data.key,
-                description=f"repaired by reconciliation run {run_id}",
-                metadata={"rows_repaired": drift.total, **drift.as_metadata()},
+        # The repaired tables changed outside a sync run: say so on their own timelines too.
+        for repaired in (benchling_entity_snapshots, synced_benchling_data):
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=repaired.key,
+                    description=f"repaired by reconciliation run {run_id}",
+                    metadata={"rows_repaired": drift.total, **drift.as_metadata()},
+                )
             )
-        )
     stats = benchling.call_stats
     return dg.MaterializeResult(
         metadata={
-            "mode": "full" if config.full else "watermark",
-            "schema_id": target.schema_id,
-            "listed": listed,
+            "mode": mode,
+            "listed": sum(listing.listed for listing in listings.values()),
+            "listed_by_type": dg.MetadataValue.json(
+                {entity_type: listing.listed for entity_type, listing in listings.items()}
+            ),
             **drift.as_metadata(),
-            "watermark_from": str(watermark_from),
-            "watermark_to": str(watermark_to or stored_watermark),
+            "drift_by_type": dg.MetadataValue.json(
+                {
+                    entity_type: listing.drift.as_metadata()
+                    for entity_type, listing in listings.items()
+                    if listing.drift.total
+                }
+            ),
             "benchling_requests": stats.requests,
             "benchling_throttled": stats.throttled,
         },
@@ -139,4 +159,50 @@ def registry_reconciliation(
                 metadata={"rows_repaired": drift.total, **drift.as_metadata()},
             )
         ],
+    )
+
+
+def _reconcile_type(
+    connection: psycopg.Connection[Any],
+    benchling: Benchling,
+    entity_type: str,
+    since: datetime | None,
+    mirrored: frozenset[str] | None,
+    run_id: str,
+    note_listed: bool,
+) -> TypeListing:
+    """List one type page by page, each page's drift counted and repaired in one transaction
+    (and its ids noted for the vanished comparison, when ``note_listed``)."""
+    listing = TypeListing()
+    source = f"reconciliation:{run_id}"
+    for documents in listed_since(benchling, entity_type, since):
+        listing.listed += len(documents)
+        kept = mapping.to_mirror(documents, mirrored)
+        if kept:  # pages come in modifiedAt order: the last one is the newest
+            listing.watermark_to = pd.Timestamp(kept[-1]["modifiedAt"]).to_pydatetime()
+        with connection.transaction():
+            repair = find_drift(kept, _stored(connection, kept), listing.drift)
+            sources = {document["id"]: source for document in repair}
+            store_listed(connection, repair, sources, dict.fromkeys(sources, entity_type))
+            if note_listed:
+                listed_ids = [d["id"] for d in documents if isinstance(d.get("id"), str)]
+                reconciliations.note_listed(connection, run_id, listed_ids)
+    return listing
+
+
+def _stored(
+    connection: psycopg.Connection[Any], documents: list[mapping.EntityDocument]
+) -> dict[str, tuple[datetime, bool]]:
+    """What is stored of these entities, to compare with their documents."""
+    ids = [document["id"] for document in documents]
+    stored = app_configuration.current(connection)
+    synced_ids = (
+        []
+        if stored is None
+        else [d["id"] for d in documents if mapping.schema_id(d) == stored.schema_id]
+    )
+    return oldest_copies(
+        snapshots.modified_at_by_id(connection, ids),
+        synced_data.modified_at_by_id(connection, synced_ids),
+        synced_ids,
     )

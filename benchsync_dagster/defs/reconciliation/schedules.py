@@ -1,4 +1,5 @@
-"""The reconciliation job, and its schedule: nightly unless BENCHSYNC_RECONCILE_CRON says when."""
+"""The reconciliation job, and its schedule: a full reconciliation nightly unless
+BENCHSYNC_RECONCILE_CRON says when (the poll covers the changes in between)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from benchsync_dagster.defs.reconciliation.assets import registry_reconciliation
 
 RECONCILE_CRON_VARIABLE = "BENCHSYNC_RECONCILE_CRON"
 DEFAULT_RECONCILE_CRON = "0 2 * * *"
+FULL_RECONCILIATION = {"ops": {"registry_reconciliation": {"config": {"full": True}}}}
 
 reconciliation_job = dg.define_asset_job(
     "reconciliation_job",
     selection=dg.AssetSelection.assets(registry_reconciliation),
     executor_def=dg.in_process_executor,
-    description="List the registry and repair rows the webhooks missed. Config: full=true lists"
-    " everything, archived included, and compares ids.",
+    description="List every entity type and repair what the webhooks and polls missed. Config:"
+    " full=true (the schedule's) lists everything, archived included, and marks archived what"
+    " Benchling no longer returns; full=false lists each type's changes since its watermark.",
 )
 
 
@@ -26,7 +29,7 @@ def reconciliation_schedule(cron: str | None) -> dg.ScheduleDefinition:
     keeps the default cadence and every tick fails with a message naming the variable.
     """
     try:
-        return _schedule(cron or DEFAULT_RECONCILE_CRON)
+        return _schedule(cron or DEFAULT_RECONCILE_CRON, run_config=FULL_RECONCILIATION)
     except dg.DagsterInvalidDefinitionError:
         problem = f"{RECONCILE_CRON_VARIABLE} is not a cron expression: {cron!r}"
 
