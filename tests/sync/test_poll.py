@@ -9,6 +9,8 @@ import dagster as dg
 import psycopg
 from benchling_sdk.models import AaSequenceUpdate, EntityArchiveReason
 
+from benchsync.status import read_status, status_document
+from benchsync_dagster.benchling.fetch import REGISTRY_TYPES
 from tests.support.dagster import run_batch
 from tests.support.emulator import benchling_client
 from tests.support.tenant import Tenant, pending_webhook_ids, register
@@ -69,3 +71,24 @@ def test_a_poll_when_nothing_changed_costs_one_list_call_per_type(tenant: Tenant
     assert quiet["snapshots_written"] == 0
     assert quiet["benchling_requests"] <= 8 + 1  # eight lists, and a token at most
     assert 0 < quiet["share_of_rate_budget"] < 0.05
+
+
+def test_a_poll_notes_each_type_listed_to_its_end_and_status_shows_the_lag(
+    tenant: Tenant, db: psycopg.Connection[Any]
+) -> None:
+    register(tenant, 2, types=["dna_sequence", "molecule"])
+    assert run_batch(tenant, pending_webhook_ids(tenant.database_url)).success
+    before = status_document(read_status(db))["tables"]
+
+    poll(tenant)
+
+    listed_through = dict(
+        db.execute("SELECT entity_type, polled_at FROM benchsync.poll_watermarks").fetchall()
+    )
+    assert set(listed_through) == set(REGISTRY_TYPES)  # types with no entity too
+    assert all(moment is not None for moment in listed_through.values())
+    after = {table["entity_type"]: table for table in status_document(read_status(db))["tables"]}
+    assert [table["lag_seconds"] for table in before] == [None, None]  # never listed
+    assert set(after) == {"dna_sequence", "molecule"}
+    assert all(0 <= table["lag_seconds"] < 60 for table in after.values())
+    assert all(table["rows"] == 1 for table in after.values())
