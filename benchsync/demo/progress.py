@@ -104,7 +104,7 @@ def summary(stack: Stack, entity_ids: list[str], progress: Progress, started: da
             synced_data.TABLE: synced_data.row_count(connection),
             snapshots.TABLE: snapshots.row_count(connection),
         }
-        by_type = snapshots.count_by_type(connection)
+        mirrored = snapshots.by_schema(connection)
     lines: list[tuple[str, Any]] = [
         ("entities registered", len(entity_ids)),
         ("events received", progress.received),
@@ -112,7 +112,11 @@ def summary(stack: Stack, entity_ids: list[str], progress: Progress, started: da
         ("dead letters", progress.dead),
         *_sync_runs(stack, started).items(),
         *((f"rows in {table}", count) for table, count in rows.items()),
-        ("snapshots by type", ", ".join(f"{kind} {count}" for kind, count in by_type.items())),
+        ("schemas mirrored", len(mirrored)),
+        *(
+            (f"  {mirror.entity_type}", f"{mirror.schema_name} ({mirror.schema_id}): {mirror.rows}")
+            for mirror in mirrored
+        ),
         ("webhook → row p50", _seconds(p50)),
         ("webhook → row p95", _seconds(p95)),
         ("Dagster UI", stack.dagster_url),

@@ -154,15 +154,6 @@ def by_schema(connection: psycopg.Connection[Any]) -> list[SchemaMirror]:
         ).fetchall()
 
 
-def count_by_type(connection: psycopg.Connection[Any]) -> dict[str, int]:
-    """Stored snapshots per entity type."""
-    rows = connection.execute(
-        "SELECT entity_type, count(*) FROM benchling_entity_snapshots"
-        " GROUP BY entity_type ORDER BY entity_type"
-    ).fetchall()
-    return {entity_type: int(count) for entity_type, count in rows}
-
-
 def row_count(connection: psycopg.Connection[Any]) -> int:
     (count,) = connection.execute("SELECT count(*) FROM benchling_entity_snapshots").fetchone() or (
         0,
