@@ -53,22 +53,12 @@ def upsert(connection: psycopg.Connection[Any], frame: pd.DataFrame) -> int:
     return cursor.rowcount
 
 
-def archive(connection: psycopg.Connection[Any], entity_ids: Sequence[str], reason: str) -> int:
-    """Mark these snapshots archived, in the document too (its ``archiveRecord``), so that a
-    row rebuilt from it later says archived as well; returns how many changed."""
-    return connection.execute(
-        "UPDATE benchling_entity_snapshots SET archived = true, synced_at = now(),"
-        " document = jsonb_set(document, '{archiveRecord}', jsonb_build_object('reason', %s::text))"
-        " WHERE entity_id = ANY(%s) AND NOT archived",
-        [reason, list(entity_ids)],
-    ).rowcount
-
-
 def archive_unlisted(
     connection: psycopg.Connection[Any], run_id: str, stored_before: datetime, reason: str
 ) -> list[tuple[str, str]]:
-    """Mark archived, as ``archive`` does, the snapshots stored before ``stored_before`` that the
-    full listing noted under ``run_id`` (in ``benchsync.reconciliation_listed``) did not return;
+    """Mark archived the snapshots stored before ``stored_before`` that the full listing noted
+    under ``run_id`` (in ``benchsync.reconciliation_listed``) did not return — in the document
+    too (its ``archiveRecord``), so that a row rebuilt from it later says archived as well;
     returns their (entity id, entity type). One stored since may postdate its type's listing."""
     rows = connection.execute(
         "UPDATE benchling_entity_snapshots SET archived = true, synced_at = now(),"
