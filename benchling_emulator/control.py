@@ -21,17 +21,39 @@ def register() -> dict[str, Any]:
     """Create and register ``count`` entities; their webhooks follow at the paced rate.
 
     ``types`` (optional) names entity types (``dna_sequence`` …), taken in turn, or is ``"mix"``
-    for all eight; the default is custom entities of the configured schema."""
+    for all eight; the default is custom entities of the configured schema. ``schema_id``
+    (optional, not with ``types``) asks for entities of that schema instead, such as one
+    defined through ``PUT /_emulator/schemas/<schema_id>``."""
     body = json_object()
     count = body.get("count")
     if not isinstance(count, int) or not 1 <= count <= MAX_REGISTER_COUNT:
         raise bad_request(f"count must be an integer from 1 to {MAX_REGISTER_COUNT}")
+    schema_id = body.get("schema_id")
+    if schema_id is not None:
+        if "types" in body:
+            raise bad_request("give schema_id or types, not both")
+        if not isinstance(schema_id, str) or not schema_id:
+            raise bad_request("schema_id must be an entity schema id")
+        return {"ids": current_services().tenant.create_registered_of_schema(count, schema_id)}
     types = body.get("types", ["custom_entity"])
     if types == "mix":
         types = list(ENTITY_TYPES)
     if not isinstance(types, list) or not types or not all(isinstance(t, str) for t in types):
         raise bad_request('types must be a list of entity types, or "mix"')
     return {"ids": current_services().tenant.create_registered(count, types)}
+
+
+@control.put("/schemas/<schema_id>")
+def define_schema(schema_id: str) -> dict[str, Any]:
+    """Create an entity schema or replace its definition, as a Benchling admin does; entities
+    of it follow the new definition (``Tenant.define_schema``). Answers the schema's JSON."""
+    return current_services().tenant.define_schema(schema_id, json_object()).to_json()
+
+
+@control.get("/schemas")
+def list_schemas() -> dict[str, Any]:
+    """Every entity schema, as ``GET /api/v2/entity-schemas`` shows it, without paging."""
+    return {"entitySchemas": [schema.to_json() for schema in current_services().tenant.schemas()]}
 
 
 @control.post("/faults")

@@ -7,13 +7,19 @@ The configuration answers the seed app's manifest: "Synced Schema" links the sch
 from __future__ import annotations
 
 import random
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from benchling_emulator.clock import TenantClock, isoformat
-from benchling_emulator.schemas import DropdownOption, EntitySchema, FieldDefinition
+from benchling_emulator.schemas import (
+    ENTITY_LINK_TYPES,
+    DropdownOption,
+    EntitySchema,
+    FieldDefinition,
+)
 
 SYNCED_SCHEMA_PATH = ("Synced Schema",)
 SYNCED_FIELD_PATH = ("Synced Schema", "Synced Field Data")
@@ -163,20 +169,27 @@ def seeded_tenant(clock: TenantClock) -> TenantSeed:
 def sample_field_values(
     schema: EntitySchema, rng: random.Random, number: int, link_targets: list[str]
 ) -> dict[str, Any]:
-    """Varied values for every field of ``schema``, as an API client would write them."""
+    """Varied values for the fields of ``schema``, as an API client writes them (``{"Name":
+    {"value": ...}}``: a bare JSON field's dict would read as the wrapper); a field with
+    nothing to sample (a link with no ``link_targets``, a link to what the emulator does not
+    hold) is left empty."""
     values: dict[str, Any] = {}
     for field in schema.fields:
-        if field.type == "entity_link" and not link_targets:
+        sampler = _sampler(field, rng, number, link_targets)
+        if sampler is None:
             continue
         count = rng.randint(1, 3) if field.is_multi else 1
-        samples = [_sample_value(field, rng, number, link_targets) for _ in range(count)]
-        values[field.name] = samples if field.is_multi else samples[0]
+        samples = [sampler() for _ in range(count)]
+        values[field.name] = {"value": samples if field.is_multi else samples[0]}
     return values
 
 
-def _sample_value(
+def _sampler(
     field: FieldDefinition, rng: random.Random, number: int, link_targets: list[str]
-) -> Any:
+) -> Callable[[], Any] | None:
+    if field.type in ENTITY_LINK_TYPES:
+        return (lambda: rng.choice(link_targets)) if link_targets else None
+
     def moment() -> datetime:
         return _EPOCH + timedelta(seconds=rng.randrange(365 * 24 * 3600))
 
@@ -187,8 +200,9 @@ def _sample_value(
         "float": lambda: round(rng.uniform(0.1, 100.0), 3),
         "boolean": lambda: rng.random() < 0.5,
         "dropdown": lambda: rng.choice(field.options).id,
-        "entity_link": lambda: rng.choice(link_targets),
         "datetime": lambda: moment().isoformat(),
         "date": lambda: moment().date().isoformat(),
+        "json": lambda: {"lot": number, "grade": rng.choice(_WORDS), "ok": rng.random() < 0.5},
+        "blob_link": lambda: "blob_" + "".join(rng.choices(string.ascii_letters, k=10)),
     }
-    return samplers[field.type]()
+    return samplers.get(field.type)

@@ -8,6 +8,7 @@ are handed to the sink after the lock is released, so delivery never holds up th
 
 from __future__ import annotations
 
+import contextlib
 import random
 import string
 import threading
@@ -31,7 +32,7 @@ from benchling_emulator.events import (
     TenantEvent,
 )
 from benchling_emulator.listing import Page, SortKey, SortOrder, keyset_page
-from benchling_emulator.schemas import EntitySchema
+from benchling_emulator.schemas import EntitySchema, schema_from_request
 from benchling_emulator.seed import (
     SYNCED_FIELD_PATH,
     ConfigItem,
@@ -187,19 +188,20 @@ class Tenant:
         name = request.get("name")
         if not isinstance(name, str) or not name:
             raise bad_request("name is required")
-        schema = self._schemas.get(str(request.get("schemaId")))
-        if schema is None or schema.type != entity_type.name:
-            raise bad_request(f"unknown {entity_type.kind} schemaId: {request.get('schemaId')!r}")
-        content = entity_type.from_request(request)
-        registry_id = request.get("registryId")
-        naming_strategy = request.get("namingStrategy")
-        entity_registry_id = request.get("entityRegistryId")
-        if registry_id:
-            self.registry(registry_id)  # 404 for an unknown registry
-            if not (naming_strategy or entity_registry_id):
-                raise bad_request("registryId needs a namingStrategy or an entityRegistryId")
-        fields = _accept_fields(schema, request.get("fields") or {})
-        with self._lock:
+        with self._lock:  # from the schema's lookup on, so that its definition cannot change
+            schema = self._schemas.get(str(request.get("schemaId")))
+            if schema is None or schema.type != entity_type.name:
+                schema_id = request.get("schemaId")
+                raise bad_request(f"unknown {entity_type.kind} schemaId: {schema_id!r}")
+            content = entity_type.from_request(request)
+            registry_id = request.get("registryId")
+            naming_strategy = request.get("namingStrategy")
+            entity_registry_id = request.get("entityRegistryId")
+            if registry_id:
+                self.registry(registry_id)  # 404 for an unknown registry
+                if not (naming_strategy or entity_registry_id):
+                    raise bad_request("registryId needs a namingStrategy or an entityRegistryId")
+            fields = _accept_fields(schema, request.get("fields") or {})
             entity = self._insert(
                 name,
                 schema,
@@ -281,13 +283,24 @@ class Tenant:
 
     def create_registered(self, count: int, types: Iterable[str] = ("custom_entity",)) -> list[str]:
         """``count`` new entities with varied fields, all registered: of the seeded schema of
-        each of ``types`` in turn."""
-        schemas = [self.seed.schema_of_type(entity_type(name).name) for name in types]
+        each of ``types`` in turn, linking entities of the synced schema."""
+        schema_ids = [self.seed.schema_of_type(entity_type(name).name).id for name in types]
+        return self._create_registered(count, schema_ids, links_to=self.seed.schema.id)
+
+    def create_registered_of_schema(self, count: int, schema_id: str) -> list[str]:
+        """``count`` new registered entities of ``schema_id`` (of any type), with values for
+        every field that has a sampler; their links name recent entities of any schema."""
+        return self._create_registered(count, [schema_id], links_to=None)
+
+    def _create_registered(
+        self, count: int, schema_ids: list[str], links_to: str | None
+    ) -> list[str]:
+        """Entities of the schemas in turn; links name entities of ``links_to`` (None: any)."""
         with self._lock:
+            schemas = [self._schema(schema_id) for schema_id in schema_ids]
             start = len(self._entities)
-            link_targets = [
-                e.id for e in list(self._entities.values())[-200:] if e.schema is self.seed.schema
-            ][-100:]
+            recent = list(self._entities.values())[-200:]
+            link_targets = [e.id for e in recent if links_to in (None, e.schema.id)][-100:]
             events = []
             for number in range(start + 1, start + count + 1):
                 schema = schemas[(number - start - 1) % len(schemas)]
@@ -300,7 +313,7 @@ class Tenant:
                     content=ENTITY_TYPES[schema.type].sample(self._rng),
                 )
                 events.append(self._register(entity, self.seed.registry.id, "NEW_IDS"))
-                if schema is self.seed.schema:
+                if links_to in (None, schema.id):
                     link_targets = [*link_targets[-99:], entity.id]
         self._emit(events)
         return [event.resource_id for event in events]
@@ -325,13 +338,32 @@ class Tenant:
         return self.seed.registry
 
     def schema(self, schema_id: str) -> EntitySchema:
-        schema = self._schemas.get(schema_id)
-        if schema is None:
-            raise not_found("Entity schema", schema_id)
-        return schema
+        with self._lock:
+            return self._schema(schema_id)
 
     def schemas(self) -> list[EntitySchema]:
-        return list(self._schemas.values())
+        with self._lock:
+            return list(self._schemas.values())
+
+    def define_schema(self, schema_id: str, request: dict[str, Any]) -> EntitySchema:
+        """Create the schema, or replace its definition as an admin's edit does.
+
+        The schema's entities follow the new definition, keeping each value by field id where
+        it still fits (``_refit_fields``); their ``modifiedAt`` stays, as in Benchling, whose
+        schema edits change no entity. App configuration items show the new names."""
+        with self._lock:
+            now = self._clock.now()
+            schema = schema_from_request(schema_id, request, self.seed.registry.id, now)
+            old = self._schemas.get(schema_id)
+            self._check_fits_the_tenant(schema, old)
+            self._schemas[schema_id] = schema
+            if old is not None:
+                for entity in self._entities.values():
+                    if entity.schema.id == schema_id:
+                        entity.schema = schema
+                        entity.fields = _refit_fields(old, schema, entity.fields)
+                self._config_items = [_renamed(item, schema) for item in self._config_items]
+            return schema
 
     def config_items(self, app_id: str) -> list[ConfigItem]:
         if app_id != self.app_id:
@@ -342,11 +374,11 @@ class Tenant:
     def link_synced_field(self, field_name: str) -> None:
         """Point "Synced Field Data" at another field of the synced schema, as an admin does in
         the App's settings; Benchling then sends ``v2-beta.app.configuration.updated``."""
-        schema = self.seed.schema
-        field = next((f for f in schema.fields if f.name == field_name), None)
-        if field is None:
-            raise bad_request(f"schema {schema.id} has no field named {field_name!r}")
         with self._lock:
+            schema = self._schema(self.seed.schema.id)  # as the tenant defines it now
+            field = schema.field(field_name)
+            if field is None:
+                raise bad_request(f"schema {schema.id} has no field named {field_name!r}")
             self._config_items = [
                 replace(
                     item, linked_id=field.id, linked_name=field.name, created_at=self._clock.now()
@@ -403,6 +435,31 @@ class Tenant:
         if entity is None:
             raise not_found(entity_type.kind, entity_id)
         return entity
+
+    def _schema(self, schema_id: str) -> EntitySchema:
+        schema = self._schemas.get(schema_id)
+        if schema is None:
+            raise not_found("Entity schema", schema_id)
+        return schema
+
+    def _check_fits_the_tenant(self, schema: EntitySchema, old: EntitySchema | None) -> None:
+        """400 for what a definition cannot be beside the tenant's other schemas."""
+        if old is not None and old.type != schema.type:
+            raise bad_request(f"schema {schema.id} is a {old.type} schema; its type cannot change")
+        owners = {
+            field.id: other.id
+            for other in self._schemas.values()
+            if other.id != schema.id
+            for field in other.fields
+        }
+        for definition in schema.fields:
+            if definition.id in owners:
+                raise bad_request(
+                    f"field id {definition.id!r} is a field of schema {owners[definition.id]}"
+                )
+            linked = definition.link_schema_id
+            if definition.type == "entity_link" and linked not in (None, schema.id, *self._schemas):
+                raise bad_request(f"field {definition.id!r} links unknown schema {linked!r}")
 
     def _of_type(self, entity_id: str, types: tuple[EntityType, ...]) -> Entity | None:
         entity = self._entities.get(entity_id)
@@ -531,6 +588,28 @@ def _request_of(entity: Entity) -> dict[str, Any]:
             "value": content["originalSmiles"],
         }
     return content
+
+
+def _refit_fields(old: EntitySchema, new: EntitySchema, stored: dict[str, Any]) -> dict[str, Any]:
+    """Stored values re-keyed for ``new`` by field id: a renamed field keeps its value under its
+    new name, a removed one loses it, and a changed one keeps it only if ``new`` accepts it."""
+    definitions = {definition.id: definition for definition in new.fields}
+    refitted: dict[str, Any] = {}
+    for previous in old.fields:
+        definition = definitions.get(previous.id)
+        value = stored.get(previous.name)
+        if definition is None or value is None:
+            continue
+        with contextlib.suppress(ValueError):
+            refitted[definition.name] = definition.accept(value)
+    return refitted
+
+
+def _renamed(item: ConfigItem, schema: EntitySchema) -> ConfigItem:
+    """The item, naming its linked schema or field as ``schema`` now names it."""
+    names = {schema.id: schema.name, **{field.id: field.name for field in schema.fields}}
+    name = names.get(item.linked_id)
+    return item if name is None else replace(item, linked_name=name)
 
 
 def _accept_fields(schema: EntitySchema, written: dict[str, Any]) -> dict[str, Any]:
