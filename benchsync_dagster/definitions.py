@@ -8,10 +8,12 @@ Dagster loads the definitions (not at import).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 import dagster as dg
+import psycopg
 
 from benchsync.settings import DATABASE_URL_VARIABLE
 from benchsync_dagster.defs.poll.assets import registry_poll
@@ -52,6 +54,15 @@ from benchsync_dagster.defs.sync.sensors import (
     retry_failed_batches,
     settle_cancelled_batches,
 )
+from benchsync_dagster.defs.typed.assets import typed_table_checks, typed_table_specs
+from benchsync_dagster.defs.typed.sensors import (
+    WEBSERVER_URL_VARIABLE,
+    DagsterWebserver,
+    catalog_fingerprint,
+    typed_tables_sensor,
+)
+from benchsync_dagster.storage import typed_tables
+from benchsync_dagster.typed.catalog import TypedTable
 
 Default = TypeVar("Default", int, str, None)
 
@@ -89,6 +100,9 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource[Any]]:
             schemas=env_or("BENCHSYNC_SCHEMAS", "all"),
             poll_interval_seconds=env_or(POLL_INTERVAL_VARIABLE, DEFAULT_POLL_INTERVAL_SECONDS),
         ),
+        "dagster_webserver": DagsterWebserver(
+            url=env_or(WEBSERVER_URL_VARIABLE, DagsterWebserver.model_fields["url"].default)
+        ),
     }
 
 
@@ -100,12 +114,28 @@ def poll_interval_from_env() -> int:
     return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_POLL_INTERVAL_SECONDS
 
 
+def catalogued_tables() -> list[TypedTable]:
+    """The typed tables' catalog as the database holds it now, read when the code location
+    loads (none when the database cannot be read: the assets appear once it can)."""
+    url = dg.EnvVar(DATABASE_URL_VARIABLE).get_value()
+    if not url:
+        return []
+    try:
+        with psycopg.connect(url, connect_timeout=10) as connection:
+            return list(typed_tables.load(connection).values())
+    except psycopg.Error as error:
+        logging.getLogger(__name__).warning(f"typed tables not loaded as assets: {error}")
+        return []
+
+
 def build_definitions(
     resources: Mapping[str, dg.ConfigurableResource[Any]],
     reconcile_cron: str | None = None,
     poll_interval_seconds: int = DEFAULT_POLL_INTERVAL_SECONDS,
+    tables: Sequence[TypedTable] = (),
 ) -> dg.Definitions:
-    """Everything benchsync defines, run with ``resources`` (tests pass their own)."""
+    """Everything benchsync defines, run with ``resources`` (tests pass their own), with an
+    asset per typed table in ``tables``."""
     return dg.Definitions(
         assets=[
             benchling_registry,
@@ -114,12 +144,14 @@ def build_definitions(
             synced_benchling_data,
             registry_reconciliation,
             registry_poll,
+            *typed_table_specs(tables, benchling_entity_snapshots.key),
         ],
         asset_checks=[
             one_row_per_entity,
             no_event_pending_too_long,
             no_recent_dead_letters,
             benchling_answers,
+            *typed_table_checks(tables),
         ],
         jobs=[sync_job, app_configuration_job, requeue_job, reconciliation_job, poll_job],
         sensors=[
@@ -128,6 +160,7 @@ def build_definitions(
             settle_cancelled_batches,
             sync_health_sensor,
             poll_sensor(poll_interval_seconds),
+            typed_tables_sensor(catalog_fingerprint(tables)),
         ],
         schedules=[reconciliation_schedule(reconcile_cron)],
         resources=resources,
@@ -140,4 +173,5 @@ def defs() -> dg.Definitions:
         resources_from_env(),
         dg.EnvVar(RECONCILE_CRON_VARIABLE).get_value(),
         poll_interval_from_env(),
+        catalogued_tables(),
     )

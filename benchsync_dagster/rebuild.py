@@ -37,7 +37,8 @@ def rebuild_if_stale(connection: psycopg.Connection[Any], source: str) -> Rebuil
     target = stored.target
     removed = synced_data.delete_other_schemas(connection, target.schema_id)
     written = 0
-    for documents in snapshots.documents_of_schema(connection, target.schema_id, REBUILD_CHUNK):
+    for chunk in snapshots.stored_of_schema(connection, target.schema_id, REBUILD_CHUNK):
+        documents = [snapshot.document for snapshot in chunk]
         sources = {document["id"]: source for document in documents}
         frame = mapping.synced_data_frame(documents, target.field_name, sources)
         written += synced_data.upsert(connection, frame)

@@ -18,6 +18,7 @@ from benchling_emulator.settings import EmulatorSettings
 from benchsync import migrations, settings
 from benchsync.database import start_embedded_postgres
 from benchsync.demo.databases import DAGSTER_URL_VARIABLE, dagster_database_url
+from benchsync_dagster.defs.typed.sensors import WEBSERVER_URL_VARIABLE
 from benchsync.demo.processes import Child, check_port_free, free_port, spawn, wait_for_http
 
 DEMO_HOME = Path(".benchsync")
@@ -98,6 +99,7 @@ class Stack:
         self.environment = {
             **self.emulator.environment(),
             settings.DATABASE_URL_VARIABLE: self.database_url,
+            WEBSERVER_URL_VARIABLE: self.dagster_url,
             DAGSTER_URL_VARIABLE: dagster_url,
             "DAGSTER_HOME": str(self.dagster_home),
         }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -11,6 +11,7 @@ from typing import Any
 from benchling_sdk.benchling import Benchling
 from benchling_sdk.errors import BenchlingError
 
+from benchsync_dagster.typed.catalog import SchemaDefinition, SchemaField
 from webhook_sensor_bridge.inbox.event_types import entity_type_of_event
 
 BULK_GET_LIMIT = 100  # Benchling's page size and bulk-get maximum
@@ -195,7 +196,9 @@ class Wanted:
 
 
 def sort_by_type(
-    benchling: Benchling, wanted: Sequence[Wanted], known_schema_types: dict[str, str]
+    describe: Callable[[str], SchemaDefinition | None],
+    wanted: Sequence[Wanted],
+    known_schema_types: dict[str, str],
 ) -> tuple[dict[str, list[str]], dict[str, str]]:
     """The wanted ids by entity type, and why each other one has none: a v3 event names the
     type, and so does an id's prefix where only one type has it; else (a registered ``seq_``)
@@ -208,9 +211,10 @@ def sort_by_type(
         if found is None and entity.schema_id:
             found = known_schema_types.get(entity.schema_id)
             if found is None:
-                schema = benchling.schemas.get_entity_schema_by_id(entity.schema_id)
-                found = str(getattr(schema.type, "value", schema.type))
-                known_schema_types[entity.schema_id] = found
+                definition = describe(entity.schema_id)
+                found = definition.entity_type if definition else None
+                if found:
+                    known_schema_types[entity.schema_id] = found
         if found not in REGISTRY_TYPES:
             unknown[entity.entity_id] = f"cannot tell the entity type of {entity.entity_id}" + (
                 f" (schema type {found!r})" if found else ""
@@ -220,3 +224,31 @@ def sort_by_type(
         if entity.entity_id not in ids:
             ids.append(entity.entity_id)
     return by_type, unknown
+
+
+def describe_schema(benchling: Benchling, schema_id: str) -> SchemaDefinition | None:
+    """The schema's definition (its fields with their definition ids), or None when Benchling
+    has no such schema."""
+    try:
+        schema = benchling.schemas.get_entity_schema_by_id(schema_id)
+    except BenchlingError as error:
+        if error.status_code == HTTPStatus.NOT_FOUND:
+            return None
+        raise
+    # The raw JSON: the SDK reads some field definitions as an UnknownType.
+    document = schema.to_dict()
+    return SchemaDefinition(
+        schema_id=document["id"],
+        name=document["name"],
+        entity_type=str(document["type"]),
+        fields=tuple(
+            SchemaField(
+                id=field["id"],
+                name=field["name"],
+                type=str(field["type"]),
+                is_multi=bool(field.get("isMulti")),
+            )
+            for field in document.get("fieldDefinitions") or []
+            if not field.get("archiveRecord")
+        ),
+    )

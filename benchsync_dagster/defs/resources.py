@@ -21,6 +21,7 @@ from pydantic import Field, PrivateAttr
 
 from benchsync.settings import ConfigurationError, positive, secret_from_file
 from benchsync_dagster.benchling.client import build_client
+from benchsync_dagster.benchling.fetch import describe_schema
 from benchsync_dagster.benchling.pacing import (
     RATE_WINDOW_SECONDS,
     WINDOW_MARGIN_SECONDS,
@@ -29,6 +30,7 @@ from benchsync_dagster.benchling.pacing import (
 )
 from benchsync_dagster.storage.benchling_budget import PostgresBudget
 from benchsync_dagster.storage.benchling_outage import OutageRecorder
+from benchsync_dagster.typed.catalog import SchemaDefinition
 
 # A batch of 1,000 takes seconds, or minutes under a tight rate limit; a run orphaned by a
 # crash, forever.
@@ -175,6 +177,7 @@ class BenchlingResource(dg.ConfigurableResource["BenchlingResource"]):
 
     _transport: PacedTransport | None = PrivateAttr(default=None)
     _client: Benchling | None = PrivateAttr(default=None)
+    _schemas: dict[str, SchemaDefinition | None] = PrivateAttr(default_factory=dict)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if not self.tenant_url.startswith(("http://", "https://")):
@@ -216,6 +219,12 @@ class BenchlingResource(dg.ConfigurableResource["BenchlingResource"]):
     def client(self) -> Benchling:
         assert self._client is not None, "BenchlingResource used outside of an execution"
         return self._client
+
+    def describe_schema(self, schema_id: str) -> SchemaDefinition | None:
+        """The entity schema's definition (what a typed table follows), read once per run."""
+        if schema_id not in self._schemas:
+            self._schemas[schema_id] = describe_schema(self.client, schema_id)
+        return self._schemas[schema_id]
 
     @property
     def call_stats(self) -> CallStats:

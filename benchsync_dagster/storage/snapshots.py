@@ -93,17 +93,28 @@ def documents(connection: psycopg.Connection[Any], entity_ids: Sequence[str]) ->
     return [document for (document,) in rows]
 
 
-def documents_of_schema(
+@dataclass(frozen=True)
+class StoredSnapshot:
+    document: dict[str, Any]
+    entity_type: str
+    source_event: str | None
+
+
+def stored_of_schema(
     connection: psycopg.Connection[Any], schema_id: str, chunk_size: int
-) -> Iterator[list[Any]]:
-    """Every stored document of ``schema_id``, ``chunk_size`` at a time (a server-side cursor:
+) -> Iterator[list[StoredSnapshot]]:
+    """Every stored snapshot of ``schema_id``, ``chunk_size`` at a time (a server-side cursor:
     memory holds one chunk). Runs in the caller's transaction."""
-    with connection.cursor(name="documents_of_schema") as cursor:
+    with connection.cursor(
+        name="stored_of_schema", row_factory=class_row(StoredSnapshot)
+    ) as cursor:
         cursor.execute(
-            "SELECT document FROM benchling_entity_snapshots WHERE schema_id = %s", [schema_id]
+            "SELECT document, entity_type, source_event FROM benchling_entity_snapshots"
+            " WHERE schema_id = %s",
+            [schema_id],
         )
         while rows := cursor.fetchmany(chunk_size):
-            yield [document for (document,) in rows]
+            yield rows
 
 
 def schema_types(connection: psycopg.Connection[Any], schema_ids: Sequence[str]) -> dict[str, str]:

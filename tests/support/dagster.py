@@ -72,3 +72,14 @@ def run_batch(
         raise_on_error=False,
     )
     return result
+
+
+def materialization_of(result: dg.ExecuteInProcessResult, asset: str) -> dg.AssetMaterialization:
+    """The run's materialization of ``asset`` by its own step (a step may log others, of the
+    typed tables it wrote)."""
+    (materialization,) = [
+        m
+        for m in result.asset_materializations_for_node(asset)
+        if m.asset_key == dg.AssetKey(asset)
+    ]
+    return materialization

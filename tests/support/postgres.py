@@ -76,11 +76,15 @@ def migrated_database_url(database_url: str) -> str:
 
 @pytest.fixture
 def db(migrated_database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-    """An autocommit connection to the session's migrated database, every table emptied first."""
+    """An autocommit connection to the session's migrated database, every table emptied (and
+    every typed table dropped) first."""
     with psycopg.connect(migrated_database_url, autocommit=True) as connection:
         tables = connection.execute(
             "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables"
             " WHERE schemaname IN ('public', 'benchsync') AND tablename <> 'alembic_version'"
         ).fetchall()
         connection.execute(f"TRUNCATE {', '.join(name for (name,) in tables)} RESTART IDENTITY")
+        # The typed tables go with their catalog.
+        connection.execute("DROP SCHEMA benchling CASCADE")
+        connection.execute("CREATE SCHEMA benchling")
         yield connection

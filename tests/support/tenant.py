@@ -24,6 +24,7 @@ from werkzeug.serving import make_server
 from benchling_emulator.server import EmulatorServer
 from benchsync_dagster.definitions import build_definitions
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
+from benchsync_dagster.defs.typed.sensors import DagsterWebserver
 from tests.support.emulator import MakeEmulator
 from tests.support.webhooks import close_pool
 from webhook_sensor_bridge import inbox
@@ -71,6 +72,7 @@ class Tenant:
             "postgres": PostgresResource(database_url=self.database_url),
             "benchling": self.benchling_resource(),
             "sync_settings": SyncSettings(**sync_settings),
+            "dagster_webserver": DagsterWebserver(),
         }
 
     def definitions(self, **resources: dg.ConfigurableResource[Any]) -> dg.Definitions:

@@ -52,8 +52,9 @@ def test_dna_and_aa_sequences_in_a_batch_of_custom_entities_take_one_call_per_ty
     spent = {route: after[route] - before.get(route, 0) for route in after}
     for path in ("custom-entities", "dna-sequences", "aa-sequences"):
         assert spent[f"GET /api/v2/{path}:bulk-get"] == 1
-    # The DNA sequences' shared seq_ prefix was resolved by their schema, asked for once.
-    assert spent.get("GET /api/v2/entity-schemas/<schema_id>", 0) == 1
+    # Each schema is read once, for its typed table; that read also resolved the DNA
+    # sequences' shared seq_ prefix.
+    assert spent.get("GET /api/v2/entity-schemas/<schema_id>", 0) == 3
     assert inbox_states(tenant.database_url) == {"synced": 6}
 
 

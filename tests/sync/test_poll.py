@@ -11,7 +11,7 @@ from benchling_sdk.models import AaSequenceUpdate, EntityArchiveReason
 
 from benchsync.status import read_status, status_document
 from benchsync_dagster.benchling.fetch import REGISTRY_TYPES
-from tests.support.dagster import run_batch
+from tests.support.dagster import materialization_of, run_batch
 from tests.support.emulator import benchling_client
 from tests.support.tenant import Tenant, pending_webhook_ids, register
 
@@ -26,7 +26,7 @@ def poll(tenant: Tenant) -> dg.ExecuteInProcessResult:
 
 
 def poll_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
-    (materialization,) = result.asset_materializations_for_node("registry_poll")
+    materialization = materialization_of(result, "registry_poll")
     return {key: value.value for key, value in materialization.metadata.items()}
 
 

@@ -11,7 +11,7 @@ from benchling_sdk.models import AaSequenceUpdate, EntityArchiveReason
 from benchsync.status import read_status, status_document
 from benchsync_dagster.benchling.fetch import REGISTRY_TYPES
 from benchsync_dagster.defs.reconciliation.assets import VANISHED_REASON
-from tests.support.dagster import run_batch
+from tests.support.dagster import materialization_of, run_batch
 from tests.support.emulator import benchling_client
 from tests.support.tenant import Tenant, pending_webhook_ids, register
 
@@ -26,7 +26,7 @@ def reconcile(tenant: Tenant, full: bool = False) -> dg.ExecuteInProcessResult:
 
 
 def drift_check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
-    (evaluation,) = result.get_asset_check_evaluations()
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "no_drift"]
     return evaluation
 
 
@@ -143,11 +143,7 @@ def test_a_full_reconciliation_across_types_marks_deleted_entities_vanished(
 
     metadata = {key: value.value for key, value in drift_check(result).metadata.items()}
     assert metadata == {"rows_repaired": 3, "missing": 0, "stale": 0, "archived": 0, "vanished": 3}
-    (materialization,) = [
-        materialization
-        for materialization in result.asset_materializations_for_node("registry_reconciliation")
-        if materialization.asset_key == dg.AssetKey("registry_reconciliation")
-    ]
+    materialization = materialization_of(result, "registry_reconciliation")
     assert materialization.metadata["listed"].value == 13
     by_type: dict[str, dict[str, int]] = materialization.metadata["drift_by_type"].value  # type: ignore[assignment]
     assert {entity_type: drift["vanished"] for entity_type, drift in by_type.items()} == {

@@ -9,12 +9,12 @@ import dagster as dg
 import psycopg
 import pytest
 
-from tests.support.dagster import run_batch, sync_target
+from tests.support.dagster import materialization_of, run_batch, sync_target
 from tests.support.tenant import Tenant, inbox_states, pending_webhook_ids, register
 
 
 def metadata_number(result: dg.ExecuteInProcessResult, asset: str, key: str) -> float:
-    value = result.asset_materializations_for_node(asset)[0].metadata[key].value
+    value = materialization_of(result, asset).metadata[key].value
     assert isinstance(value, int | float)
     return value
 

@@ -21,7 +21,9 @@ from benchsync_dagster.defs.sync.assets import (
     retried_when_benchling_fails,
     store_listed,
 )
+from benchsync_dagster.defs.typed.assets import log_typed_writes
 from benchsync_dagster.storage import app_configuration, poll_watermarks
+from benchsync_dagster.typed.write import Describe, TableWrite, merged
 
 
 @dg.asset(
@@ -43,6 +45,7 @@ def registry_poll(
     mirrored = sync_settings.mirrored_schemas()
     listed: dict[str, int] = {}
     written = 0
+    typed: list[TableWrite] = []
     with postgres.session() as connection:
         marks = poll_watermarks.watermarks(connection)
         for entity_type in REGISTRY_TYPES:
@@ -54,8 +57,13 @@ def registry_poll(
             )
             for documents in pages:
                 listed[entity_type] += len(documents)
-                written += _store(connection, entity_type, documents, mirrored, source)
+                page_written, page_typed = _store(
+                    connection, entity_type, documents, mirrored, source, benchling.describe_schema
+                )
+                written += page_written
+                typed += page_typed
             poll_watermarks.note_listed_to_the_end(connection, entity_type, began)
+    log_typed_writes(context, merged(typed))
     stats = benchling.call_stats
     budget = benchling.rate_limit * sync_settings.poll_interval_seconds / RATE_WINDOW_SECONDS
     return dg.MaterializeResult(
@@ -75,14 +83,17 @@ def _store(
     documents: list[dict[str, Any]],
     mirrored: frozenset[str] | None,
     source: str,
-) -> int:
+    describe: Describe,
+) -> tuple[int, list[TableWrite]]:
     """One page: its snapshots and synced rows written, and the type's watermark moved to its
     newest ``modifiedAt`` (pages come oldest first), in one transaction."""
     kept = mapping.to_mirror(documents, mirrored)
     sources = {document["id"]: source for document in kept}
     with connection.transaction():
-        written = store_listed(connection, kept, sources, dict.fromkeys(sources, entity_type))
+        stored = store_listed(
+            connection, kept, sources, dict.fromkeys(sources, entity_type), describe
+        )
         if kept:
             newest: datetime = pd.Timestamp(kept[-1]["modifiedAt"]).to_pydatetime()
             poll_watermarks.advance(connection, entity_type, newest)
-    return written
+    return stored

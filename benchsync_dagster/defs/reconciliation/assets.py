@@ -8,7 +8,6 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 import psycopg
-from benchling_sdk.benchling import Benchling
 
 from benchsync_dagster import mapping
 from benchsync_dagster.benchling.fetch import REGISTRY_TYPES, listed_since
@@ -23,8 +22,16 @@ from benchsync_dagster.defs.sync.assets import (
     synced_benchling_data,
     target_for_writing,
 )
+from benchsync_dagster.defs.typed.assets import log_typed_writes
 from benchsync_dagster.reconciliation import Drift, find_drift, oldest_copies
-from benchsync_dagster.storage import app_configuration, reconciliations, snapshots, synced_data
+from benchsync_dagster.storage import (
+    app_configuration,
+    reconciliations,
+    snapshots,
+    synced_data,
+    typed_tables,
+)
+from benchsync_dagster.typed.write import TableWrite, merged
 
 # What an entity a full listing no longer returns is marked archived with (Benchling archives
 # rather than deletes, so this is an entity the App can no longer see).
@@ -46,6 +53,7 @@ class TypeListing:
     drift: Drift = field(default_factory=Drift)
     listed: int = 0
     watermark_to: datetime | None = None  # the newest modifiedAt listed
+    typed: list[TableWrite] = field(default_factory=list)  # what it wrote to typed tables
 
 
 @dg.asset(
@@ -86,7 +94,7 @@ def registry_reconciliation(
         listings = {
             entity_type: _reconcile_type(
                 connection,
-                benchling.client,
+                benchling,
                 entity_type,
                 since.get(entity_type),
                 mirrored,
@@ -103,6 +111,12 @@ def registry_reconciliation(
                 )
                 for _, entity_type in vanished:
                     listings[entity_type].drift.vanished += 1
+                typed_tables.archive(
+                    connection,
+                    typed_tables.load(connection).values(),
+                    [entity_id for entity_id, _ in vanished],
+                    VANISHED_REASON,
+                )
                 synced_data.archive_unlisted(connection, run_id, started_at, VANISHED_REASON)
                 reconciliations.forget_listed(connection, run_id)
             for entity_type, listing in listings.items():
@@ -123,6 +137,7 @@ def registry_reconciliation(
     drift = Drift()
     for listing in listings.values():
         drift.add(listing.drift)
+    log_typed_writes(context, merged([w for listing in listings.values() for w in listing.typed]))
     if drift.total:
         # The repaired tables changed outside a sync run: say so on their own timelines too.
         for repaired in (benchling_entity_snapshots, synced_benchling_data):
@@ -164,7 +179,7 @@ def registry_reconciliation(
 
 def _reconcile_type(
     connection: psycopg.Connection[Any],
-    benchling: Benchling,
+    benchling: BenchlingResource,
     entity_type: str,
     since: datetime | None,
     mirrored: frozenset[str] | None,
@@ -175,7 +190,7 @@ def _reconcile_type(
     (and its ids noted for the vanished comparison, when ``note_listed``)."""
     listing = TypeListing()
     source = f"reconciliation:{run_id}"
-    for documents in listed_since(benchling, entity_type, since):
+    for documents in listed_since(benchling.client, entity_type, since):
         listing.listed += len(documents)
         kept = mapping.to_mirror(documents, mirrored)
         if kept:  # pages come in modifiedAt order: the last one is the newest
@@ -183,7 +198,14 @@ def _reconcile_type(
         with connection.transaction():
             repair = find_drift(kept, _stored(connection, kept), listing.drift)
             sources = {document["id"]: source for document in repair}
-            store_listed(connection, repair, sources, dict.fromkeys(sources, entity_type))
+            _, typed = store_listed(
+                connection,
+                repair,
+                sources,
+                dict.fromkeys(sources, entity_type),
+                benchling.describe_schema,
+            )
+            listing.typed += typed
             if note_listed:
                 listed_ids = [d["id"] for d in documents if isinstance(d.get("id"), str)]
                 reconciliations.note_listed(connection, run_id, listed_ids)

@@ -22,9 +22,11 @@ from benchsync_dagster.benchling.app_config import read_sync_target
 from benchsync_dagster.benchling.client import is_outage
 from benchsync_dagster.benchling.fetch import Wanted, fetch_entities, sort_by_type
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
+from benchsync_dagster.defs.typed.assets import log_typed_writes
 from benchsync_dagster.rebuild import Rebuild, rebuild_if_stale
 from benchsync_dagster.storage import app_configuration, snapshots, synced_data
 from benchsync_dagster.storage.app_configuration import SyncTarget
+from benchsync_dagster.typed.write import Describe, TableWrite, write_typed
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.inbox.event_types import SYNCED_ENTITY_EVENT_TYPES
 
@@ -166,7 +168,7 @@ def benchling_entity_snapshots(
         if e.resource_id
     }
     by_type, unavailable = sort_by_type(
-        benchling.client, [wanted.get(i, Wanted(i)) for i in entity_ids], schema_types
+        benchling.describe_schema, [wanted.get(i, Wanted(i)) for i in entity_ids], schema_types
     )
     fetched_documents, entity_types = [], {}
     for entity_type, ids in by_type.items():
@@ -177,9 +179,8 @@ def benchling_entity_snapshots(
     documents, malformed = mapping.well_formed(fetched_documents)
     unavailable.update(malformed)
     documents, not_mirrored = mapping.of_schemas(documents, sync_settings.mirrored_schemas())
-    frame = mapping.snapshot_frame(
-        mapping.newest_per_entity(documents), source_events, entity_types
-    )
+    documents = mapping.newest_per_entity(documents)
+    frame = mapping.snapshot_frame(documents, source_events, entity_types)
 
     without_entity = [
         e.webhook_id
@@ -188,6 +189,9 @@ def benchling_entity_snapshots(
     ]
     with postgres.transaction() as connection:
         written = snapshots.upsert(connection, frame)
+        typed_writes = write_typed(
+            connection, documents, source_events, entity_types, benchling.describe_schema
+        )
         for entity_id, reason in unavailable.items():
             webhook_ids = [e.webhook_id for e in events if e.resource_id == entity_id]
             inbox.mark_dead(connection, webhook_ids, reason, config.span)
@@ -200,6 +204,7 @@ def benchling_entity_snapshots(
         total = snapshots.row_count(connection)
     for entity_id, reason in unavailable.items():
         context.log.warning(f"dead-lettered events of {entity_id}: {reason}")
+    log_typed_writes(context, typed_writes)
 
     stats = benchling.call_stats
     if stats.throttled:
@@ -261,19 +266,22 @@ def store_listed(
     connection: psycopg.Connection[Any],
     documents: Sequence[mapping.EntityDocument],
     sources: Mapping[str, str],
-    entity_types: Mapping[str, str] | None = None,
-) -> int:
-    """A listing's documents written: their snapshots, and the rows of those of the configured
-    schema, with the configuration as it stands now (it may have changed since the listing
-    began), locked against a rebuild until the transaction ends. Returns the snapshots written."""
+    entity_types: Mapping[str, str],
+    describe: Describe,
+) -> tuple[int, list[TableWrite]]:
+    """A listing's documents written: their snapshots, their typed tables' rows, and the rows of
+    those of the configured schema, with the configuration as it stands now (it may have
+    changed since the listing began), locked against a rebuild until the transaction ends.
+    Returns the snapshots written, and what was written to the typed tables."""
     stored = app_configuration.for_writing(connection)
     written = snapshots.upsert(connection, mapping.snapshot_frame(documents, sources, entity_types))
+    typed_writes = write_typed(connection, documents, sources, entity_types, describe)
     if stored is not None:
         of_schema = [d for d in documents if mapping.schema_id(d) == stored.schema_id]
         synced_data.upsert(
             connection, mapping.synced_data_frame(of_schema, stored.field_name, sources)
         )
-    return written
+    return written, typed_writes
 
 
 def _rebuild_metadata(rebuild: Rebuild | None) -> dict[str, Any]:

@@ -1,0 +1,213 @@
+"""The typed tables (``benchling."<schema>$raw"``, with the view ``benchling."<schema>"`` hiding
+archived rows) and their catalog (``benchsync.typed_tables``, ``benchsync.typed_columns``). Every
+statement that creates or changes a typed table is run here and logged in
+``benchsync.typed_table_changes``; identifiers come from the catalog, validated and quoted."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from benchsync_dagster.typed.catalog import SYSTEM_COLUMNS, Changes, TypedTable
+from benchsync_dagster.typed.columns import FieldColumn
+from benchsync_dagster.typed.naming import validated
+
+SCHEMA = "benchling"
+_CATALOG_LOCK = 0x7E7ED  # pg_advisory_xact_lock key: one catalog change at a time
+
+
+def table_identifier(table: TypedTable) -> sql.Identifier:
+    return sql.Identifier(SCHEMA, validated(table.table_name))
+
+
+def qualified_name(name: str) -> str:
+    """The table or view name as a user types it (``benchling.plasmid$raw``)."""
+    return f"{SCHEMA}.{name}"
+
+
+def lock_catalog(connection: psycopg.Connection[Any]) -> None:
+    """Serialise catalog changes until the transaction ends (they are rare: a schema changed)."""
+    connection.execute("SELECT pg_advisory_xact_lock(%s)", [_CATALOG_LOCK])
+
+
+def load(
+    connection: psycopg.Connection[Any], schema_ids: Sequence[str] | None = None
+) -> dict[str, TypedTable]:
+    """The catalog's tables (of these schemas, or all), by schema id."""
+    params = {"all": schema_ids is None, "ids": list(schema_ids or [])}
+    with connection.cursor(row_factory=dict_row) as cursor:
+        tables = cursor.execute(
+            "SELECT schema_id, entity_type, schema_name, table_name, view_name, row_count"
+            " FROM benchsync.typed_tables WHERE %(all)s OR schema_id = ANY(%(ids)s)",
+            params,
+        ).fetchall()
+        columns = cursor.execute(
+            "SELECT schema_id, field_id, field_name, field_type, is_multi, column_name,"
+            " option_id_column, sql_type, type_now FROM benchsync.typed_columns"
+            " WHERE %(all)s OR schema_id = ANY(%(ids)s) ORDER BY schema_id, position",
+            params,
+        ).fetchall()
+    by_schema: dict[str, list[FieldColumn]] = {}
+    for column in columns:
+        by_schema.setdefault(column.pop("schema_id"), []).append(FieldColumn(**column))
+    return {
+        table["schema_id"]: TypedTable(
+            **table, columns=tuple(by_schema.get(table["schema_id"], []))
+        )
+        for table in tables
+    }
+
+
+def names_taken(connection: psycopg.Connection[Any]) -> set[str]:
+    """Every typed table's view name (a new one must differ)."""
+    return {name for (name,) in connection.execute("SELECT view_name FROM benchsync.typed_tables")}
+
+
+def _column_definition(name: str, sql_type: str) -> sql.Composed:
+    return sql.SQL("{} {}").format(sql.Identifier(validated(name)), sql.SQL(sql_type))
+
+
+def _field_definitions(column: FieldColumn) -> list[sql.Composed]:
+    kind = column.sql_type
+    definitions = [_column_definition(column.column_name, kind)]
+    if column.option_id_column is not None:
+        definitions.append(_column_definition(column.option_id_column, kind))
+    return definitions
+
+
+def _execute_logged(
+    connection: psycopg.Connection[Any], schema_id: str, reason: str, statement: sql.Composed
+) -> None:
+    connection.execute(statement)
+    connection.execute(
+        "INSERT INTO benchsync.typed_table_changes (schema_id, reason, statement)"
+        " VALUES (%s, %s, %s)",
+        [schema_id, reason, statement.as_string(connection)],
+    )
+
+
+def _replace_view(connection: psycopg.Connection[Any], table: TypedTable, reason: str) -> None:
+    # CREATE OR REPLACE: the view takes the table's new columns at its end.
+    statement = sql.SQL(
+        'CREATE OR REPLACE VIEW {} AS SELECT * FROM {} WHERE NOT "archived$"'
+    ).format(sql.Identifier(SCHEMA, validated(table.view_name)), table_identifier(table))
+    _execute_logged(connection, table.schema_id, reason, statement)
+
+
+def apply(connection: psycopg.Connection[Any], table: TypedTable, changes: Changes) -> None:
+    """Make the database and the catalog hold ``table`` as ``changes`` say it changed (under
+    ``lock_catalog``)."""
+    if changes.created:
+        system = [_column_definition(name, kind) for name, kind in SYSTEM_COLUMNS.items()]
+        fields = [d for column in table.columns for d in _field_definitions(column)]
+        statement = sql.SQL("CREATE TABLE {} ({})").format(
+            table_identifier(table), sql.SQL(", ").join([*system, *fields])
+        )
+        _execute_logged(
+            connection, table.schema_id, f"schema {table.schema_name!r} seen", statement
+        )
+        connection.execute(
+            "INSERT INTO benchsync.typed_tables"
+            " (schema_id, entity_type, schema_name, table_name, view_name)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            [
+                table.schema_id,
+                table.entity_type,
+                table.schema_name,
+                table.table_name,
+                table.view_name,
+            ],
+        )
+    else:
+        connection.execute(
+            "UPDATE benchsync.typed_tables SET schema_name = %s, described_at = now()"
+            " WHERE schema_id = %s",
+            [table.schema_name, table.schema_id],
+        )
+        for column in changes.added:
+            statement = sql.SQL("ALTER TABLE {} {}").format(
+                table_identifier(table),
+                sql.SQL(", ").join(
+                    sql.SQL("ADD COLUMN {}").format(d) for d in _field_definitions(column)
+                ),
+            )
+            _execute_logged(
+                connection, table.schema_id, f"field {column.field_name!r} added", statement
+            )
+    for position, column in enumerate(table.columns):
+        connection.execute(
+            "INSERT INTO benchsync.typed_columns (schema_id, field_id, field_name, field_type,"
+            " is_multi, column_name, option_id_column, sql_type, position, type_now)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (schema_id, field_id) DO UPDATE SET"
+            " field_name = EXCLUDED.field_name, type_now = EXCLUDED.type_now",
+            [
+                table.schema_id,
+                column.field_id,
+                column.field_name,
+                column.field_type,
+                column.is_multi,
+                column.column_name,
+                column.option_id_column,
+                column.sql_type,
+                position,
+                column.type_now,
+            ],
+        )
+    if changes.created or changes.added:
+        _replace_view(connection, table, "the table's columns changed")
+
+
+def upsert(
+    connection: psycopg.Connection[Any], table: TypedTable, rows: list[dict[str, Any]]
+) -> tuple[int, int]:
+    """Write these rows (column name → JSON value), never over a newer ``modified_at$``;
+    returns the rows written and the new ones among them (counted in the catalog's
+    ``row_count``, so that no run counts a whole table)."""
+    if not rows:
+        return 0, 0
+    names = [name for name in SYSTEM_COLUMNS if name != "synced_at$"]
+    for column in table.columns:
+        names.append(column.column_name)
+        if column.option_id_column is not None:
+            names.append(column.option_id_column)
+    columns = sql.SQL(", ").join(sql.Identifier(validated(name)) for name in names)
+    updates = sql.SQL(", ").join(
+        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(name)) for name in names[1:]
+    )
+    statement = sql.SQL(
+        "INSERT INTO {table} AS kept ({columns})"
+        " SELECT {columns} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb)"
+        ' ON CONFLICT (id) DO UPDATE SET {updates}, "synced_at$" = now()'
+        ' WHERE kept."modified_at$" < EXCLUDED."modified_at$"'
+        " RETURNING (xmax = 0) AS inserted"
+    ).format(table=table_identifier(table), columns=columns, updates=updates)
+    inserted = [new for (new,) in connection.execute(statement, [json.dumps(rows)]).fetchall()]
+    if any(inserted):
+        connection.execute(
+            "UPDATE benchsync.typed_tables SET row_count = row_count + %s WHERE schema_id = %s",
+            [sum(inserted), table.schema_id],
+        )
+    return len(inserted), sum(inserted)
+
+
+def archive(
+    connection: psycopg.Connection[Any],
+    tables: Iterable[TypedTable],
+    entity_ids: Sequence[str],
+    reason: str,
+) -> int:
+    """Mark these entities archived wherever a typed table holds them; returns the rows changed."""
+    changed = 0
+    for table in tables:
+        statement = sql.SQL(
+            'UPDATE {} SET "archived$" = true, "archive_reason$" = %s, "synced_at$" = now()'
+            ' WHERE id = ANY(%s) AND NOT "archived$"'
+        ).format(table_identifier(table))
+        changed += connection.execute(statement, [reason, list(entity_ids)]).rowcount
+    return changed
