@@ -119,11 +119,19 @@ def tenant(make_tenant: Any) -> Tenant:
 
 
 def register(
-    tenant: Tenant, count: int, timeout: float = 30.0, types: list[str] | None = None
+    tenant: Tenant,
+    count: int,
+    timeout: float = 30.0,
+    types: list[str] | None = None,
+    schema_id: str | None = None,
 ) -> list[str]:
-    """Register ``count`` entities (custom entities, or of ``types`` in turn); returns their ids
-    once the inbox holds their webhooks."""
-    body: dict[str, Any] = {"count": count, **({"types": types} if types else {})}
+    """Register ``count`` entities (custom entities, or of ``types`` in turn, or of the schema
+    ``schema_id``); returns their ids once the inbox holds their webhooks."""
+    body: dict[str, Any] = {"count": count}
+    if types:
+        body["types"] = types
+    if schema_id:
+        body["schema_id"] = schema_id
     ids: list[str] = tenant.control("register", body)["ids"]
     deadline = time.monotonic() + timeout
     # Waits for these entities' rows, not for a row count, which any stray row would satisfy.

@@ -2,8 +2,6 @@
 when the code location loads, and the events a writer (a sync, a poll, a reconciliation) logs
 for the tables it wrote — a materialization and the ``field_types_unchanged`` check."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Sequence
 from typing import Any
 
