@@ -16,14 +16,16 @@ from benchsync_dagster.storage import (
     poll_watermarks,
     reconciliations,
     snapshots,
+    typed_tables,
 )
+from benchsync_dagster.typed.catalog import TypedTable
 from webhook_sensor_bridge import inbox
 
 STATES = ("pending", "synced", "ignored", "dead")
 
 
 DRIFT_KINDS = ("missing", "stale", "archived", "vanished")
-# Where each schema's rows are: the raw snapshots hold every entity type and schema.
+# Where each schema's raw rows are: the snapshots hold every entity type and schema.
 MIRROR_TABLE = snapshots.TABLE
 
 
@@ -38,6 +40,7 @@ class Status:
     # listing of the type to its end (a poll or a reconciliation) began.
     listed_through: dict[str, datetime]
     read_at: datetime
+    typed: dict[str, TypedTable]  # each schema's typed table, by schema id
 
 
 def read_status(connection: psycopg.Connection[Any]) -> Status:
@@ -52,6 +55,7 @@ def read_status(connection: psycopg.Connection[Any]) -> Status:
         mirrored=snapshots.by_schema(connection),
         listed_through=listed_through,
         read_at=app_configuration.database_now(connection),
+        typed=typed_tables.load(connection),
     )
 
 
@@ -88,11 +92,14 @@ def _table_document(status: Status, mirror: snapshots.SchemaMirror) -> dict[str,
     """One schema's mirror; its lag is how long ago its type was last listed to the end (a
     change that sends an event usually arrives sooner: see ``oldest_pending_seconds``)."""
     listed_through = status.listed_through.get(mirror.entity_type)
+    typed = status.typed.get(mirror.schema_id or "")
     return {
         "schema_id": mirror.schema_id,
         "schema_name": mirror.schema_name,
         "entity_type": mirror.entity_type,
-        "table": MIRROR_TABLE,
+        # Its typed table (the raw snapshots until one is made), and the view without archived.
+        "table": typed_tables.qualified_name(typed.table_name) if typed else MIRROR_TABLE,
+        "view": typed_tables.qualified_name(typed.view_name) if typed else None,
         "rows": mirror.rows,
         "newest_modified_at": _iso(mirror.newest_modified_at),
         "lag_seconds": None
@@ -139,11 +146,12 @@ def render_table(status: Status) -> str:
 def _tables_lines(tables: list[dict[str, Any]]) -> list[str]:
     if not tables:
         return ["", "mirrored: nothing yet"]
-    header = ("entity type", "schema", "rows", "newest modifiedAt", "lag")
+    header = ("entity type", "schema", "table", "rows", "newest modifiedAt", "lag")
     rows = [
         (
             table["entity_type"],
             f"{table['schema_name'] or '-'} ({table['schema_id'] or 'no schema'})",
+            table["table"],
             str(table["rows"]),
             table["newest_modified_at"] or "-",
             "-" if table["lag_seconds"] is None else f"{table['lag_seconds']:.0f} s",
@@ -151,7 +159,7 @@ def _tables_lines(tables: list[dict[str, Any]]) -> list[str]:
         for table in tables
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    return ["", f"mirrored, in {MIRROR_TABLE}"] + [
+    return ["", f"mirrored (raw snapshots in {MIRROR_TABLE})"] + [
         "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
         for row in [header, *rows]
     ]

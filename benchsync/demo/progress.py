@@ -15,7 +15,8 @@ from benchsync.demo.processes import DemoError
 from benchsync.demo.stack import Stack
 from benchsync_dagster.defs.sync.jobs import sync_job
 from benchsync_dagster.defs.sync.sensors import ATTEMPT_TAG
-from benchsync_dagster.storage import snapshots, synced_data
+from benchsync_dagster.storage import snapshots, synced_data, typed_tables
+from benchsync_dagster.storage.typed_tables import qualified_name
 from webhook_sensor_bridge import inbox
 
 
@@ -105,6 +106,7 @@ def summary(stack: Stack, entity_ids: list[str], progress: Progress, started: da
             snapshots.TABLE: snapshots.row_count(connection),
         }
         mirrored = snapshots.by_schema(connection)
+        typed = typed_tables.load(connection)
     lines: list[tuple[str, Any]] = [
         ("entities registered", len(entity_ids)),
         ("events received", progress.received),
@@ -116,6 +118,14 @@ def summary(stack: Stack, entity_ids: list[str], progress: Progress, started: da
         *(
             (f"  {mirror.entity_type}", f"{mirror.schema_name} ({mirror.schema_id}): {mirror.rows}")
             for mirror in mirrored
+        ),
+        ("typed tables", len(typed)),
+        *(
+            (
+                f"  {table.schema_name}",
+                f"{qualified_name(table.table_name)}: {table.row_count} rows",
+            )
+            for table in typed.values()
         ),
         ("webhook → row p50", _seconds(p50)),
         ("webhook → row p95", _seconds(p95)),

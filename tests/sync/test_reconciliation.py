@@ -189,7 +189,8 @@ def test_a_reconciliation_repairs_every_type_and_status_shows_each_schema(
     protein_table = tables["aa_sequence"]
     assert protein_table["rows"] == 1
     assert protein_table["schema_id"] and protein_table["schema_name"]
-    assert protein_table["table"] == "benchling_entity_snapshots"
+    assert protein_table["table"] == "benchling.emulated_protein$raw"
+    assert protein_table["view"] == "benchling.emulated_protein"
     assert protein_table["newest_modified_at"] == document[0]["modifiedAt"].replace("Z", "+00:00")
     assert 0 <= protein_table["lag_seconds"] < 60
     assert drift_check(reconcile(tenant)).passed

@@ -22,7 +22,7 @@ from tests.sync.test_poll import poll
 
 SCHEMA_ID = "ts_typed"
 OPTIONS = [{"id": "sfso_t_open", "name": "Open"}, {"id": "sfso_t_closed", "name": "Closed"}]
-EVERY_TYPE = [
+EVERY_TYPE: list[dict[str, Any]] = [
     {"id": "tsf_t_text", "name": "Label", "type": "text"},
     {"id": "tsf_t_long", "name": "Notes", "type": "long_text"},
     {"id": "tsf_t_int", "name": "Passage", "type": "integer"},
@@ -235,6 +235,6 @@ def test_a_new_schema_appears_as_an_asset_with_its_columns(
     columns = [c.name for c in only.metadata["dagster/column_schema"].columns]
     assert columns[-3:] == ["label", "notes", "passage"]
     assert "Fresh Schema" in (only.description or "")
-    assert only.deps[0].asset_key == dg.AssetKey("benchling_entity_snapshots")
+    assert [dep.asset_key for dep in only.deps] == [dg.AssetKey("benchling_entity_snapshots")]
     check_keys = {key for checks in definitions.asset_checks or [] for key in checks.check_keys}
     assert dg.AssetCheckKey(only.key, TYPE_CHECK) in check_keys
