@@ -117,6 +117,19 @@ def stored_of_schema(
             yield rows
 
 
+def one_per_untyped_schema(connection: psycopg.Connection[Any]) -> list[StoredSnapshot]:
+    """A stored snapshot of each schema that has no typed table yet (one written before typed
+    tables existed, or whose table was dropped to be made again)."""
+    with connection.cursor(row_factory=class_row(StoredSnapshot)) as cursor:
+        return cursor.execute(
+            "SELECT DISTINCT ON (schema_id) document, entity_type, source_event"
+            " FROM benchling_entity_snapshots AS stored WHERE schema_id IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM benchsync.typed_tables AS typed"
+            "                 WHERE typed.schema_id = stored.schema_id)"
+            " ORDER BY schema_id"
+        ).fetchall()
+
+
 def schema_types(connection: psycopg.Connection[Any], schema_ids: Sequence[str]) -> dict[str, str]:
     """The entity type of each of these schemas that a stored snapshot has (a cache of
     Benchling's schema lookups)."""

@@ -19,6 +19,7 @@ from tests.support.dagster import run_batch
 from tests.support.emulator import benchling_client
 from tests.support.tenant import Tenant, inbox_states, pending_webhook_ids, register
 from tests.sync.test_poll import poll
+from tests.sync.test_reconciliation import reconcile
 
 SCHEMA_ID = "ts_typed"
 OPTIONS = [{"id": "sfso_t_open", "name": "Open"}, {"id": "sfso_t_closed", "name": "Closed"}]
@@ -238,3 +239,17 @@ def test_a_new_schema_appears_as_an_asset_with_its_columns(
     assert [dep.asset_key for dep in only.deps] == [dg.AssetKey("benchling_entity_snapshots")]
     check_keys = {key for checks in definitions.asset_checks or [] for key in checks.check_keys}
     assert dg.AssetCheckKey(only.key, TYPE_CHECK) in check_keys
+
+
+def test_a_reconciliation_makes_the_tables_of_schemas_stored_before_typed_tables(
+    tenant: Tenant, db: psycopg.Connection[Any]
+) -> None:
+    ids = register(tenant, 3)
+    sync(tenant)
+    # As a deployment upgraded from before typed tables has it: snapshots, no typed table.
+    db.execute('DROP TABLE benchling."emulated_sample$raw" CASCADE')
+    db.execute("DELETE FROM benchsync.typed_tables")
+
+    reconcile(tenant, full=False)
+
+    assert set(typed_rows(db, "emulated_sample")) == set(ids)

@@ -31,7 +31,7 @@ from benchsync_dagster.storage import (
     synced_data,
     typed_tables,
 )
-from benchsync_dagster.typed.write import TableWrite, merged
+from benchsync_dagster.typed.write import TableWrite, merged, write_typed
 
 # What an entity a full listing no longer returns is marked archived with (Benchling archives
 # rather than deletes, so this is an entity the App can no longer see).
@@ -104,6 +104,16 @@ def registry_reconciliation(
             for entity_type in REGISTRY_TYPES
         }
         with connection.transaction():
+            untyped = snapshots.one_per_untyped_schema(connection)
+            # Writing one entity of a schema makes its table, filled from all its snapshots.
+            made = write_typed(
+                connection,
+                [s.document for s in untyped],
+                {s.document["id"]: s.source_event for s in untyped if s.source_event},
+                {s.document["id"]: s.entity_type for s in untyped},
+                benchling.describe_schema,
+            )
+        with connection.transaction():
             target_for_writing(connection)  # no rebuild runs while rows are archived
             if config.full:
                 vanished = snapshots.archive_unlisted(
@@ -137,7 +147,9 @@ def registry_reconciliation(
     drift = Drift()
     for listing in listings.values():
         drift.add(listing.drift)
-    log_typed_writes(context, merged([w for listing in listings.values() for w in listing.typed]))
+    log_typed_writes(
+        context, merged([*made, *(w for listing in listings.values() for w in listing.typed)])
+    )
     if drift.total:
         # The repaired tables changed outside a sync run: say so on their own timelines too.
         for repaired in (benchling_entity_snapshots, synced_benchling_data):
