@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from benchling_emulator.entity_types import ENTITY_TYPES
 from benchsync.demo.processes import DemoError
-from benchsync.demo.progress import summary, wait_until_synced
+from benchsync.demo.progress import show_an_edit, summary, wait_until_synced
 from benchsync.demo.stack import Stack
 
 
@@ -45,6 +45,7 @@ def run(options: argparse.Namespace) -> int:
             )
             progress = wait_until_synced(stack, entity_ids, options.timeout)
             print(summary(stack, entity_ids, progress, started))
+            print(show_an_edit(stack, entity_ids, options.timeout))
             if options.exit_when_synced:
                 return 0
             print("Everything stays up until Ctrl-C.", flush=True)

@@ -80,6 +80,33 @@ query SyncRuns($filter: RunsFilter!) {
 """
 
 
+def show_an_edit(stack: Stack, entity_ids: list[str], timeout: float) -> str:
+    """Edit a few custom entities in the emulator, as a scientist would in Benchling, and wait
+    until their typed rows hold the new values (through webhook, sensor and sync run)."""
+    assert stack.emulator is not None
+    tenant = stack.emulator.tenant
+    edited = [entity_id for entity_id in entity_ids if entity_id.startswith("bfi_")][:3]
+    started = time.monotonic()
+    for number, entity_id in enumerate(edited, 1):
+        tenant.update_entity(entity_id, {"fields": {"Description": {"value": f"edited {number}"}}})
+    with psycopg.connect(stack.database_url, autocommit=True) as connection:
+        while True:
+            (updated,) = connection.execute(
+                "SELECT count(*) FROM benchling.emulated_sample"
+                " WHERE id = ANY(%s) AND description LIKE 'edited %%'",
+                [edited],
+            ).fetchone() or (0,)
+            if updated == len(edited):
+                break
+            if time.monotonic() - started > timeout:
+                raise DemoError(f"{len(edited) - updated} edited entities not updated in time")
+            time.sleep(0.5)
+    return (
+        f"edited {len(edited)} entities in the emulator: benchling.emulated_sample held their"
+        f" new Description {time.monotonic() - started:.1f} s later"
+    )
+
+
 def _sync_runs(stack: Stack, since: datetime) -> dict[str, int]:
     """The sync runs since ``since``, asked of the Dagster webserver's GraphQL API."""
     run_filter = {"pipelineName": sync_job.name, "createdAfter": since.timestamp()}
