@@ -28,6 +28,22 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_grant_bridge(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from benchsync import database
+    from webhook_sensor_bridge import inbox
+
+    try:
+        with database.connect(database.resolve_database_url(), connect_timeout=5) as connection:
+            inbox.grant_recording(connection, args.role)
+    except (database.DatabaseUnavailable, psycopg.Error) as error:
+        print(f"benchsync db grant-bridge: {error}".strip(), file=sys.stderr)
+        return 2
+    print(f"{args.role} may now SELECT and INSERT benchsync.inbox, and nothing else of benchsync's")
+    return 0
+
+
 def _emulator(args: argparse.Namespace) -> int:
     from benchling_emulator import server
 
@@ -155,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
         "upgrade", help="apply schema migrations to BENCHSYNC_DATABASE_URL (idempotent)"
     )
     upgrade.set_defaults(handler=_db_upgrade)
+    grant_bridge = db_commands.add_parser(
+        "grant-bridge",
+        help="grant an existing role what the bridge needs (SELECT, INSERT on the inbox) and"
+        " nothing more",
+    )
+    grant_bridge.add_argument("role", help="the role the bridge connects as")
+    grant_bridge.set_defaults(handler=_db_grant_bridge)
 
     bridge = commands.add_parser("bridge", help="serve the webhook bridge (gunicorn)")
     bridge.add_argument("--host", default="127.0.0.1", help="address to listen on")

@@ -11,8 +11,10 @@ import logging
 import time
 from dataclasses import dataclass
 
+import psycopg
 from flask import Flask, Response, request
 from werkzeug.datastructures import Headers
+from werkzeug.exceptions import HTTPException
 
 from benchsync.database import DatabaseUnavailable
 from webhook_sensor_bridge import inbox
@@ -66,6 +68,11 @@ class WebhookReceiver:
         except DatabaseUnavailable as error:
             logger.warning("health: database unavailable: %s", error)
             return Response("database unavailable\n", status=503, mimetype="text/plain")
+        except psycopg.Error as error:  # answering, but not as the bridge needs: misconfigured
+            logger.error("health: database error: %s: %s", type(error).__name__, error)
+            return Response(
+                f"database error: {type(error).__name__}\n", status=500, mimetype="text/plain"
+            )
         return Response("OK", mimetype="text/plain")
 
     def receive(self, sub_path: str = "") -> Response:
@@ -126,6 +133,13 @@ class WebhookReceiver:
         except DatabaseUnavailable as error:
             logger.warning("inbox: database unavailable: %s", error)
             return _Outcome(503, "database_unavailable", event.message_type, "database unavailable")
+        except psycopg.Error as error:
+            # Not an outage (a missing table, a missing grant): still a 5xx, so Benchling
+            # redelivers once an operator has fixed it.
+            logger.error("inbox: database error: %s: %s", type(error).__name__, error)
+            return _Outcome(
+                500, "database_error", event.message_type, f"database error: {type(error).__name__}"
+            )
         if not stored:
             return _Outcome(200, "duplicate", event.message_type)
         return _Outcome(200, "ignored" if event.ignored_reason else "recorded", event.message_type)
@@ -157,4 +171,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.add_url_rule("/health", view_func=receiver.health, methods=["GET"])
     app.add_url_rule("/1/webhooks", view_func=receiver.receive, methods=["POST"])
     app.add_url_rule("/1/webhooks/<path:sub_path>", view_func=receiver.receive, methods=["POST"])
+    app.register_error_handler(Exception, _json_error)
     return app
+
+
+def _json_error(error: Exception) -> Response:
+    """Any error a handler did not answer itself, as JSON rather than Flask's HTML page."""
+    if isinstance(error, HTTPException):  # 404, 405, …: the client's mistake
+        status, outcome, detail = error.code or 500, "http_error", error.description
+    else:
+        logger.exception("unhandled error in %s %s", request.method, request.path)
+        status, outcome, detail = 500, "internal_error", type(error).__name__
+    body = json.dumps({"outcome": outcome, "detail": detail})
+    return Response(body, status=status, mimetype="application/json")

@@ -27,7 +27,8 @@ WORKER_TIMEOUT_SECONDS = 10
 
 
 class NotMigrated(Exception):
-    """The database has no inbox yet: ``benchsync db upgrade`` creates it."""
+    """The database has no inbox yet (``benchsync db upgrade`` creates it), or none this role
+    may use (``benchsync db grant-bridge`` grants it)."""
 
 
 def check_database(database_url: str) -> None:
@@ -42,6 +43,11 @@ def check_database(database_url: str) -> None:
         except psycopg.errors.UndefinedTable:
             raise NotMigrated(
                 "the database has no inbox (benchsync.inbox): run `benchsync db upgrade` first"
+            ) from None
+        except psycopg.errors.InsufficientPrivilege:
+            raise NotMigrated(
+                "the bridge's role may not use the inbox (benchsync.inbox): run `benchsync db"
+                " grant-bridge <role>` as its owner"
             ) from None
 
 

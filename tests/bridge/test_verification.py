@@ -10,6 +10,7 @@ from dataclasses import replace
 import httpx
 import pytest
 from benchling_sdk.apps.helpers.webhook_helpers import verify as sdk_verify
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
@@ -24,6 +25,7 @@ from tests.support.webhooks import close_pool, envelope, inbox_row, new_webhook_
 from webhook_sensor_bridge.app import create_app
 from webhook_sensor_bridge.settings import Settings
 from webhook_sensor_bridge.verification import (
+    MAX_SIGNATURE_ENTRIES,
     JwksCache,
     KeysUnavailable,
     PublicKeys,
@@ -139,6 +141,43 @@ def test_the_key_that_verified_is_tried_first() -> None:
     assert cache.current_keys() == (trusted, stranger)
     verifier.verify(webhook_id, timestamp, signature, body.encode())
     assert cache.current_keys() == (trusted, stranger)
+
+
+class CountingKey:
+    """A public key that verifies nothing and counts how often it was asked."""
+
+    def __init__(self) -> None:
+        self.verifies = 0
+
+    def verify(self, signature: bytes, data: bytes, algorithm: object) -> None:
+        self.verifies += 1
+        raise InvalidSignature
+
+
+@pytest.mark.parametrize("entries", [MAX_SIGNATURE_ENTRIES + 1, 300])
+def test_a_header_of_too_many_signatures_is_refused_unverified(entries: int) -> None:
+    key = CountingKey()
+    verifier = WebhookVerifier(JwksCache("unused", 3600, 30, fetch=lambda _: (key,)))  # type: ignore[arg-type,return-value]
+    webhook_id, timestamp, body = new_webhook_id(), str(int(time.time())), envelope().decode()
+    signature = signature_entry(STRANGER_KEY, "v1der", f"{webhook_id}.{timestamp}.{body}")
+
+    with pytest.raises(SignatureRejected, match=f"{entries} entries; at most"):
+        verifier.verify(webhook_id, timestamp, " ".join([signature] * entries), body.encode())
+    assert key.verifies == 0
+
+
+def test_a_full_header_costs_one_verify_per_entry_and_key() -> None:
+    key = CountingKey()
+    verifier = WebhookVerifier(JwksCache("unused", 3600, 30, fetch=lambda _: (key,)))  # type: ignore[arg-type,return-value]
+    webhook_id, timestamp, body = new_webhook_id(), str(int(time.time())), envelope().decode()
+    signature = signature_entry(STRANGER_KEY, "v1der", f"{webhook_id}.{timestamp}.{body}")
+
+    with pytest.raises(SignatureRejected, match="no key"):
+        verifier.verify(
+            webhook_id, timestamp, " ".join([signature] * MAX_SIGNATURE_ENTRIES), body.encode()
+        )
+    # The keys were fetched just now: the refetch floor forbids a second round.
+    assert key.verifies == MAX_SIGNATURE_ENTRIES
 
 
 class FakeClock:

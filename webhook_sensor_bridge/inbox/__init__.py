@@ -19,6 +19,8 @@ from webhook_sensor_bridge.inbox.rows import (
 from webhook_sensor_bridge.inbox.statements import (
     count_by_state,
     dead_since,
+    delete_finished_before,
+    grant_recording,
     last_synced_at,
     latest_app_id,
     mark_dead,
@@ -48,6 +50,8 @@ __all__ = [
     "Replay",
     "count_by_state",
     "dead_since",
+    "delete_finished_before",
+    "grant_recording",
     "last_synced_at",
     "latest_app_id",
     "mark_dead",

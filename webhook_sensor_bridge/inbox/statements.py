@@ -373,3 +373,26 @@ def _finish(
         },
     )
     return cursor.rowcount
+
+
+def delete_finished_before(connection: Connection, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` synced or ignored rows that finished before ``before``; returns how
+    many. Pending and dead rows are never deleted: they are work still owed, or evidence."""
+    cursor = connection.execute(
+        """
+        DELETE FROM benchsync.inbox WHERE webhook_id IN (
+            SELECT webhook_id FROM benchsync.inbox
+            WHERE state IN ('synced', 'ignored') AND finished_at < %s
+            LIMIT %s)
+        """,
+        (before, limit),
+    )
+    return cursor.rowcount
+
+
+def grant_recording(connection: Connection, role: str) -> None:
+    """Let ``role`` do what the bridge does, and no more: read and insert inbox rows (the
+    identity column needs no sequence grant). Postgres refuses a role that does not exist."""
+    name = sql.Identifier(role)
+    connection.execute(sql.SQL("GRANT USAGE ON SCHEMA benchsync TO {}").format(name))
+    connection.execute(sql.SQL("GRANT SELECT, INSERT ON benchsync.inbox TO {}").format(name))
