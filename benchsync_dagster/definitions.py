@@ -35,6 +35,7 @@ from benchsync_dagster.defs.resources import (
     PostgresResource,
     SyncSettings,
 )
+from benchsync_dagster.defs.retention.jobs import inbox_retention_job, inbox_retention_schedule
 from benchsync_dagster.defs.sync.assets import (
     benchling_app_configuration,
     benchling_entity_snapshots,
@@ -98,6 +99,7 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource[Any]]:
             stranded_after_seconds=env_or("BENCHSYNC_STRANDED_AFTER_SECONDS", 600),
             config_refresh_seconds=env_or("BENCHSYNC_CONFIG_REFRESH_SECONDS", 300),
             schemas=env_or("BENCHSYNC_SCHEMAS", "all"),
+            inbox_retention_days=env_or("BENCHSYNC_INBOX_RETENTION_DAYS", 30),
             poll_interval_seconds=env_or(POLL_INTERVAL_VARIABLE, DEFAULT_POLL_INTERVAL_SECONDS),
         ),
         "dagster_webserver": DagsterWebserver(
@@ -153,7 +155,14 @@ def build_definitions(
             benchling_answers,
             *typed_table_checks(tables),
         ],
-        jobs=[sync_job, app_configuration_job, requeue_job, reconciliation_job, poll_job],
+        jobs=[
+            sync_job,
+            app_configuration_job,
+            requeue_job,
+            reconciliation_job,
+            poll_job,
+            inbox_retention_job,
+        ],
         sensors=[
             inbox_sensor,
             retry_failed_batches,
@@ -162,7 +171,7 @@ def build_definitions(
             poll_sensor(poll_interval_seconds),
             typed_tables_sensor(catalog_fingerprint(tables)),
         ],
-        schedules=[reconciliation_schedule(reconcile_cron)],
+        schedules=[reconciliation_schedule(reconcile_cron), inbox_retention_schedule],
         resources=resources,
     )
 

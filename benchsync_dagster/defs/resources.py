@@ -113,9 +113,15 @@ class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
         description="a sync run reads the App configuration from Benchling again when the stored"
         " one is older than this (BENCHSYNC_CONFIG_REFRESH_SECONDS)",
     )
+    inbox_retention_days: int = Field(
+        default=30,
+        description="synced and ignored inbox rows are deleted this many days after they"
+        " finished; pending and dead ones never are (BENCHSYNC_INBOX_RETENTION_DAYS)",
+    )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         positive(self.max_batch_size, "BENCHSYNC_MAX_BATCH_SIZE")
+        positive(self.inbox_retention_days, "BENCHSYNC_INBOX_RETENTION_DAYS")
         positive(self.max_runs_in_flight, "BENCHSYNC_MAX_RUNS_IN_FLIGHT")
         positive(self.max_attempts, "BENCHSYNC_MAX_ATTEMPTS")
         positive(self.max_pending_seconds, "BENCHSYNC_MAX_PENDING_SECONDS")

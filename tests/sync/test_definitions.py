@@ -27,12 +27,13 @@ def test_the_registry_is_upstream_of_the_tables() -> None:
     assert graph.get(synced).parent_keys == {snapshots, configuration}
 
 
-def test_the_sensors_and_the_schedule_run_by_default() -> None:
+def test_the_sensors_and_the_schedules_run_by_default() -> None:
     for sensor in ("inbox_sensor", "retry_failed_batches"):
         status = defs().resolve_sensor_def(sensor).default_status
         assert status == dg.DefaultSensorStatus.RUNNING
-    schedule = defs().resolve_schedule_def("reconciliation_schedule")
-    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    for name in ("reconciliation_schedule", "inbox_retention_schedule"):
+        schedule = defs().resolve_schedule_def(name)
+        assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
 
 
 def test_dagster_validates_the_code_location_as_workspace_yaml_names_it(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from webhook_sensor_bridge.inbox.rows import (
 from webhook_sensor_bridge.inbox.statements import (
     count_by_state,
     dead_since,
-    delete_finished_before,
+    delete_finished,
     grant_recording,
     last_synced_at,
     latest_app_id,
@@ -50,7 +50,7 @@ __all__ = [
     "Replay",
     "count_by_state",
     "dead_since",
-    "delete_finished_before",
+    "delete_finished",
     "grant_recording",
     "last_synced_at",
     "latest_app_id",

@@ -375,17 +375,19 @@ def _finish(
     return cursor.rowcount
 
 
-def delete_finished_before(connection: Connection, before: datetime, limit: int) -> int:
-    """Delete up to ``limit`` synced or ignored rows that finished before ``before``; returns how
-    many. Pending and dead rows are never deleted: they are work still owed, or evidence."""
+def delete_finished(connection: Connection, older_than_days: int, limit: int) -> int:
+    """Delete up to ``limit`` synced or ignored rows that finished over ``older_than_days`` ago
+    by the database's clock (which stamped them); returns how many. Pending and dead rows are
+    never deleted: they are work still owed, or evidence."""
     cursor = connection.execute(
         """
         DELETE FROM benchsync.inbox WHERE webhook_id IN (
             SELECT webhook_id FROM benchsync.inbox
-            WHERE state IN ('synced', 'ignored') AND finished_at < %s
+            WHERE state IN ('synced', 'ignored')
+              AND finished_at < clock_timestamp() - make_interval(days => %s)
             LIMIT %s)
         """,
-        (before, limit),
+        (older_than_days, limit),
     )
     return cursor.rowcount
 
