@@ -46,7 +46,6 @@ from benchsync_dagster.defs.sync.checks import (
     benchling_answers,
     no_event_pending_too_long,
     no_recent_dead_letters,
-    one_row_per_entity,
     sync_health_sensor,
 )
 from benchsync_dagster.defs.sync.jobs import app_configuration_job, requeue_job, sync_job
@@ -149,7 +148,6 @@ def build_definitions(
             *typed_table_specs(tables, benchling_entity_snapshots.key),
         ],
         asset_checks=[
-            one_row_per_entity,
             no_event_pending_too_long,
             no_recent_dead_letters,
             benchling_answers,

@@ -11,7 +11,7 @@ import pandas as pd
 import psycopg
 from psycopg.rows import class_row
 
-from benchsync_dagster.storage import frame_columns
+from benchsync_dagster.storage import frame_columns, row_counts
 
 # The rows this module writes: column name → pandas dtype, in table order.
 COLUMNS: dict[str, str] = {
@@ -169,7 +169,4 @@ def by_schema(connection: psycopg.Connection[Any]) -> list[SchemaMirror]:
 
 
 def row_count(connection: psycopg.Connection[Any]) -> int:
-    (count,) = connection.execute("SELECT count(*) FROM benchling_entity_snapshots").fetchone() or (
-        0,
-    )
-    return int(count)
+    return row_counts.current(connection, TABLE)

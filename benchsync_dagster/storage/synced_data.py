@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import psycopg
 
-from benchsync_dagster.storage import frame_columns
+from benchsync_dagster.storage import frame_columns, row_counts
 
 # The rows this module writes: column name → pandas dtype, in table order.
 COLUMNS: dict[str, str] = {
@@ -102,37 +102,46 @@ def archive_unlisted(
     return [entity_id for (entity_id,) in rows]
 
 
-def preview(connection: psycopg.Connection[Any], limit: int = 10) -> pd.DataFrame:
-    """The most recently synced rows, for a materialization's metadata."""
+def preview(
+    connection: psycopg.Connection[Any], entity_ids: Sequence[str], limit: int = 10
+) -> pd.DataFrame:
+    """Up to ``limit`` of these entities' rows (a run's), for a materialization's metadata."""
     cursor = connection.execute(
         "SELECT benchling_api_id, entity_name, field_value, modified_at, archived"
-        " FROM synced_benchling_data ORDER BY synced_datetime DESC, benchling_api_id LIMIT %s",
-        [limit],
+        " FROM synced_benchling_data WHERE benchling_api_id = ANY(%s)"
+        " ORDER BY modified_at DESC, benchling_api_id LIMIT %s",
+        [list(entity_ids), limit],
     )
     columns = [column.name for column in cursor.description or []]
     return pd.DataFrame(cursor.fetchall(), columns=columns)
 
 
 def row_count(connection: psycopg.Connection[Any]) -> int:
-    (count,) = connection.execute("SELECT count(*) FROM synced_benchling_data").fetchone() or (0,)
-    return int(count)
+    return row_counts.current(connection, TABLE)
 
 
-def duplicate_ids(connection: psycopg.Connection[Any]) -> int:
-    """Entities with more than one row: zero unless the UNIQUE constraint was dropped."""
+def duplicate_ids(connection: psycopg.Connection[Any], entity_ids: Sequence[str]) -> int:
+    """Those of ``entity_ids`` with more than one row: zero unless the UNIQUE constraint was
+    dropped."""
     (count,) = connection.execute(
         "SELECT count(*) FROM (SELECT benchling_api_id FROM synced_benchling_data"
-        " GROUP BY benchling_api_id HAVING count(*) > 1) AS duplicated"
+        " WHERE benchling_api_id = ANY(%s)"
+        " GROUP BY benchling_api_id HAVING count(*) > 1) AS duplicated",
+        [list(entity_ids)],
     ).fetchone() or (0,)
     return int(count)
 
 
-def snapshots_without_row(connection: psycopg.Connection[Any]) -> int:
-    """Entities of a synced schema that have a snapshot but no row here."""
+def snapshots_without_row(
+    connection: psycopg.Connection[Any], entity_ids: Sequence[str], schema_id: str
+) -> int:
+    """Those of ``entity_ids`` whose snapshot is of ``schema_id`` (the synced schema) but that
+    have no row here."""
     (count,) = connection.execute(
         "SELECT count(*) FROM benchling_entity_snapshots AS snapshot"
-        " WHERE snapshot.schema_id IN (SELECT DISTINCT schema_id FROM synced_benchling_data)"
+        " WHERE snapshot.entity_id = ANY(%s) AND snapshot.schema_id = %s"
         " AND NOT EXISTS (SELECT 1 FROM synced_benchling_data AS row"
-        "                 WHERE row.benchling_api_id = snapshot.entity_id)"
+        "                 WHERE row.benchling_api_id = snapshot.entity_id)",
+        [list(entity_ids), schema_id],
     ).fetchone() or (0,)
     return int(count)

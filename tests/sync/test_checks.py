@@ -7,16 +7,12 @@ from typing import Any
 import dagster as dg
 import psycopg
 
-from benchsync_dagster import mapping
 from benchsync_dagster.defs.resources import PostgresResource, SyncSettings
 from benchsync_dagster.defs.sync.checks import (
     no_event_pending_too_long,
     no_recent_dead_letters,
-    one_row_per_entity,
     sync_health_sensor,
 )
-from benchsync_dagster.storage import snapshots, synced_data
-from tests.support.documents import entity_document
 from tests.support.webhooks import envelope
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.events import parse_webhook
@@ -40,19 +36,6 @@ def test_an_event_pending_past_the_bound_fails_the_check(
     result = _check(no_event_pending_too_long, migrated_database_url, sync_settings=settings)
     assert not result.passed
     assert result.severity == dg.AssetCheckSeverity.WARN
-
-
-def test_a_snapshot_without_its_row_fails_one_row_per_entity(
-    migrated_database_url: str, db: psycopg.Connection[Any]
-) -> None:
-    assert _check(one_row_per_entity, migrated_database_url).passed
-    documents = [entity_document("bfi_1"), entity_document("bfi_2")]
-    snapshots.upsert(db, mapping.snapshot_frame(documents, {}))
-    synced_data.upsert(db, mapping.synced_data_frame(documents[:1], "Sequence Notes", {}))
-
-    result = _check(one_row_per_entity, migrated_database_url)
-    assert not result.passed
-    assert result.metadata["snapshots_without_row"].value == 1
 
 
 def _health(

@@ -43,6 +43,11 @@ def test_a_batch_becomes_exactly_its_rows(tenant: Tenant, db: psycopg.Connection
         assert value == entity["fields"][target.field_name]["value"]
         assert source in webhook_ids
     assert inbox_states(tenant.database_url) == {"synced": 5}
+    (check,) = [
+        c for c in result.get_asset_check_evaluations() if c.check_name == "one_row_per_entity"
+    ]
+    assert check.passed
+    assert check.metadata["snapshots_without_row"].value == 0
 
 
 def test_re_execution_writes_nothing_new(tenant: Tenant, db: psycopg.Connection[Any]) -> None:

@@ -294,10 +294,19 @@ def _rebuild_metadata(rebuild: Rebuild | None) -> dict[str, Any]:
     }
 
 
+ONE_ROW_PER_ENTITY = dg.AssetCheckSpec(
+    "one_row_per_entity",
+    asset="synced_benchling_data",
+    description="No entity of the run's batch has two rows, and each whose snapshot is of the"
+    " synced schema has its row (checked over the batch: its cost does not grow with the table).",
+)
+
+
 @dg.asset(
     deps=[benchling_entity_snapshots, "benchling_app_configuration"],
     group_name=GROUP,
     kinds={"postgres"},
+    check_specs=[ONE_ROW_PER_ENTITY],
 )
 @retried_when_benchling_fails
 def synced_benchling_data(
@@ -306,7 +315,7 @@ def synced_benchling_data(
     benchling: BenchlingResource,
     postgres: PostgresResource,
     sync_settings: SyncSettings,
-) -> dg.MaterializeResult[Any]:
+) -> dg.MaterializeResult:  # type: ignore[type-arg]  # Dagster matches the bare class
     """The seed's table: one row per entity of the App's "Synced Schema", with its field value."""
     refresh_app_configuration(benchling, postgres, sync_settings.config_refresh_seconds)
     with postgres.transaction() as connection:
@@ -322,8 +331,17 @@ def synced_benchling_data(
         written = synced_data.upsert(connection, frame)
         settled = inbox.mark_synced(connection, config.webhook_ids, config.span)
         total = synced_data.row_count(connection)
-        preview = synced_data.preview(connection)
+        preview = synced_data.preview(connection, entity_ids)
+        duplicated = synced_data.duplicate_ids(connection, entity_ids)
+        missing = synced_data.snapshots_without_row(connection, entity_ids, target.schema_id)
     return dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=ONE_ROW_PER_ENTITY.name,
+                passed=duplicated == 0 and missing == 0,
+                metadata={"duplicated_entities": duplicated, "snapshots_without_row": missing},
+            )
+        ],
         metadata={
             **table_metadata(synced_data.TABLE, synced_data.COLUMNS, total),
             "synced_schema_id": target.schema_id,
@@ -332,7 +350,7 @@ def synced_benchling_data(
             "events_settled": settled,
             "oldest_event_age_seconds": _oldest_event_age_seconds(events),
             "preview": dg.MetadataValue.md(_markdown(preview)),
-        }
+        },
     )
 
 

@@ -1,6 +1,7 @@
 """Checks on ``synced_benchling_data`` and its inbox.
 
-They run after every sync, and the two that watch the inbox are also evaluated by
+They run after every sync (``one_row_per_entity``, over the run's own batch, is reported by
+the ``synced_benchling_data`` step itself), and the two that watch the inbox are also evaluated by
 ``sync_health_sensor`` on its own, since a stall or a run of dead letters matters most exactly
 when no sync runs.
 """
@@ -16,7 +17,7 @@ import psycopg
 
 from benchsync_dagster.defs.resources import PostgresResource, SyncSettings
 from benchsync_dagster.defs.sync.assets import synced_benchling_data
-from benchsync_dagster.storage import benchling_outage, synced_data
+from benchsync_dagster.storage import benchling_outage
 from webhook_sensor_bridge import inbox
 
 # Dead letters this recent fail no_recent_dead_letters (WARN); `benchsync replay` clears them.
@@ -24,18 +25,6 @@ DEAD_LETTER_WINDOW = timedelta(hours=24)
 # The health sensor reports a check when its outcome changes, and at least this often (so that
 # an outcome a sync run reported since is not left standing for long).
 HEALTH_REPORT_EVERY = timedelta(minutes=15)
-
-
-@dg.asset_check(asset=synced_benchling_data)
-def one_row_per_entity(postgres: PostgresResource) -> dg.AssetCheckResult:
-    """No entity has two rows, and every snapshot of a synced schema has its row."""
-    with postgres.transaction() as connection:
-        duplicated = synced_data.duplicate_ids(connection)
-        missing = synced_data.snapshots_without_row(connection)
-    return dg.AssetCheckResult(
-        passed=duplicated == 0 and missing == 0,
-        metadata={"duplicated_entities": duplicated, "snapshots_without_row": missing},
-    )
 
 
 def pending_age(
