@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import dagster as dg
+import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy.engine import make_url
 
 from benchsync_dagster.definitions import resources_from_env
@@ -31,6 +35,7 @@ from tests.deployment.stack import (
 from webhook_sensor_bridge.settings import Settings
 
 DAGSTER_SERVICES = ("dagster-code", "dagster-webserver", "dagster-daemon")
+BRIDGE_ROLE = "benchsync_bridge"
 SECRETS_DIR = "/run/secrets/"
 
 
@@ -168,9 +173,54 @@ def test_the_code_server_has_every_benchling_setting(
         )
 
 
+def test_the_bridge_connects_as_the_role_granted_only_the_inbox() -> None:
+    url = urlsplit(environment("bridge")["BENCHSYNC_DATABASE_URL"])
+    assert (url.username, url.password) == (BRIDGE_ROLE, None)
+    assert services()["grant-bridge"]["command"] == ["benchsync", "db", "grant-bridge", BRIDGE_ROLE]
+    assert services()["grant-bridge"]["depends_on"]["migrate"] == {
+        "condition": "service_completed_successfully"
+    }
+    assert services()["bridge"]["depends_on"] == {
+        "grant-bridge": {"condition": "service_completed_successfully"}
+    }
+    mounted = {config["source"]: config["target"] for config in services()["postgres"]["configs"]}
+    assert mounted["create-bridge-role"].startswith("/docker-entrypoint-initdb.d/")
+
+
+def test_the_init_script_creates_the_bridge_login_with_the_database_password(
+    migrated_database_url: str,
+) -> None:
+    # Compose turns $$ into $; the postgres image runs the script with these variables set
+    # (POSTGRES_PASSWORD read from POSTGRES_PASSWORD_FILE).
+    script = compose()["configs"]["create-bridge-role"]["content"].replace("$$", "$")
+    server = conninfo_to_dict(migrated_database_url)
+    env = {
+        "PATH": os.environ["PATH"],
+        "PGHOST": str(server.get("host", "127.0.0.1")),
+        "PGPORT": str(server.get("port", 5432)),
+        "POSTGRES_USER": str(server.get("user", "postgres")),
+        "POSTGRES_DB": str(server["dbname"]),
+        "POSTGRES_PASSWORD": "it's a \\ p@ss:word",
+    }
+    with psycopg.connect(migrated_database_url, autocommit=True) as connection:
+        connection.execute(f"DROP ROLE IF EXISTS {BRIDGE_ROLE}")  # a run interrupted earlier
+    try:
+        subprocess.run(["sh", "-c", script], env=env, check=True, capture_output=True)
+        with psycopg.connect(migrated_database_url) as connection:
+            row = connection.execute(
+                "SELECT rolcanlogin, rolpassword FROM pg_authid WHERE rolname = %s",
+                [BRIDGE_ROLE],
+            ).fetchone()
+        assert row is not None and row[0]
+        assert row[1] is not None and row[1].startswith("SCRAM-SHA-256$")
+    finally:
+        with psycopg.connect(migrated_database_url, autocommit=True) as connection:
+            connection.execute(f"DROP ROLE IF EXISTS {BRIDGE_ROLE}")
+
+
 def test_migrations_run_before_anything_uses_the_tables() -> None:
     assert services()["migrate"]["command"] == ["benchsync", "db", "upgrade"]
-    for service in ("bridge", "dagster-code", "dagster-daemon"):
+    for service in ("grant-bridge", "dagster-code", "dagster-daemon"):
         assert services()[service]["depends_on"]["migrate"] == {
             "condition": "service_completed_successfully"
         }
