@@ -22,16 +22,27 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
+import dagster as dg
 import psycopg
 
+from benchsync.demo.databases import DAGSTER_URL_VARIABLE
 from benchsync.demo.stack import Stack
+from benchsync_dagster.defs.sync.sensors import batch_webhook_ids
 from webhook_sensor_bridge import inbox
 
 BENCHLING_PACE_PER_SECOND = 50
+# An event's way to its row, stage by stage, as latency_breakdown measures it.
+STAGES = (
+    "recorded → run requested (sensor tick, gate)",
+    "run requested → launched (run queue)",
+    "launched → run started (process start)",
+    "run started → event settled (steps)",
+)
 
 
 def _stack(rate_limit: int, home: Path) -> Stack:
@@ -59,8 +70,54 @@ def measure_latency(events: int, interval: float, home: Path) -> None:
             p50, p95, worst = inbox.sync_latency_percentiles(
                 connection, entity_ids, [0.5, 0.95, 1.0]
             )
+        segments = latency_breakdown(stack, entity_ids)
     print(f"latency: {events} events, one every {interval} s")
     print(f"  webhook → row p50 {p50:.1f} s, p95 {p95:.1f} s, max {worst:.1f} s")
+    print("  where it goes (median s per event):")
+    for name, seconds in segments.items():
+        print(f"    {name:<42} {statistics.median(seconds):5.2f}")
+
+
+def latency_breakdown(stack: Stack, entity_ids: list[str]) -> dict[str, list[float]]:
+    """Per synced event, the seconds spent in each stage, from the inbox's stamps and the
+    Dagster events of the run that synced it."""
+    os.environ[DAGSTER_URL_VARIABLE] = stack.environment[DAGSTER_URL_VARIABLE]
+    with psycopg.connect(stack.database_url) as connection:
+        stamps = {
+            webhook_id: (received_at.timestamp(), finished_at.timestamp())
+            for webhook_id, received_at, finished_at in connection.execute(
+                "SELECT webhook_id, received_at, finished_at FROM benchsync.inbox"
+                " WHERE resource_id = ANY(%s) AND state = 'synced'",
+                [entity_ids],
+            ).fetchall()
+        }
+    segments: dict[str, list[float]] = {name: [] for name in STAGES}
+    with dg.DagsterInstance.from_config(str(stack.dagster_home)) as instance:
+        for run in instance.get_runs(dg.RunsFilter(job_name="sync_job")):
+            if run.run_id is None or not run.run_config:
+                continue
+            at = {
+                record.event_log_entry.dagster_event_type: record.event_log_entry.timestamp
+                for record in instance.get_records_for_run(run.run_id).records
+                if record.event_log_entry.dagster_event_type is not None
+            }
+            created = instance.get_run_record_by_id(run.run_id)
+            if created is None or dg.DagsterEventType.RUN_START not in at:
+                continue
+            for webhook_id in batch_webhook_ids(run.run_config):
+                if webhook_id not in stamps:
+                    continue
+                received, finished = stamps[webhook_id]
+                marks = [
+                    received,
+                    created.create_timestamp.timestamp(),
+                    at.get(dg.DagsterEventType.RUN_STARTING, at[dg.DagsterEventType.RUN_START]),
+                    at[dg.DagsterEventType.RUN_START],
+                    finished,
+                ]
+                for name, start, end in zip(STAGES, marks, marks[1:], strict=False):
+                    segments[name].append(end - start)
+    return segments
 
 
 def measure_drain(

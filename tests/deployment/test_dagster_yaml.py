@@ -14,6 +14,7 @@ def test_dagster_yaml_passes_the_instance_schema() -> None:
 
     assert config["run_monitoring"]["enabled"]
     assert config["sensors"]["use_threads"]
+    assert config["run_coordinator"]["config"]["dequeue_interval_seconds"] == 1
 
 
 def test_sensor_ticks_of_every_status_are_purged() -> None:
