@@ -16,40 +16,22 @@ The database named is used as a server: a scratch database is made beside it and
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
 import psycopg
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from scratch import scratch_database
 
 from benchling_emulator.server import EmulatorServer
 from benchling_emulator.settings import EmulatorSettings
-from benchsync import migrations
 from benchsync_dagster.definitions import build_definitions
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
 from benchsync_dagster.defs.typed.sensors import DagsterWebserver
 from benchsync_dagster.storage import snapshots, synced_data
 
 FILL_CHUNK_ROWS = 100_000
-
-
-@contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    name = f"benchsync_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield make_conninfo(server_url, dbname=name)
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def fill_to(database_url: str, rows: int) -> None:
@@ -172,11 +154,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--batch", type=int, default=100)
     args = parser.parse_args()
-    server_url = os.environ.get("BENCHSYNC_DATABASE_URL")
-    if not server_url:
-        raise SystemExit("set BENCHSYNC_DATABASE_URL to a Postgres server the benchmark may use")
-    with scratch_database(server_url) as database_url:
-        migrations.upgrade(database_url)
+    with scratch_database() as database_url:
         measure(database_url, sorted(args.sizes), args.runs, args.batch)
 
 

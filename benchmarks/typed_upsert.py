@@ -13,51 +13,18 @@ The database named is used as a server: a scratch database is made beside it and
 from __future__ import annotations
 
 import argparse
-import os
-import random
 import time
-import uuid
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
 
-import pandas as pd
 import psycopg
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from scratch import edited, entity_documents, scratch_database
 
-from benchling_emulator.clock import TenantClock, isoformat
+from benchling_emulator.clock import TenantClock
 from benchling_emulator.seed import seeded_tenant
-from benchling_emulator.tenant import Tenant
-from benchsync import migrations
 from benchsync_dagster import mapping
 from benchsync_dagster.storage import snapshots
 from benchsync_dagster.typed.catalog import SchemaDefinition, SchemaField
 from benchsync_dagster.typed.write import write_typed
-
-
-def _documents(count: int) -> list[dict[str, Any]]:
-    clock = TenantClock()
-    tenant = Tenant(
-        seeded_tenant(clock),
-        app_id="app_bench",
-        base_url="http://emulator",
-        bulk_get_missing="omit",
-        clock=clock,
-        rng=random.Random(7),
-        events=lambda events: None,
-    )
-    ids = tenant.create_registered(count)
-    return [tenant.get_entity(entity_id) for entity_id in ids]
-
-
-def _newer(documents: list[dict[str, Any]], seconds: int) -> list[dict[str, Any]]:
-    """The same entities as an edit would show them, ``seconds`` later."""
-    later = timedelta(seconds=seconds)
-    return [
-        {**d, "modifiedAt": isoformat(pd.Timestamp(d["modifiedAt"]).to_pydatetime() + later)}
-        for d in documents
-    ]
 
 
 def _timed(write: Callable[[], object]) -> float:
@@ -71,14 +38,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=10)
     options = parser.parse_args()
-    server = os.environ["BENCHSYNC_DATABASE_URL"]
-    name = f"benchsync_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = make_conninfo(server, dbname=name)
-    try:
-        migrations.upgrade(url)
-        documents = _documents(options.batch * options.rounds)
+    with scratch_database() as url:
+        documents = entity_documents(options.batch * options.rounds)
         seed = seeded_tenant(TenantClock()).schema
         definition = SchemaDefinition(
             seed.id,
@@ -92,7 +53,7 @@ def main() -> None:
                 write_typed(connection, documents[:1], {}, {}, lambda _: definition)
             for round_number in range(options.rounds):
                 batch = documents[round_number * options.batch : (round_number + 1) * options.batch]
-                for shown in (batch, _newer(batch, 60)):
+                for shown in (batch, edited(batch, 60)):
                     with connection.transaction():
                         raw += _timed(
                             lambda shown=shown: snapshots.upsert(  # type: ignore[misc]
@@ -112,11 +73,6 @@ def main() -> None:
         print(f"raw snapshot upsert (frame + SQL): {rows / raw:,.0f} rows/s")
         print(f"typed upsert (rows + SQL):         {rows / typed:,.0f} rows/s")
         print(f"typed / raw:                       {raw / typed:.2f}x")
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 if __name__ == "__main__":

@@ -28,15 +28,16 @@ COLUMNS: dict[str, str] = {
 
 TABLE = "synced_benchling_data"
 
-# A newer modifiedAt always wins; an equal one only rewrites a row whose content differs
+# Arrays go in binary (%b), unquoted by Python (benchmarks/upsert_paths.py). A newer
+# modifiedAt always wins; an equal one only rewrites a row whose content differs
 # (the App configuration may now name another field).
 _UPSERT = """
 INSERT INTO synced_benchling_data AS kept
     (benchling_api_id, entity_name, field_value, schema_id, registry_id, entity_registry_id,
      modified_at, archived, archive_reason, web_url, source_event)
 SELECT * FROM unnest(
-    %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-    %s::timestamptz[], %s::boolean[], %s::text[], %s::text[], %s::text[])
+    %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+    %b::timestamptz[], %b::boolean[], %b::text[], %b::text[], %b::text[])
 ON CONFLICT (benchling_api_id) DO UPDATE SET
     entity_name = EXCLUDED.entity_name,
     field_value = EXCLUDED.field_value,
