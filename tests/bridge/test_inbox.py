@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import psycopg
@@ -86,3 +87,29 @@ def test_the_app_id_is_never_taken_from_another_tenants_webhook(fresh_inbox_url:
 
         assert inbox.latest_app_id(connection, "https://tenant.benchling.com/") == "app_ours"
         assert inbox.latest_app_id(connection, "https://nobody.benchling.com") is None
+
+
+def test_rows_committed_while_the_horizon_is_read_never_look_restored(
+    fresh_inbox_url: str,
+) -> None:
+    # Read in two statements, a row committed between them sat above "the next id" (a false
+    # "restored or moved?" that requeued every pending event, seen in the fault tests).
+    stop = threading.Event()
+
+    def keep_recording() -> None:
+        with psycopg.connect(fresh_inbox_url, autocommit=True) as connection:
+            while not stop.is_set():
+                record(connection, new_webhook_id())
+
+    writers = [threading.Thread(target=keep_recording) for _ in range(3)]
+    for writer in writers:
+        writer.start()
+    try:
+        with psycopg.connect(fresh_inbox_url, autocommit=True) as reader:
+            ahead = [inbox.txid_horizon(reader)[1] for _ in range(500)]
+    finally:
+        stop.set()
+        for writer in writers:
+            writer.join()
+
+    assert sum(ahead) == 0

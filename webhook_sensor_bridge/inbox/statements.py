@@ -203,24 +203,21 @@ def pending_behind(
     return [(webhook_id, ReadPosition(txid, seq)) for webhook_id, txid, seq in rows]
 
 
-def next_txid(connection: Connection) -> int:
-    """The id the server's next transaction will get (without taking one). Ids only grow on a
-    server: a reader's position above it comes from another server (a restore, a move)."""
+def txid_horizon(connection: Connection) -> tuple[int, int]:
+    """The id this server's next transaction will get (without taking one), and how many
+    pending rows carry that id or a higher one, from one snapshot. Ids only grow on a server,
+    so such rows come from another server (a restore, a move); read in two statements, a row
+    the bridge commits in between would look so too (the partial index)."""
     row = connection.execute(
-        "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+        """
+        SELECT pg_snapshot_xmax(snapshot)::text::bigint,
+               (SELECT count(*) FROM benchsync.inbox
+                WHERE state = 'pending' AND txid >= pg_snapshot_xmax(snapshot))
+        FROM pg_current_snapshot() AS snapshot
+        """
     ).fetchone()
     assert row is not None
-    return int(row[0])
-
-
-def pending_from(connection: Connection, txid: int) -> int:
-    """How many pending rows carry a ``txid`` of ``txid`` or above: from another server, when
-    ``txid`` is this server's next (the partial index)."""
-    row = connection.execute(
-        "SELECT count(*) FROM benchsync.inbox WHERE state = 'pending' AND txid >= %s::text::xid8",
-        (str(txid),),
-    ).fetchone()
-    return int(row[0]) if row else 0
+    return int(row[0]), int(row[1])
 
 
 def rows_by_webhook_id(connection: Connection, webhook_ids: Sequence[str]) -> list[InboxRow]:

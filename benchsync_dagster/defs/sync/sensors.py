@@ -172,8 +172,7 @@ def _from_another_server(
     """
     position = position_from_cursor(context.cursor)
     with postgres.transaction() as connection:
-        next_txid = inbox.next_txid(connection)
-        ahead = inbox.pending_from(connection, next_txid)
+        next_txid, ahead = inbox.txid_horizon(connection)
     cursor_ahead = position.txid > next_txid
     if not (cursor_ahead or ahead):
         return None
