@@ -42,6 +42,10 @@ class Child:
             self.process.wait(timeout=20)
         # What outlives the leader is killed: dagster dev was seen to leave a code server behind
         # (one started while it shut down), which then ran on with nobody to stop it.
+        self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once, as a crash or the OOM killer would."""
         self._signal_group(signal.SIGKILL)
         self.process.wait()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ class Stack:
         self.options = options
         self.home = home.resolve()
         self.children: list[Child] = []
+        self._starts: Counter[str] = Counter()  # how often each child was started
         self.emulator: EmulatorServer | None = None
         self.database_url = ""
         self.dagster_home = self.home / "dagster_home"
@@ -103,12 +105,25 @@ class Stack:
             DAGSTER_URL_VARIABLE: dagster_url,
             "DAGSTER_HOME": str(self.dagster_home),
         }
-        bridge = self._spawn(
+        bridge = self._spawn_bridge()
+        self.start_dagster()
+        wait_for_http(f"{self.bridge_url}/health", bridge, timeout=30)
+
+    def restart_bridge(self) -> Child:
+        """The bridge started again on its port, once it answers, as after a crash: what is
+        left of the old one's process group (gunicorn's master and workers) is killed first."""
+        for old in [child for child in self.children if child.name == "bridge"]:
+            old.kill()
+            self.children.remove(old)
+        bridge = self._spawn_bridge()
+        wait_for_http(f"{self.bridge_url}/health", bridge, timeout=30)
+        return bridge
+
+    def _spawn_bridge(self) -> Child:
+        return self._spawn(
             "bridge",
             [str(SCRIPTS / "benchsync"), "bridge", "--port", str(self.options.bridge_port)],
         )
-        self.start_dagster()
-        wait_for_http(f"{self.bridge_url}/health", bridge, timeout=30)
 
     def start_dagster(self) -> Child:
         """``dagster dev`` (webserver, daemon, code server) on this stack's instance, once its UI
@@ -130,10 +145,18 @@ class Stack:
         return dagster
 
     def _spawn(self, name: str, command: list[str]) -> Child:
-        log_path = self.home / "logs" / f"{name}.log"
+        self._starts[name] += 1
+        # Started again (after a crash): a file of its own, so the log of the one before stays.
+        again = f".{self._starts[name]}" if self._starts[name] > 1 else ""
+        log_path = self.home / "logs" / f"{name}{again}.log"
         child = spawn(name, command, log_path, cwd=PROJECT_ROOT, environment=self.environment)
         self.children.append(child)
         return child
+
+    def child(self, name: str) -> Child:
+        """The running child called ``name`` (``bridge``, ``dagster``)."""
+        (found,) = [child for child in self.children if child.name == name]
+        return found
 
     def check_children(self) -> None:
         for child in self.children:
