@@ -38,15 +38,19 @@ _BULK_GET_KEYS = [*(kind.ids_key for kind in ENTITY_TYPES.values()), "oligoIds"]
 
 @api.before_request
 def _admit() -> Response | None:
-    """Authenticate, inject faults, then count the call against the tenant's rate limit."""
+    """Authenticate, inject faults, then count the call against the tenant's rate limit; every
+    authenticated call goes into the request log with what became of it."""
     services = current_services()
     if request.endpoint == "api.token":
         return None  # neither authenticated by bearer nor counted
     if not services.tokens.accepts(request.headers.get("Authorization")):
         raise ApiError(401, "a valid bearer token is required", error_type="invalid_token")
+    stats = services.stats
+    route = f"{request.method} {request.url_rule.rule if request.url_rule else request.path}"
     fault = services.faults.draw()
     if fault is not None:
-        services.stats.increment(f"responses_{fault}")
+        stats.increment(f"responses_{fault}")
+        stats.log_request(route, "fault", fault)
         window = services.limiter.peek()
         headers = (
             services.faults.contention_headers(window.limit) if fault == 429 else window.headers()
@@ -55,15 +59,18 @@ def _admit() -> Response | None:
     entity_fault = services.faults.for_entities(_entities_named())
     if entity_fault is not None:
         status, entity_id = entity_fault
-        services.stats.increment(f"responses_{status}")
+        stats.increment(f"responses_{status}")
+        stats.log_request(route, "fault", status)
         raise ApiError(status, f"injected fault for {entity_id}", invalid_id=entity_id)
     decision = services.limiter.acquire()
     if not decision.admitted:
-        services.stats.increment("responses_429")
+        stats.increment("responses_429")
+        stats.increment("rate_limited")
+        stats.log_request(route, "rate_limited", 429)
         return _refusal(429, "rate limit exceeded", decision.headers())
     g.rate_limit_headers = decision.headers()
-    rule = request.url_rule.rule if request.url_rule else request.path
-    services.stats.count_request(f"{request.method} {rule}")
+    stats.count_request(route)
+    stats.log_request(route, "admitted")
     return None
 
 

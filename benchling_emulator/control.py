@@ -10,6 +10,7 @@ from benchling_emulator.entity_types import ENTITY_TYPES
 from benchling_emulator.errors import bad_request
 from benchling_emulator.request_body import json_object, string_list
 from benchling_emulator.services import EmulatorServices, current_services
+from benchling_emulator.stats import busiest_window
 
 control = Blueprint("control", __name__, url_prefix="/_emulator")
 
@@ -140,6 +141,13 @@ def stats() -> dict[str, Any]:
         "requests": counted.requests(),
         "responses_429": counted.count("responses_429"),
         "responses_503": counted.count("responses_503"),
+        # The 429s the rate limit itself gave (responses_429 counts injected ones too).
+        "rate_limited": counted.count("rate_limited"),
+        # The most calls offered to the limit (admitted, faulted or refused) in any window.
+        "busiest_window_requests": busiest_window(
+            (logged.at for logged in counted.request_log()),
+            services.settings.rate_window_seconds,
+        ),
         "events_emitted": counted.count("events_emitted"),
         "webhooks_delivered": counted.count("webhooks_delivered"),
         "webhook_attempts_failed": counted.count("webhook_attempts_failed"),

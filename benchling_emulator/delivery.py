@@ -3,7 +3,8 @@
 A small pool of threads takes webhooks off one queue. Every POST waits for its slot in a shared
 pace (``rate`` per second). A non-2xx answer or a timeout sends the webhook back for another
 attempt after an exponential backoff, re-signed with a fresh timestamp and the same webhook-id,
-until ``max_attempts`` have failed.
+until ``max_attempts`` have failed. A delivery log keeps, per webhook and URL, how many POSTs
+were acknowledged and how many failed: what a test needs to hold the receiver to its answers.
 """
 
 from __future__ import annotations
@@ -31,6 +32,22 @@ class _Webhook:
     webhook_id: str
     body: bytes
     failed_attempts: int = 0
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """What the POSTs of one webhook to one URL have come to so far."""
+
+    url: str
+    webhook_id: str
+    acknowledged: int  # POSTs answered 2xx: a duplicate copy is acknowledged once more
+    failed: int  # POSTs answered otherwise, or not at all
+
+
+@dataclass
+class _Tally:
+    acknowledged: int = 0
+    failed: int = 0
 
 
 class WebhookDelivery:
@@ -67,6 +84,7 @@ class WebhookDelivery:
         self._retries: list[tuple[float, int, _Webhook]] = []  # a heap, soonest due first
         self._retry_order = itertools.count()  # breaks ties between retries due together
         self._in_flight = 0
+        self._log: dict[tuple[str, str], _Tally] = {}  # by (url, webhook id), in submit order
         self._next_slot = 0.0
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -106,7 +124,16 @@ class WebhookDelivery:
                 copies = 2 if self._rng.random() < self.duplicate_rate else 1
                 for url in self._urls:
                     self._ready.extend(_Webhook(url, webhook_id, body) for _ in range(copies))
+                    self._log[url, webhook_id] = _Tally()
             self._changed.notify_all()
+
+    def log(self) -> list[DeliveryRecord]:
+        """Every webhook submitted, per URL, oldest first, with its POSTs' outcomes so far."""
+        with self._changed:
+            return [
+                DeliveryRecord(url, webhook_id, tally.acknowledged, tally.failed)
+                for (url, webhook_id), tally in self._log.items()
+            ]
 
     def pending(self) -> int:
         """Webhooks queued, waiting for a retry, or being POSTed right now."""
@@ -170,9 +197,12 @@ class WebhookDelivery:
     def _settle(self, webhook: _Webhook, delivered: bool) -> None:
         with self._changed:
             self._in_flight -= 1
+            tally = self._log[webhook.url, webhook.webhook_id]
             if delivered:
+                tally.acknowledged += 1
                 self._stats.increment("webhooks_delivered")
             else:
+                tally.failed += 1
                 webhook.failed_attempts += 1
                 self._stats.increment("webhook_attempts_failed")
                 if webhook.failed_attempts < self._max_attempts:

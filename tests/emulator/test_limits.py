@@ -6,6 +6,7 @@ import httpx
 
 from benchling_emulator.limits import SlidingWindowLimiter
 from benchling_emulator.server import EmulatorServer
+from benchling_emulator.stats import busiest_window
 from tests.support.emulator import MakeEmulator, benchling_client
 
 
@@ -81,6 +82,40 @@ def test_over_the_limit_the_answer_is_429_with_the_rate_headers(
     stats = httpx.get(f"{emulator.base_url}/_emulator/stats").json()
     assert stats["responses_429"] == 2
     assert stats["requests"] == {"GET /api/v2/registries": 2}
+
+
+def test_the_request_log_tells_the_limits_refusals_from_injected_faults(
+    make_emulator: MakeEmulator,
+) -> None:
+    emulator = make_emulator(rate_limit=2)
+    headers = _bearer(emulator)  # neither logged nor counted
+    url = f"{emulator.base_url}/api/v2/registries"
+    faults = f"{emulator.base_url}/_emulator/faults"
+    started = emulator.stats.request_log()
+    httpx.post(faults, json={"fail_rate": 1.0, "fail_statuses": [429]}).raise_for_status()
+    assert httpx.get(url, headers=headers).status_code == 429  # injected: takes no room
+    httpx.post(faults, json={"fail_rate": 0.0}).raise_for_status()
+    assert [httpx.get(url, headers=headers).status_code for _ in range(3)] == [200, 200, 429]
+
+    logged = emulator.stats.request_log()
+    assert started == []
+    assert {entry.route for entry in logged} == {"GET /api/v2/registries"}
+    assert [(entry.outcome, entry.status) for entry in logged] == [
+        ("fault", 429),
+        ("admitted", None),
+        ("admitted", None),
+        ("rate_limited", 429),
+    ]
+    assert emulator.stats.request_log(since=logged[1].at) == logged[1:]
+    stats = httpx.get(f"{emulator.base_url}/_emulator/stats").json()
+    assert (stats["responses_429"], stats["rate_limited"]) == (2, 1)
+    assert stats["busiest_window_requests"] == 4
+
+
+def test_the_busiest_window_counts_what_one_window_of_the_limit_had_to_hold() -> None:
+    assert busiest_window([], 30.0) == 0
+    assert busiest_window([0.0, 10.0, 29.9, 30.0, 59.0], 30.0) == 3  # 0 s leaves at 30 s
+    assert busiest_window([40.0, 0.0, 45.0, 1.0, 50.0], 30.0) == 3  # in any order
 
 
 def test_the_sdk_rides_out_a_429_burst(make_emulator: MakeEmulator) -> None:

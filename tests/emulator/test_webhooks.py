@@ -145,6 +145,24 @@ def test_duplicate_rate_delivers_the_same_webhook_twice(
     assert all(ids.count(webhook_id) == 2 for webhook_id in ids)
 
 
+def test_the_delivery_log_counts_each_webhooks_acknowledgements_and_failures(
+    make_emulator: MakeEmulator, webhook_receiver: WebhookReceiver
+) -> None:
+    webhook_receiver.fail_next = 1
+    emulator = make_emulator(
+        webhook_urls=(webhook_receiver.url,), webhook_workers=1, duplicate_rate=1.0
+    )
+    emulator.tenant.create_registered(2)
+    received = webhook_receiver.wait_for(5)  # one refused POST, then four acknowledged
+    assert emulator.wait_for_webhooks()
+
+    log = emulator.delivery.log()  # in the order the webhooks were submitted
+    assert log[0].webhook_id == received[0].headers["webhook-id"]
+    assert {record.webhook_id for record in log} == {w.headers["webhook-id"] for w in received}
+    assert {record.url for record in log} == {webhook_receiver.url}
+    assert [(record.acknowledged, record.failed) for record in log] == [(2, 1), (2, 0)]
+
+
 def test_shuffle_reorders_delivery(
     make_emulator: MakeEmulator, webhook_receiver: WebhookReceiver
 ) -> None:
