@@ -27,6 +27,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = Path(sys.executable).parent
 
 
+RATE_LIMIT_VARIABLE = "BENCHSYNC_BENCHLING_RATE_LIMIT"
+
+
 class Stack:
     """The running demo: database, emulator, bridge and Dagster, stopped together."""
 
@@ -104,6 +107,9 @@ class Stack:
             WEBSERVER_URL_VARIABLE: self.dagster_url,
             DAGSTER_URL_VARIABLE: dagster_url,
             "DAGSTER_HOME": str(self.dagster_home),
+            # The sync paces itself to the emulated tenant's limit, unless told another one.
+            RATE_LIMIT_VARIABLE: settings.optional(RATE_LIMIT_VARIABLE)
+            or str(self.options.rate_limit),
         }
         bridge = self._spawn_bridge()
         self.start_dagster()
