@@ -35,7 +35,8 @@ def test_the_resource_page_shows_which_variable_feeds_each_setting(stack: Stack)
     assert benchling["client_id"] == ("ENV_VAR", "CLIENT_ID")
     # The demo passes the emulator's secret inline: the page names its variable, not its value.
     assert benchling["client_secret"] == ("ENV_VAR", "CLIENT_SECRET")
-    assert benchling["rate_limit"][0] == "VALUE"
+    # The stack tells the sync its emulated tenant's limit.
+    assert benchling["rate_limit"] == ("ENV_VAR", "BENCHSYNC_BENCHLING_RATE_LIMIT")
     assert configured_values(stack, "postgres")["database_url"] == (
         "ENV_VAR",
         "BENCHSYNC_DATABASE_URL",
