@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,15 +27,20 @@ class Origin:
 
     def foreign_reason(self, base_url: str | None, app_id: str | None) -> str | None:
         """Why a webhook from ``base_url`` for installation ``app_id`` is not ours, or None."""
-        if self.tenant_url and _site(base_url) != _site(self.tenant_url):
+        theirs = _site(base_url)
+        if self.tenant_url and (theirs is None or theirs != _site(self.tenant_url)):
             return f"from another tenant ({base_url!r}), not BENCHLING_TENANT_URL's"
         if self.app_id and app_id != self.app_id:
             return f"for another App installation ({app_id!r}), not BENCHLING_APP_ID's"
         return None
 
 
-def _site(url: str | None) -> tuple[str, str]:
-    parts = urlsplit(url or "")
+def _site(url: str | None) -> tuple[str, str] | None:
+    """A URL's scheme and host, lower-cased; None for text that is no URL (``http://[::1``)."""
+    try:
+        parts = urlsplit(url or "")
+    except ValueError:
+        return None
     return parts.scheme.lower(), parts.netloc.lower()
 
 
@@ -57,7 +62,7 @@ def parse_webhook(webhook_id: str, body: bytes, origin: Origin = Origin()) -> In
     app_id = _text(_object(envelope, "app"), "id")
     base_url = _text(envelope, "baseURL")
     event = InboxEvent(
-        webhook_id=_storable(webhook_id, "webhook-id"),
+        webhook_id=_storable(_short_enough(webhook_id), "webhook-id"),
         message_type=message_type,
         channel=channel,
         message_id=_text(message, "id"),
@@ -90,6 +95,17 @@ def _text(container: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# Benchling's webhook ids are some thirty characters. The inbox's primary key index refuses a
+# key of more than 2,704 bytes (a third of a page), and a character takes up to four.
+MAX_WEBHOOK_ID_LENGTH = 256
+
+
+def _short_enough(webhook_id: str) -> str:
+    if len(webhook_id) > MAX_WEBHOOK_ID_LENGTH:
+        raise MalformedWebhook(f"webhook-id is over {MAX_WEBHOOK_ID_LENGTH} characters long")
+    return webhook_id
+
+
 def _storable(value: str, name: str) -> str:
     # Postgres text holds neither NUL nor lone surrogates; Benchling sends neither.
     try:
@@ -101,11 +117,20 @@ def _storable(value: str, name: str) -> str:
     return value
 
 
+# psycopg reads a timestamptz back as a datetime (years 1 to 9999) in the session's time zone:
+# a moment within a day of either end may not be readable in every zone, and one row that is
+# not stops every reader of the inbox.
+_READABLE_MOMENTS = (datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC))
+
+
 def _timestamp(value: str | None) -> datetime | None:
+    # A bad createdAt is kept in the raw body only: it is no reason to lose the event.
     if value is None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None  # kept in the raw body; a bad createdAt is no reason to lose the event
-    return parsed if parsed.tzinfo is not None else None
+        in_utc = parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+    except (ValueError, OverflowError):  # no timestamp, or one past year 9999 or before 1 in UTC
+        return None
+    earliest, latest = _READABLE_MOMENTS
+    return parsed if in_utc is not None and earliest <= in_utc <= latest else None

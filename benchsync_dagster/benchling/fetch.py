@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -103,6 +104,25 @@ def listed_since(
         yield [entity.to_dict() for entity in page]
 
 
+# A Benchling id is short: a lower-case prefix, an underscore, then letters and digits
+# (``bfi_Ks908uWV``; ``-`` and ``_`` are let through, as they mean nothing in a URL). Nothing
+# else names an entity or a schema: put into a request's path, it could name another one
+# (``bfi_1/../../dna-sequences/seq_2``, ``bfi_1#``) or make a URL no client sends.
+_BENCHLING_ID = re.compile(r"[a-z]+_[A-Za-z0-9_-]+")
+MAX_ID_LENGTH = 100
+
+
+def is_benchling_id(text: str) -> bool:
+    return len(text) <= MAX_ID_LENGTH and _BENCHLING_ID.fullmatch(text) is not None
+
+
+def _quoted(text: str) -> str:
+    """``text`` quoted for a reason, cut short when long (an event may carry a mebibyte)."""
+    if len(text) <= MAX_ID_LENGTH:
+        return repr(text)
+    return f"{text[:MAX_ID_LENGTH]!r}… ({len(text)} characters)"
+
+
 def type_of_id(entity_id: str) -> str | None:
     """The entity type an id's prefix names, when only one type uses it."""
     prefix = entity_id[: entity_id.find("_") + 1]
@@ -200,15 +220,19 @@ def sort_by_type(
     wanted: Sequence[Wanted],
     known_schema_types: dict[str, str],
 ) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """The wanted ids by entity type, and why each other one has none: a v3 event names the
-    type, and so does an id's prefix where only one type has it; else (a registered ``seq_``)
-    the event's schema does, whose type ``known_schema_types`` holds or Benchling is asked once
-    per schema (and it is added there)."""
+    """The wanted ids by entity type, and why each other one has none: an id's prefix names the
+    type where only one type has it, else a v3 event does; else (a registered ``seq_``) the
+    event's schema does, whose type ``known_schema_types`` holds or Benchling is asked once per
+    schema (and it is added there). What is not an id at all is never asked about."""
     by_type: dict[str, list[str]] = {}
     unknown: dict[str, str] = {}
     for entity in wanted:
-        found = entity_type_of_event(entity.message_type or "") or type_of_id(entity.entity_id)
-        if found is None and entity.schema_id:
+        if not is_benchling_id(entity.entity_id):
+            unknown[entity.entity_id] = f"{_quoted(entity.entity_id)} is not a Benchling entity id"
+            continue
+        # The prefix first: an event naming another type for a bfi_ id is wrong about it.
+        found = type_of_id(entity.entity_id) or entity_type_of_event(entity.message_type or "")
+        if found is None and entity.schema_id and is_benchling_id(entity.schema_id):
             found = known_schema_types.get(entity.schema_id)
             if found is None:
                 definition = describe(entity.schema_id)
@@ -228,7 +252,9 @@ def sort_by_type(
 
 def describe_schema(benchling: Benchling, schema_id: str) -> SchemaDefinition | None:
     """The schema's definition (its fields with their definition ids), or None when Benchling
-    has no such schema."""
+    has no such schema (or ``schema_id`` is no id)."""
+    if not is_benchling_id(schema_id):
+        return None
     try:
         schema = benchling.schemas.get_entity_schema_by_id(schema_id)
     except BenchlingError as error:

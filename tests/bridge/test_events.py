@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from tests.support.webhooks import envelope
-from webhook_sensor_bridge.events import MalformedWebhook, parse_webhook
+from webhook_sensor_bridge.events import (
+    MAX_WEBHOOK_ID_LENGTH,
+    MalformedWebhook,
+    Origin,
+    parse_webhook,
+)
 
 
 def test_the_envelope_fields_become_the_event() -> None:
@@ -52,3 +57,43 @@ def test_a_field_postgres_cannot_store_is_malformed(field: str, value: str) -> N
 def test_a_webhook_id_postgres_cannot_store_is_malformed() -> None:
     with pytest.raises(MalformedWebhook, match="webhook-id"):
         parse_webhook("msg_\x00", envelope())
+
+
+def test_a_webhook_id_too_long_for_the_inbox_key_is_malformed() -> None:
+    longest = "msg_" + "a" * (MAX_WEBHOOK_ID_LENGTH - 4)
+
+    assert parse_webhook(longest, envelope()).webhook_id == longest
+    with pytest.raises(MalformedWebhook, match="webhook-id is over"):
+        parse_webhook(longest + "a", envelope())
+
+
+@pytest.mark.parametrize(
+    "created_at",
+    [
+        "0001-01-01T00:00:00+14:00",  # before year 1 in UTC
+        "9999-12-31T23:59:59-14:00",  # after year 9999 in UTC
+        "0001-01-01T00:00:00Z",  # year 0 in a time zone west of UTC
+        "9999-12-31T23:59:59.999999Z",  # year 10000 east of it
+    ],
+)
+def test_a_created_at_that_could_not_be_read_back_in_every_zone_is_left_empty(
+    created_at: str,
+) -> None:
+    event = parse_webhook("msg_1", envelope(createdAt=created_at))
+
+    assert event.created_at is None
+
+
+def test_a_created_at_a_day_inside_the_readable_years_is_kept() -> None:
+    event = parse_webhook("msg_1", envelope(createdAt="0001-01-02T00:00:00Z"))
+
+    assert event.created_at == datetime(1, 1, 2, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("base_url", ["http://[::1", "https://a\uff03b.benchling.com"])
+def test_a_base_url_that_is_no_url_is_from_another_tenant(base_url: str) -> None:
+    ours = Origin(tenant_url="https://tenant.benchling.com")
+
+    event = parse_webhook("msg_1", envelope(outer={"baseURL": base_url}), ours)
+
+    assert event.ignored_reason is not None and "from another tenant" in event.ignored_reason

@@ -56,14 +56,19 @@ def envelope(
 
 def inbox_row(database_url: str, webhook_id: str) -> dict[str, Any] | None:
     with psycopg.connect(database_url) as connection:
-        cursor = connection.execute(
-            "SELECT * FROM benchsync.inbox WHERE webhook_id = %s", (webhook_id,)
-        )
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        assert cursor.description is not None
-        return {column.name: value for column, value in zip(cursor.description, row, strict=True)}
+        return inbox_row_on(connection, webhook_id)
+
+
+def inbox_row_on(connection: psycopg.Connection[Any], webhook_id: str) -> dict[str, Any] | None:
+    """The inbox row of ``webhook_id``, column by column, read on ``connection``."""
+    cursor = connection.execute(
+        "SELECT * FROM benchsync.inbox WHERE webhook_id = %s", (webhook_id,)
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    assert cursor.description is not None
+    return {column.name: value for column, value in zip(cursor.description, row, strict=True)}
 
 
 def inbox_total(database_url: str) -> int:

@@ -1,12 +1,21 @@
-"""Which of Benchling's answers dead-letter an entity, and which the step retries."""
+"""Which of Benchling's answers dead-letter an entity, which the step retries, and which ids are
+never sent to Benchling at all."""
 
 from __future__ import annotations
 
 import pytest
+from benchling_sdk.auth.api_key_auth import ApiKeyAuth
+from benchling_sdk.benchling import Benchling
 from benchling_sdk.errors import BenchlingError
 
 from benchsync_dagster.benchling.client import is_outage
-from benchsync_dagster.benchling.fetch import refuses_the_entity
+from benchsync_dagster.benchling.fetch import (
+    Wanted,
+    describe_schema,
+    refuses_the_entity,
+    sort_by_type,
+)
+from benchsync_dagster.typed.catalog import SchemaDefinition
 
 
 def answer(status: int) -> BenchlingError:
@@ -31,3 +40,57 @@ def test_only_gateway_errors_and_lost_connections_are_outages(status: int, outag
         raise RuntimeError("the step failed") from answer(status)
     except RuntimeError as error:
         assert is_outage(error) is outage
+
+
+def no_schema(schema_id: str) -> SchemaDefinition | None:
+    raise AssertionError(f"asked Benchling about schema {schema_id!r}")
+
+
+NOT_IDS = [
+    "bfi_1/../../dna-sequences/seq_2",  # another entity's path
+    "bfi_1#top",  # a fragment, leaving the path of bfi_1
+    "bfi_1,bfi_2",  # two ids in a bulk get
+    "seq_\x07",  # no client sends a URL with it
+    " bfi_1",
+    "bfi_" + "a" * 70_000,  # longer than any URL
+    "BFI_1",
+    "bfi_",
+]
+
+
+def test_what_is_no_benchling_id_is_set_apart_without_asking_benchling() -> None:
+    wanted = [Wanted(text, "v2.entity.registered", "ts_1") for text in NOT_IDS]
+
+    by_type, unknown = sort_by_type(no_schema, wanted, {})
+
+    assert by_type == {}
+    assert list(unknown) == NOT_IDS
+    assert all(reason.endswith("is not a Benchling entity id") for reason in unknown.values())
+    assert len(unknown["bfi_" + "a" * 70_000]) < 200  # a long one is cut short
+
+
+def test_a_schema_that_is_no_id_is_never_described() -> None:
+    wanted = [Wanted("seq_abc", "v2.entity.registered", "../custom-entities/bfi_1")]
+
+    by_type, unknown = sort_by_type(no_schema, wanted, {})
+
+    assert (by_type, list(unknown)) == ({}, ["seq_abc"])
+    offline = Benchling("https://tenant.invalid", auth_method=ApiKeyAuth("key"))
+    assert describe_schema(offline, "ts_" + "a" * 70_000) is None
+
+
+def test_an_id_prefix_of_one_type_outweighs_the_type_its_event_names() -> None:
+    wanted = [
+        Wanted("bfi_1", "v3.dnaSequence.updated"),
+        Wanted("prtn_1", "v3.rnaOligo.created"),
+        Wanted("seq_1", "v3.rnaSequence.updated"),  # a prefix four types share
+    ]
+
+    by_type, unknown = sort_by_type(no_schema, wanted, {})
+
+    assert by_type == {
+        "custom_entity": ["bfi_1"],
+        "aa_sequence": ["prtn_1"],
+        "rna_sequence": ["seq_1"],
+    }
+    assert unknown == {}
