@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import dagster as dg
@@ -119,8 +120,15 @@ def test_an_outage_longer_than_the_sdk_retries_is_retried_by_the_step(
 ) -> None:
     ids = register(tenant, 3)
     tenant.control("faults", {"fail_rate": 1.0, "fail_statuses": [503]})
-    # Benchling comes back a second later, before the step's first retry (after ~2 s).
-    recovery = threading.Timer(1.0, tenant.control, ["faults", {"fail_rate": 0.0}])
+
+    def recover_once_the_sdk_gave_up() -> None:
+        # Three 503s are the SDK's three tries of the first call: only the step's retry (after
+        # ~2 s) is left to sync, however slowly the run started on a loaded machine.
+        while tenant.control_get("stats")["responses_503"] < 3:
+            time.sleep(0.05)
+        tenant.control("faults", {"fail_rate": 0.0})
+
+    recovery = threading.Thread(target=recover_once_the_sdk_gave_up)
     recovery.start()
 
     result = run_batch(tenant, pending_webhook_ids(tenant.database_url))
