@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Literal
 
+import psycopg
 import pytest
 
 from benchsync import migrations
@@ -40,3 +42,32 @@ def running_stack(database_url: str, postgres_server_url: str, home: Path) -> It
         with Stack.on_free_ports(home) as running:
             yield running
     drop_database(postgres_server_url, dagster_database)
+
+
+def stack_fixtures(scope: Literal["session", "module"]) -> tuple[Any, Any, Any]:
+    """The fixtures ``stack_database_url``, ``stack`` and ``db`` at ``scope``: one stack for
+    the session (end-to-end tests) or one per module (fault tests, which break theirs)."""
+
+    @pytest.fixture(scope=scope)
+    def stack_database_url(postgres_server_url: str) -> Iterator[str]:
+        with migrated_database(postgres_server_url) as url:
+            yield url
+
+    @pytest.fixture(scope=scope)
+    def stack(
+        stack_database_url: str,
+        postgres_server_url: str,
+        tmp_path_factory: pytest.TempPathFactory,
+    ) -> Iterator[Stack]:
+        home = tmp_path_factory.mktemp("stack")
+        with running_stack(stack_database_url, postgres_server_url, home) as running:
+            yield running
+
+    @pytest.fixture
+    def db(stack_database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+        """A connection to the stack's database, emptied of nothing: the daemon is using it,
+        and each test looks only at the entities it made."""
+        with psycopg.connect(stack_database_url, autocommit=True) as connection:
+            yield connection
+
+    return stack_database_url, stack, db
