@@ -76,3 +76,29 @@ def test_benchsync_db_upgrade_without_a_url_uses_the_embedded_postgres(
     assert main(["db", "upgrade"]) == 0
 
     assert (tmp_path / ".benchsync" / "postgres" / "PG_VERSION").exists()
+
+
+def test_an_unreadable_created_at_recorded_before_the_check_is_forgotten(
+    empty_database_url: str,
+) -> None:
+    migrations.upgrade(empty_database_url, "0011")
+    with psycopg.connect(empty_database_url) as connection:
+        for webhook_id, created_at in [
+            ("msg_far_future", "20000-01-01 00:00:00+00"),
+            ("msg_before_christ", "0100-01-01 00:00:00+00 BC"),
+            ("msg_ordinary", "2026-12-03 10:00:00+00"),
+        ]:
+            connection.execute(
+                "INSERT INTO benchsync.inbox (webhook_id, message_type, created_at, body)"
+                " VALUES (%s, 'v2.entity.registered', %s::timestamptz, '{}')",
+                [webhook_id, created_at],
+            )
+
+    migrations.upgrade(empty_database_url)
+
+    with psycopg.connect(empty_database_url) as connection:
+        rows = connection.execute("SELECT webhook_id, created_at FROM benchsync.inbox")
+        kept = {webhook_id: created_at for webhook_id, created_at in rows}
+    assert kept["msg_far_future"] is None
+    assert kept["msg_before_christ"] is None
+    assert kept["msg_ordinary"] is not None

@@ -85,8 +85,8 @@ class WebhookReceiver:
             json.dumps(
                 {
                     "time": round(received_at, 3),
-                    "webhook_id": webhook_id,
-                    "message_type": result.message_type,
+                    "webhook_id": _clipped(webhook_id),
+                    "message_type": _clipped(result.message_type),
                     "outcome": result.outcome,
                     "status": result.status,
                     "latency_ms": round((time.perf_counter() - started) * 1000, 2),
@@ -143,6 +143,17 @@ class WebhookReceiver:
         if not stored:
             return _Outcome(200, "duplicate", event.message_type)
         return _Outcome(200, "ignored" if event.ignored_reason else "recorded", event.message_type)
+
+
+# What a request log line keeps of a header or an envelope field: Benchling's are far shorter,
+# and a hostile one may be a mebibyte.
+MAX_LOGGED_CHARACTERS = 256
+
+
+def _clipped(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_LOGGED_CHARACTERS:
+        return text
+    return f"{text[:MAX_LOGGED_CHARACTERS]}… ({len(text)} characters)"
 
 
 def create_app(settings: Settings | None = None) -> Flask:

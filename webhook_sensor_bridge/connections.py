@@ -43,7 +43,8 @@ class LazyPool:
         """``work(connection)`` in autocommit mode, retried once if the pooled connection was stale.
 
         Raises DatabaseUnavailable (the bridge answers 503, and Benchling redelivers) when
-        Postgres does not answer in time.
+        Postgres does not answer in time. A limit the statement itself exceeds is no outage:
+        it is raised as it is (the bridge answers 500), as no redelivery would mend it.
 
         ``work`` must be idempotent: a connection can break after the server committed.
         """
@@ -53,6 +54,8 @@ class LazyPool:
             except _StaleConnection:
                 # The pool dropped a connection a database restart broke; a fresh one may work.
                 return self._attempt(work)
+        except psycopg.errors.ProgramLimitExceeded:
+            raise
         except psycopg.OperationalError as error:  # PoolTimeout included
             raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
 

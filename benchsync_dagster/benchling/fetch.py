@@ -215,20 +215,38 @@ class Wanted:
     schema_id: str | None = None
 
 
+@dataclass
+class SortedByType:
+    """The entities a batch wants, each with its entity type or why it has none."""
+
+    types: dict[Wanted, str]
+    unknown: dict[Wanted, str]
+
+    @property
+    def by_type(self) -> dict[str, list[str]]:
+        """The ids to fetch, per entity type (an id twice when events disagree on its type)."""
+        grouped: dict[str, list[str]] = {}
+        for entity, entity_type in self.types.items():
+            ids = grouped.setdefault(entity_type, [])
+            if entity.entity_id not in ids:
+                ids.append(entity.entity_id)
+        return grouped
+
+
 def sort_by_type(
     describe: Callable[[str], SchemaDefinition | None],
     wanted: Sequence[Wanted],
     known_schema_types: dict[str, str],
-) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """The wanted ids by entity type, and why each other one has none: an id's prefix names the
-    type where only one type has it, else a v3 event does; else (a registered ``seq_``) the
-    event's schema does, whose type ``known_schema_types`` holds or Benchling is asked once per
-    schema (and it is added there). What is not an id at all is never asked about."""
-    by_type: dict[str, list[str]] = {}
-    unknown: dict[str, str] = {}
+) -> SortedByType:
+    """Each wanted entity's type, or why it has none: an id's prefix names the type where only
+    one type has it, else a v3 event does; else (a registered ``seq_``) the event's schema does,
+    whose type ``known_schema_types`` holds or Benchling is asked once per schema (and it is
+    added there). What is not an id at all is never asked about. Each ``Wanted`` is sorted on
+    its own, so an event wrong about an entity's type costs that event alone."""
+    result = SortedByType(types={}, unknown={})
     for entity in wanted:
         if not is_benchling_id(entity.entity_id):
-            unknown[entity.entity_id] = f"{_quoted(entity.entity_id)} is not a Benchling entity id"
+            result.unknown[entity] = f"{_quoted(entity.entity_id)} is not a Benchling entity id"
             continue
         # The prefix first: an event naming another type for a bfi_ id is wrong about it.
         found = type_of_id(entity.entity_id) or entity_type_of_event(entity.message_type or "")
@@ -240,14 +258,12 @@ def sort_by_type(
                 if found:
                     known_schema_types[entity.schema_id] = found
         if found not in REGISTRY_TYPES:
-            unknown[entity.entity_id] = f"cannot tell the entity type of {entity.entity_id}" + (
+            result.unknown[entity] = f"cannot tell the entity type of {entity.entity_id}" + (
                 f" (schema type {found!r})" if found else ""
             )
             continue
-        ids = by_type.setdefault(found, [])
-        if entity.entity_id not in ids:
-            ids.append(entity.entity_id)
-    return by_type, unknown
+        result.types[entity] = found
+    return result
 
 
 def describe_schema(benchling: Benchling, schema_id: str) -> SchemaDefinition | None:

@@ -253,6 +253,20 @@ def test_each_request_logs_one_line_without_the_body(
     assert "v1der," not in caplog.text
 
 
+def test_a_huge_message_type_or_webhook_id_is_cut_short_in_the_log_line(
+    client: FlaskClient, signer: WebhookSigner, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="webhook_sensor_bridge.requests")
+    post(client, signer, envelope("v2." + "x" * 500_000))
+    post(client, signer, envelope(), webhook_id="msg_" + "y" * 5_000)
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "webhook_sensor_bridge.requests"]
+    assert len(lines) == 2
+    assert all(len(line) < 1_000 for line in lines)
+    assert "(500003 characters)" in lines[0]
+    assert "(5004 characters)" in lines[1]
+
+
 def test_skipping_verification_is_loud_and_accepts_unsigned_webhooks(
     settings: Settings, migrated_database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -8,10 +8,12 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from benchling_emulator.server import EmulatorServer
 from benchsync_dagster import mapping
 from benchsync_dagster.benchling.app_config import read_sync_target
+from benchsync_dagster.storage.typed_tables import SCHEMA as TYPED_SCHEMA
 from tests.support.emulator import benchling_client
 
 BULK_GET_SIZE = 100
@@ -28,12 +30,29 @@ def tenant_documents(emulator: EmulatorServer, entity_ids: Sequence[str]) -> dic
     return documents
 
 
+def typed_rows(
+    connection: psycopg.Connection[Any], entity_ids: Sequence[str]
+) -> dict[str, tuple[Any, ...]]:
+    """Each entity's row in its schema's typed table: (modified_at, archived, name)."""
+    rows: dict[str, tuple[Any, ...]] = {}
+    tables = connection.execute("SELECT table_name FROM benchsync.typed_tables").fetchall()
+    for (table_name,) in tables:
+        for entity_id, *values in connection.execute(
+            sql.SQL(
+                'SELECT id, "modified_at$", "archived$", "name$" FROM {} WHERE id = ANY(%s)'
+            ).format(sql.Identifier(TYPED_SCHEMA, table_name)),
+            [list(entity_ids)],
+        ):
+            rows[entity_id] = tuple(values)
+    return rows
+
+
 def mismatches(
     emulator: EmulatorServer, connection: psycopg.Connection[Any], entity_ids: Sequence[str]
 ) -> list[str]:
     """What differs between the tenant's ``entity_ids`` (custom entities) and benchsync's tables
-    and inbox; empty when the snapshots and the synced rows hold one row per entity with the
-    tenant's current values, and none of their events is pending or dead."""
+    and inbox; empty when the snapshots, the typed tables and the synced rows hold one row per
+    entity with the tenant's current values, and none of their events is pending or dead."""
     tenant = tenant_documents(emulator, entity_ids)
     target = read_sync_target(benchling_client(emulator), emulator.settings.app_id)
     problems = [
@@ -55,6 +74,7 @@ def mismatches(
             [list(entity_ids)],
         ).fetchall()
     }
+    typed = typed_rows(connection, entity_ids)
     for entity_id, document in tenant.items():
         modified_at = datetime.fromisoformat(document["modifiedAt"])
         archived = mapping.archive_reason(document) is not None
@@ -62,6 +82,10 @@ def mismatches(
         if snapshots.get(entity_id) != expected_snapshot:
             problems.append(
                 f"{entity_id}: snapshot {snapshots.get(entity_id)} != tenant {expected_snapshot}"
+            )
+        if typed.get(entity_id) != expected_snapshot:
+            problems.append(
+                f"{entity_id}: typed row {typed.get(entity_id)} != tenant {expected_snapshot}"
             )
         if mapping.schema_id(document) == target.schema_id:
             expected_row = (

@@ -99,3 +99,31 @@ def test_an_entity_of_a_schema_not_mirrored_is_ignored_with_the_reason(
         ids[1]: f"ignored:schema {molecules} is not mirrored (BENCHSYNC_SCHEMAS)",
     }
     assert set(snapshot_types(db)) == {ids[0]}
+
+
+def test_an_event_wrong_about_a_sequences_type_dead_letters_itself_alone(
+    tenant: Tenant, db: psycopg.Connection[Any]
+) -> None:
+    (sequence_id,) = register(tenant, 1, types=["dna_sequence"])
+    # A signed event naming the real DNA sequence as an RNA one: Benchling has no such RNA.
+    db.execute(
+        """INSERT INTO benchsync.inbox (webhook_id, message_type, channel, message_id,
+               resource_id, schema_id, app_id, app_definition_id, tenant_id, base_url,
+               created_at, body, state)
+           SELECT 'msg_forged', 'v3.rnaSequence.updated', channel, message_id || '-forged',
+               resource_id, schema_id, app_id, app_definition_id, tenant_id, base_url,
+               created_at + interval '1 second', body, state
+           FROM benchsync.inbox WHERE resource_id = %s""",
+        [sequence_id],
+    )
+    db.commit()
+
+    result = run_batch(tenant, pending_webhook_ids(tenant.database_url))
+
+    assert result.success
+    states = dict(
+        db.execute("SELECT webhook_id, state || ':' || coalesce(reason, '') FROM benchsync.inbox")
+    )
+    assert states.pop("msg_forged").startswith(f"dead:Benchling answered 404 for {sequence_id}")
+    assert list(states.values()) == ["synced:"]
+    assert snapshot_types(db)[sequence_id][0] == "dna_sequence"

@@ -61,20 +61,21 @@ NOT_IDS = [
 def test_what_is_no_benchling_id_is_set_apart_without_asking_benchling() -> None:
     wanted = [Wanted(text, "v2.entity.registered", "ts_1") for text in NOT_IDS]
 
-    by_type, unknown = sort_by_type(no_schema, wanted, {})
+    sorting = sort_by_type(no_schema, wanted, {})
 
-    assert by_type == {}
-    assert list(unknown) == NOT_IDS
-    assert all(reason.endswith("is not a Benchling entity id") for reason in unknown.values())
-    assert len(unknown["bfi_" + "a" * 70_000]) < 200  # a long one is cut short
+    assert sorting.by_type == {}
+    assert [entity.entity_id for entity in sorting.unknown] == NOT_IDS
+    reasons = list(sorting.unknown.values())
+    assert all(reason.endswith("is not a Benchling entity id") for reason in reasons)
+    assert len(reasons[NOT_IDS.index("bfi_" + "a" * 70_000)]) < 200  # a long one is cut short
 
 
 def test_a_schema_that_is_no_id_is_never_described() -> None:
     wanted = [Wanted("seq_abc", "v2.entity.registered", "../custom-entities/bfi_1")]
 
-    by_type, unknown = sort_by_type(no_schema, wanted, {})
+    sorting = sort_by_type(no_schema, wanted, {})
 
-    assert (by_type, list(unknown)) == ({}, ["seq_abc"])
+    assert (sorting.by_type, list(sorting.unknown)) == ({}, wanted)
     offline = Benchling("https://tenant.invalid", auth_method=ApiKeyAuth("key"))
     assert describe_schema(offline, "ts_" + "a" * 70_000) is None
 
@@ -86,11 +87,21 @@ def test_an_id_prefix_of_one_type_outweighs_the_type_its_event_names() -> None:
         Wanted("seq_1", "v3.rnaSequence.updated"),  # a prefix four types share
     ]
 
-    by_type, unknown = sort_by_type(no_schema, wanted, {})
+    sorting = sort_by_type(no_schema, wanted, {})
 
-    assert by_type == {
+    assert sorting.by_type == {
         "custom_entity": ["bfi_1"],
         "aa_sequence": ["prtn_1"],
         "rna_sequence": ["seq_1"],
     }
-    assert unknown == {}
+    assert sorting.unknown == {}
+
+
+def test_events_disagreeing_on_a_sequences_type_are_each_sorted_by_their_own() -> None:
+    genuine = Wanted("seq_1", "v3.dnaSequence.updated")
+    forged = Wanted("seq_1", "v3.rnaSequence.updated")
+
+    sorting = sort_by_type(no_schema, [genuine, forged], {})
+
+    assert sorting.types == {genuine: "dna_sequence", forged: "rna_sequence"}
+    assert sorting.by_type == {"dna_sequence": ["seq_1"], "rna_sequence": ["seq_1"]}

@@ -23,13 +23,14 @@ class Envelope:
     tenant_id: str | None
     base_url: str | None
     created_at: datetime | None
-    body: str
 
 
 @dataclass(frozen=True)
 class InboxEvent(Envelope):
-    """A verified webhook, ready to record; ``ignored_reason`` is None when the sync wants it."""
+    """A verified webhook, ready to record, with its body as received; ``ignored_reason`` is
+    None when the sync wants it."""
 
+    body: str
     ignored_reason: str | None
 
 
@@ -92,7 +93,8 @@ class Replay:
 
 @dataclass(frozen=True)
 class InboxRow(Envelope):
-    """A recorded webhook, as the sensor reads it."""
+    """A recorded webhook, as the sensor and sync runs read it (without its body, which only
+    the columns' values came from: a tick reads thousands of rows)."""
 
     txid: int
     seq: int

@@ -151,7 +151,7 @@ def sync_latency_percentiles(
 _SELECT_ROWS = sql.SQL("""
     SELECT webhook_id, txid::text::bigint AS txid, seq, state, message_type, channel,
            message_id, resource_id, schema_id, app_id, app_definition_id, tenant_id, base_url,
-           created_at, received_at, attempts, body
+           created_at, received_at, attempts
     FROM benchsync.inbox""")
 
 

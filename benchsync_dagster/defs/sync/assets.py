@@ -162,26 +162,38 @@ def benchling_entity_snapshots(
             connection, sorted({e.schema_id for e in events if e.schema_id})
         )
     entity_ids, source_events = _batch_entities(events, config.entity_ids)
-    wanted = {
-        e.resource_id: Wanted(e.resource_id, e.message_type, e.schema_id)
+    # One Wanted per event: an event wrong about its entity's type must not sink the others.
+    wanted_by_event = {
+        e.webhook_id: Wanted(e.resource_id, e.message_type, e.schema_id)
         for e in events
         if e.resource_id
     }
-    by_type, unavailable = sort_by_type(
-        benchling.describe_schema, [wanted.get(i, Wanted(i)) for i in entity_ids], schema_types
+    extras = [Wanted(i) for i in entity_ids if i not in source_events]
+    sorting = sort_by_type(
+        benchling.describe_schema,
+        list(dict.fromkeys([*wanted_by_event.values(), *extras])),
+        schema_types,
     )
+    by_type = sorting.by_type
+    refused = dict(sorting.unknown)
     fetched_documents, entity_types = [], {}
     for entity_type, ids in by_type.items():
         fetched = fetch_entities(benchling.client, entity_type, ids)
         fetched_documents += fetched.documents
-        unavailable.update(fetched.unavailable)
-        entity_types.update(dict.fromkeys(ids, entity_type))
+        entity_types.update({str(d.get("id")): entity_type for d in fetched.documents})
+        for entity, its_type in sorting.types.items():
+            if its_type == entity_type and entity.entity_id in fetched.unavailable:
+                refused[entity] = fetched.unavailable[entity.entity_id]
     documents, malformed = mapping.well_formed(fetched_documents)
-    unavailable.update(malformed)
     documents, not_mirrored = mapping.of_schemas(documents, sync_settings.mirrored_schemas())
     documents = mapping.newest_per_entity(documents)
     frame = mapping.snapshot_frame(documents, source_events, entity_types)
 
+    dead: dict[str, list[str]] = {}  # reason → the webhook ids it dead-letters
+    for webhook_id, entity in wanted_by_event.items():
+        reason = refused.get(entity) or malformed.get(entity.entity_id)
+        if reason:
+            dead.setdefault(reason, []).append(webhook_id)
     without_entity = [
         e.webhook_id
         for e in events
@@ -192,8 +204,7 @@ def benchling_entity_snapshots(
         typed_writes = write_typed(
             connection, documents, source_events, entity_types, benchling.describe_schema
         )
-        for entity_id, reason in unavailable.items():
-            webhook_ids = [e.webhook_id for e in events if e.resource_id == entity_id]
+        for reason, webhook_ids in dead.items():
             inbox.mark_dead(connection, webhook_ids, reason, config.span)
         inbox.mark_dead(
             connection, without_entity, "the event names no entity (resourceId)", config.span
@@ -202,8 +213,9 @@ def benchling_entity_snapshots(
             webhook_ids = [e.webhook_id for e in events if e.resource_id == entity_id]
             inbox.mark_ignored(connection, webhook_ids, reason, config.span)
         total = snapshots.row_count(connection)
-    for entity_id, reason in unavailable.items():
-        context.log.warning(f"dead-lettered events of {entity_id}: {reason}")
+    for reason, webhook_ids in dead.items():
+        # The reason names the entity, quoted and cut short when it is no id.
+        context.log.warning(f"dead-lettered {len(webhook_ids)} event(s): {reason}")
     log_typed_writes(context, typed_writes)
 
     stats = benchling.call_stats
@@ -219,7 +231,7 @@ def benchling_entity_snapshots(
             "entities_fetched": len(frame),
             "entities_by_type": dg.MetadataValue.json({t: len(ids) for t, ids in by_type.items()}),
             "rows_written": written,
-            "entities_unavailable": len(unavailable),
+            "events_dead_lettered": sum(len(ids) for ids in dead.values()),
             "entities_not_mirrored": len(not_mirrored),
             "oldest_event_age_seconds": _oldest_event_age_seconds(events),
             "benchling_requests": stats.requests,
