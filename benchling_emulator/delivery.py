@@ -4,7 +4,8 @@ A small pool of threads takes webhooks off one queue. Every POST waits for its s
 pace (``rate`` per second). A non-2xx answer or a timeout sends the webhook back for another
 attempt after an exponential backoff, re-signed with a fresh timestamp and the same webhook-id,
 until ``max_attempts`` have failed. A delivery log keeps, per webhook and URL, how many POSTs
-were acknowledged and how many failed: what a test needs to hold the receiver to its answers.
+were acknowledged, how many failed and how long each took: what a test needs to hold the
+receiver to its answers.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -42,12 +43,14 @@ class DeliveryRecord:
     webhook_id: str
     acknowledged: int  # POSTs answered 2xx: a duplicate copy is acknowledged once more
     failed: int  # POSTs answered otherwise, or not at all
+    post_seconds: tuple[float, ...]  # how long each POST took to be answered (or to fail)
 
 
 @dataclass
 class _Tally:
     acknowledged: int = 0
     failed: int = 0
+    post_seconds: list[float] = field(default_factory=list)
 
 
 class WebhookDelivery:
@@ -131,7 +134,9 @@ class WebhookDelivery:
         """Every webhook submitted, per URL, oldest first, with its POSTs' outcomes so far."""
         with self._changed:
             return [
-                DeliveryRecord(url, webhook_id, tally.acknowledged, tally.failed)
+                DeliveryRecord(
+                    url, webhook_id, tally.acknowledged, tally.failed, tuple(tally.post_seconds)
+                )
                 for (url, webhook_id), tally in self._log.items()
             ]
 
@@ -151,7 +156,9 @@ class WebhookDelivery:
     def _work(self) -> None:
         with httpx.Client(timeout=self._timeout) as client:
             while (webhook := self._take()) is not None:
-                self._settle(webhook, self._post(client, webhook))
+                started = time.perf_counter()
+                delivered = self._post(client, webhook)
+                self._settle(webhook, delivered, time.perf_counter() - started)
 
     def _take(self) -> _Webhook | None:
         """The next webhook, once its paced slot has come; None when stopping."""
@@ -194,10 +201,11 @@ class WebhookDelivery:
             return False
         return response.is_success
 
-    def _settle(self, webhook: _Webhook, delivered: bool) -> None:
+    def _settle(self, webhook: _Webhook, delivered: bool, seconds: float) -> None:
         with self._changed:
             self._in_flight -= 1
             tally = self._log[webhook.url, webhook.webhook_id]
+            tally.post_seconds.append(seconds)
             if delivered:
                 tally.acknowledged += 1
                 self._stats.increment("webhooks_delivered")

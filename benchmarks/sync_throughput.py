@@ -1,6 +1,6 @@
 """Sync speed through the whole stack of ``benchsync demo``: Dagster's daemon, bridge, emulator.
 
-Two measurements, each on a fresh stack:
+Three measurements, each on a fresh stack:
 
   latency  webhook → row at a low event rate: one registration every --interval seconds.
   drain    a burst of --entities registrations at Benchling's pace (50/s) against a binding
@@ -8,11 +8,17 @@ Two measurements, each on a fresh stack:
            entities ÷ (rate limit per second * 100 ids per bulk-get call).
            --per-event runs the seed's shape (one run per event) for --time-limit seconds and
            reports its throughput, for the ratio.
+  burst    --entities registrations delivered in --seconds (10,000 in a minute: Benchling's
+           burst pace): how long the bridge took to acknowledge each POST (the emulator, like
+           Benchling, gives up on one after 3 s and redelivers), and the drain against its
+           ceiling, the later of the last delivery and what the rate limit allows.
 
     .venv/bin/python benchmarks/sync_throughput.py latency --events 30 --interval 3
     .venv/bin/python benchmarks/sync_throughput.py drain --entities 5000 --rate-limit 12
     .venv/bin/python benchmarks/sync_throughput.py drain --entities 5000 --rate-limit 12 \\
         --per-event --time-limit 600
+    .venv/bin/python benchmarks/sync_throughput.py burst --entities 10000 --seconds 60 \\
+        --rate-limit 60
 
 BENCHSYNC_DATABASE_URL, when set, names the database to use (it gets Dagster's tables too);
 otherwise an embedded Postgres starts under a temporary folder.
@@ -25,6 +31,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -45,15 +52,33 @@ STAGES = (
 )
 
 
-def _stack(rate_limit: int, home: Path) -> Stack:
+def _stack(rate_limit: int, home: Path, webhook_rate: float = BENCHLING_PACE_PER_SECOND) -> Stack:
     # The deployment is configured with its tenant's real limit, as a user would.
     os.environ["BENCHSYNC_BENCHLING_RATE_LIMIT"] = str(rate_limit)
-    return Stack.on_free_ports(home, rate_limit=rate_limit)
+    return Stack.on_free_ports(home, rate_limit=rate_limit, webhook_rate=webhook_rate)
 
 
 def _settled(stack: Stack, entity_ids: list[str]) -> inbox.InboxCounts:
     with psycopg.connect(stack.database_url) as connection:
         return inbox.count_by_state(connection, entity_ids)
+
+
+def _drain(
+    stack: Stack,
+    entity_ids: list[str],
+    started: float,
+    time_limit: float,
+    on_poll: Callable[[], None] = lambda: None,
+) -> tuple[float, inbox.InboxCounts]:
+    """Wait until every entity's event is synced or dead, or time_limit passes since started;
+    on_poll runs before each look at the inbox. Returns the seconds taken and the last counts."""
+    while time.monotonic() - started < time_limit:
+        on_poll()
+        counts = _settled(stack, entity_ids)
+        if counts.synced + counts.dead >= len(entity_ids):
+            break
+        time.sleep(0.5)
+    return time.monotonic() - started, _settled(stack, entity_ids)
 
 
 def measure_latency(events: int, interval: float, home: Path) -> None:
@@ -130,13 +155,7 @@ def measure_drain(
         assert stack.emulator is not None
         started = time.monotonic()
         entity_ids = stack.emulator.tenant.create_registered(entities)
-        while time.monotonic() - started < time_limit:
-            counts = _settled(stack, entity_ids)
-            if counts.synced + counts.dead >= entities:
-                break
-            time.sleep(1)
-        elapsed = time.monotonic() - started
-        counts = _settled(stack, entity_ids)
+        elapsed, counts = _drain(stack, entity_ids, started, time_limit)
     shape = "one run per event" if per_event else "batched"
     rate = counts.synced / elapsed
     print(f"drain ({shape}): {entities} registrations at {BENCHLING_PACE_PER_SECOND}/s,")
@@ -151,6 +170,51 @@ def measure_drain(
         print(f"  stopped at the time limit; at this rate all would take {projected:.0f} s")
 
 
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def measure_burst(
+    entities: int, seconds: float, rate_limit: int, time_limit: float, home: Path
+) -> None:
+    api_seconds = entities / (rate_limit / 30 * 100)
+    ceiling = max(seconds, api_seconds)
+    with _stack(rate_limit=rate_limit, home=home, webhook_rate=entities / seconds) as stack:
+        assert stack.emulator is not None
+        started = time.monotonic()
+        entity_ids = stack.emulator.tenant.create_registered(entities)
+        delivered_after: float | None = None
+
+        def note_delivery() -> None:
+            nonlocal delivered_after
+            assert stack.emulator is not None
+            if delivered_after is None and stack.emulator.delivery.pending() == 0:
+                delivered_after = time.monotonic() - started
+
+        elapsed, counts = _drain(stack, entity_ids, started, time_limit, note_delivery)
+        log = stack.emulator.delivery.log()
+        throttled = stack.emulator.stats.count("responses_429")
+    posts = [post for record in log for post in record.post_seconds]
+    failed = sum(record.failed for record in log)
+    print(f"burst: {entities} registrations delivered in {seconds:.0f} s")
+    delivered = f"{delivered_after:.1f} s" if delivered_after is not None else "not finished"
+    print(f"  deliveries: {len(posts)} POSTs, all delivered after {delivered}")
+    print(
+        f"  acknowledgement: p50 {_percentile(posts, 0.5) * 1000:.0f} ms, p99"
+        f" {_percentile(posts, 0.99) * 1000:.0f} ms, max {max(posts) * 1000:.0f} ms;"
+        f" {failed} POSTs failed (3 s timeout or non-2xx),"
+        f" {sum(not r.acknowledged for r in log)} webhooks never acknowledged"
+    )
+    print(
+        f"  tenant limit {rate_limit} requests / 30 s → fetching takes ≥ {api_seconds:.0f} s;"
+        f" ceiling {ceiling:.0f} s"
+    )
+    print(f"  synced {counts.synced}, dead {counts.dead} in {elapsed:.0f} s; {throttled} 429s")
+    if counts.synced + counts.dead >= entities:
+        print(f"  {ceiling / elapsed:.2f} x the ceiling's speed")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -162,10 +226,17 @@ def main() -> None:
     drain.add_argument("--rate-limit", type=int, default=12)
     drain.add_argument("--per-event", action="store_true")
     drain.add_argument("--time-limit", type=float, default=1800)
+    burst = commands.add_parser("burst")
+    burst.add_argument("--entities", type=int, default=10_000)
+    burst.add_argument("--seconds", type=float, default=60)
+    burst.add_argument("--rate-limit", type=int, default=60)
+    burst.add_argument("--time-limit", type=float, default=1800)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="benchsync-bench-") as home:
         if args.command == "latency":
             measure_latency(args.events, args.interval, Path(home))
+        elif args.command == "burst":
+            measure_burst(args.entities, args.seconds, args.rate_limit, args.time_limit, Path(home))
         else:
             measure_drain(
                 args.entities, args.rate_limit, args.per_event, args.time_limit, Path(home)

@@ -163,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--dagster-port", type=int, default=3000)
     add("--emulator-port", type=int, default=8900)
     add("--rate-limit", type=int, default=60, help="the emulated tenant's requests per 30 s")
+    add(
+        "--webhook-rate",
+        type=float,
+        default=emulator_settings.EmulatorSettings.webhook_rate,
+        help="webhooks per second the emulated tenant delivers (default %(default)s)",
+    )
     demo.set_defaults(handler=_demo)
 
     db = commands.add_parser("db", help="manage benchsync's database schema")

@@ -45,10 +45,13 @@ class Stack:
         self.environment: dict[str, str] = {}
 
     @classmethod
-    def on_free_ports(cls, home: Path, rate_limit: int = 60) -> Stack:
+    def on_free_ports(
+        cls, home: Path, rate_limit: int = 60, webhook_rate: float = EmulatorSettings.webhook_rate
+    ) -> Stack:
         """A stack that cannot clash with a running demo: tests and benchmarks use this."""
         ports = {name: free_port() for name in ("bridge_port", "dagster_port", "emulator_port")}
-        return cls(argparse.Namespace(**ports, rate_limit=rate_limit), home=home)
+        options = argparse.Namespace(**ports, rate_limit=rate_limit, webhook_rate=webhook_rate)
+        return cls(options, home=home)
 
     @property
     def bridge_url(self) -> str:
@@ -97,6 +100,7 @@ class Stack:
                 port=self.options.emulator_port,
                 rate_limit=self.options.rate_limit,
                 webhook_urls=(f"{self.bridge_url}/1/webhooks",),
+                webhook_rate=self.options.webhook_rate,
             )
         )
         self.dagster_home.mkdir(exist_ok=True)
