@@ -1,7 +1,10 @@
-# syntax=docker/dockerfile:1
 # One image for every benchsync service in docker-compose.yaml: the bridge, `benchsync db
-# upgrade`, and the Dagster code server, webserver and daemon.
-FROM python:3.11-slim
+# upgrade`, and the Dagster code server, webserver and daemon. No `# syntax=` line: fetching a
+# frontend image from Docker Hub would make every build need it, and the builtin one suffices.
+# Pinned by digest (docker-compose.yaml passes the same); `make compose-test` overrides it with
+# a local stand-in where Docker Hub is out of reach.
+ARG PYTHON_IMAGE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -10,21 +13,27 @@ ENV PYTHONUNBUFFERED=1 \
     DAGSTER_HOME=/opt/dagster/home
 
 WORKDIR /opt/benchsync
+# Every dependency at the version of a tested install (regenerate: deploy/constraints.txt),
+# in a layer of its own: a change to benchsync's code or README rebuilds only the layer below.
+COPY deploy/constraints.txt deploy/constraints.txt
+RUN pip install --requirement deploy/constraints.txt
 # pyproject.toml names README.md as the package's readme, so the build needs it.
 COPY pyproject.toml README.md ./
 COPY benchsync/ benchsync/
 COPY webhook_sensor_bridge/ webhook_sensor_bridge/
 COPY benchsync_dagster/ benchsync_dagster/
 COPY benchling_emulator/ benchling_emulator/
-RUN pip install .
+RUN pip install --constraint deploy/constraints.txt .
 
 # The Dagster instance every Dagster process shares; storage/ is a volume in compose, where
 # run workers in the code server write compute logs that the webserver reads.
 COPY dagster.yaml /opt/dagster/home/dagster.yaml
 COPY deploy/workspace.docker.yaml /opt/dagster/home/workspace.yaml
-COPY --chmod=0755 deploy/entrypoint.py /usr/local/bin/benchsync-entrypoint
+COPY deploy/entrypoint.py /usr/local/bin/benchsync-entrypoint
 
-RUN useradd --create-home --uid 10001 benchsync \
+# chmod rather than COPY --chmod, which the classic builder (no BuildKit) rejects.
+RUN chmod 0755 /usr/local/bin/benchsync-entrypoint \
+    && useradd --create-home --uid 10001 benchsync \
     && mkdir -p /opt/dagster/home/storage \
     && chown benchsync /opt/dagster/home /opt/dagster/home/storage
 USER benchsync

@@ -4,13 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test compose-test lint install clean
 
 demo: $(INSTALLED)
 	$(BIN)/benchsync demo
 
 test: lint
 	$(BIN)/pytest
+
+# docker-compose.yaml for real, against the Benchling emulator; installs and starts Docker if it
+# must (deploy/compose-test/run.sh). Needs root on Debian when Docker is missing.
+compose-test: $(INSTALLED)
+	VENV=$(VENV) deploy/compose-test/run.sh
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

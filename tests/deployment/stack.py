@@ -58,7 +58,11 @@ def services() -> dict[str, dict[str, Any]]:
 
 def benchsync_services() -> dict[str, dict[str, Any]]:
     """The services that run the image built from ./Dockerfile."""
-    return {name: spec for name, spec in services().items() if spec.get("build") == "."}
+    return {
+        name: spec
+        for name, spec in services().items()
+        if isinstance(spec.get("build"), dict) and spec["build"].get("context") == "."
+    }
 
 
 def interpolate(value: str, dotenv: Mapping[str, str] = DOTENV) -> str:

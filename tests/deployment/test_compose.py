@@ -28,6 +28,7 @@ from tests.deployment.stack import (
     env_names_read_by_code,
     environment,
     image_env,
+    interpolate,
     load_yaml,
     repo_path_in_image,
     services,
@@ -60,7 +61,8 @@ def test_ports_are_the_example_apps_and_dagsters_defaults(service: str, publishe
 
 def test_the_target_database_is_the_example_apps() -> None:
     postgres = services()["postgres"]
-    assert postgres["image"] == "postgres:16"
+    # Pinned by digest, which POSTGRES_IMAGE replaces only in the compose test (stand-ins).
+    assert re.fullmatch(r"postgres:16@sha256:[0-9a-f]{64}", interpolate(postgres["image"]))
     assert environment("postgres") == {
         "POSTGRES_DB": "benchling",
         "POSTGRES_USER": "postgres",

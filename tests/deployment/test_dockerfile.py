@@ -2,28 +2,45 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
 
 from tests.deployment.stack import (
     REPO,
+    benchsync_services,
     check_command,
     dockerignored,
     image_copies,
     instructions,
+    interpolate,
     repo_path_in_image,
     services,
 )
 
 
-def test_it_builds_on_python_3_11_slim() -> None:
+def test_it_builds_on_python_3_11_slim_pinned_by_digest_as_compose_passes_it() -> None:
     (base,) = instructions("FROM")
-    assert base.arguments == "python:3.11-slim"
+    assert base.arguments == "${PYTHON_IMAGE}"
+    (argument,) = [arg for arg in instructions("ARG") if arg.arguments.startswith("PYTHON_IMAGE=")]
+    default = argument.arguments.partition("=")[2]
+    assert re.fullmatch(r"python:3\.11-slim@sha256:[0-9a-f]{64}", default)
+    for service in benchsync_services().values():
+        assert interpolate(service["build"]["args"]["PYTHON_IMAGE"]) == default
 
 
-def test_it_installs_the_project() -> None:
-    assert any(run.arguments == "pip install ." for run in instructions("RUN"))
+def test_it_installs_the_project_with_its_dependencies_pinned() -> None:
+    install = "pip install --constraint deploy/constraints.txt ."
+    assert any(run.arguments == install for run in instructions("RUN"))
+    pins = [
+        line
+        for line in (REPO / "deploy" / "constraints.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+==\S+", pin) for pin in pins), pins
+    assert {"dagster==1.13.27", "benchling-sdk==1.25.0"} <= set(pins)
+    assert not any(pin.startswith("benchsync==") for pin in pins)
 
 
 def test_it_runs_as_a_user_other_than_root() -> None:
@@ -40,8 +57,11 @@ def test_the_entrypoint_is_the_repos_script_on_the_path() -> None:
     (entrypoint,) = instructions("ENTRYPOINT")
     (script,) = entrypoint.exec_form()
     assert repo_path_in_image(f"/usr/local/bin/{script}") == REPO / "deploy" / "entrypoint.py"
-    (copy,) = [copy for copy in instructions("COPY") if script in copy.arguments]
-    assert "--chmod=0755" in copy.arguments
+    assert [copy for copy in instructions("COPY") if script in copy.arguments]
+    # Made executable by a RUN, not COPY --chmod, which the classic builder rejects.
+    assert any(
+        f"chmod 0755 /usr/local/bin/{script}" in run.arguments for run in instructions("RUN")
+    )
     assert (REPO / "deploy" / "entrypoint.py").read_text().startswith("#!/usr/bin/env python3\n")
 
 
