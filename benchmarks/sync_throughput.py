@@ -31,12 +31,15 @@ import os
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import psycopg
 
+from benchling_emulator.stats import busiest_window
 from benchsync.demo.databases import DAGSTER_URL_VARIABLE
 from benchsync.demo.stack import Stack
 from benchsync_dagster.defs.sync.sensors import batch_webhook_ids
@@ -103,10 +106,51 @@ def measure_latency(events: int, interval: float, home: Path) -> None:
         print(f"    {name:<42} {statistics.median(seconds):5.2f}")
 
 
+@dataclass
+class SyncRun:
+    webhook_ids: list[str]
+    created: float  # when the sensor's request became a queued run
+    at: dict[dg.DagsterEventType, float]  # each Dagster event type's (last) timestamp
+
+    @property
+    def launched(self) -> float:
+        return self.at.get(dg.DagsterEventType.RUN_STARTING, self.started)
+
+    @property
+    def started(self) -> float:
+        return self.at[dg.DagsterEventType.RUN_START]
+
+    @property
+    def ended(self) -> float:
+        return self.at.get(
+            dg.DagsterEventType.RUN_SUCCESS,
+            self.at.get(dg.DagsterEventType.RUN_FAILURE, self.started),
+        )
+
+
+def sync_runs(stack: Stack) -> list[SyncRun]:
+    """The sensor's sync runs that started, oldest first, from the stack's Dagster instance."""
+    os.environ[DAGSTER_URL_VARIABLE] = stack.environment[DAGSTER_URL_VARIABLE]
+    runs: list[SyncRun] = []
+    with dg.DagsterInstance.from_config(str(stack.dagster_home)) as instance:
+        for run in instance.get_runs(dg.RunsFilter(job_name="sync_job")):
+            record = instance.get_run_record_by_id(run.run_id)
+            if record is None or not run.run_config:
+                continue
+            at = {
+                event.event_log_entry.dagster_event_type: event.event_log_entry.timestamp
+                for event in instance.get_records_for_run(run.run_id, limit=10_000).records
+                if event.event_log_entry.dagster_event_type is not None
+            }
+            if dg.DagsterEventType.RUN_START in at:
+                webhook_ids = batch_webhook_ids(run.run_config)
+                runs.append(SyncRun(webhook_ids, record.create_timestamp.timestamp(), at))
+    return sorted(runs, key=lambda run: run.created)
+
+
 def latency_breakdown(stack: Stack, entity_ids: list[str]) -> dict[str, list[float]]:
     """Per synced event, the seconds spent in each stage, from the inbox's stamps and the
     Dagster events of the run that synced it."""
-    os.environ[DAGSTER_URL_VARIABLE] = stack.environment[DAGSTER_URL_VARIABLE]
     with psycopg.connect(stack.database_url) as connection:
         stamps = {
             webhook_id: (received_at.timestamp(), finished_at.timestamp())
@@ -117,32 +161,37 @@ def latency_breakdown(stack: Stack, entity_ids: list[str]) -> dict[str, list[flo
             ).fetchall()
         }
     segments: dict[str, list[float]] = {name: [] for name in STAGES}
-    with dg.DagsterInstance.from_config(str(stack.dagster_home)) as instance:
-        for run in instance.get_runs(dg.RunsFilter(job_name="sync_job")):
-            if run.run_id is None or not run.run_config:
+    for run in sync_runs(stack):
+        for webhook_id in run.webhook_ids:
+            if webhook_id not in stamps:
                 continue
-            at = {
-                record.event_log_entry.dagster_event_type: record.event_log_entry.timestamp
-                for record in instance.get_records_for_run(run.run_id).records
-                if record.event_log_entry.dagster_event_type is not None
-            }
-            created = instance.get_run_record_by_id(run.run_id)
-            if created is None or dg.DagsterEventType.RUN_START not in at:
-                continue
-            for webhook_id in batch_webhook_ids(run.run_config):
-                if webhook_id not in stamps:
-                    continue
-                received, finished = stamps[webhook_id]
-                marks = [
-                    received,
-                    created.create_timestamp.timestamp(),
-                    at.get(dg.DagsterEventType.RUN_STARTING, at[dg.DagsterEventType.RUN_START]),
-                    at[dg.DagsterEventType.RUN_START],
-                    finished,
-                ]
-                for name, start, end in zip(STAGES, marks, marks[1:], strict=False):
-                    segments[name].append(end - start)
+            received, finished = stamps[webhook_id]
+            marks = [received, run.created, run.launched, run.started, finished]
+            for name, start, end in zip(STAGES, marks, marks[1:], strict=False):
+                segments[name].append(end - start)
     return segments
+
+
+def print_runs(runs: list[SyncRun]) -> None:
+    """How the burst was cut into runs, and where each run's time went."""
+    sizes = [len(run.webhook_ids) for run in runs]
+    print(
+        f"  {len(runs)} sync runs, events per run: median {statistics.median(sizes):.0f},"
+        f" max {max(sizes)}"
+    )
+    queued = statistics.median(run.launched - run.created for run in runs)
+    start = statistics.median(run.started - run.launched for run in runs)
+    steps = statistics.median(run.ended - run.started for run in runs)
+    print(
+        f"  per run (median s): queued {queued:.1f}, process start {start:.1f}, steps {steps:.1f}"
+    )
+    first = runs[0].created
+    for run in runs:
+        print(
+            f"    +{run.created - first:6.1f} s  {len(run.webhook_ids):5d} events"
+            f"  queued {run.launched - run.created:5.1f}  start {run.started - run.launched:5.1f}"
+            f"  steps {run.ended - run.started:5.1f}"
+        )
 
 
 def measure_drain(
@@ -195,6 +244,12 @@ def measure_burst(
         elapsed, counts = _drain(stack, entity_ids, started, time_limit, note_delivery)
         log = stack.emulator.delivery.log()
         throttled = stack.emulator.stats.count("responses_429")
+        runs = sync_runs(stack)
+        admitted = [
+            logged for logged in stack.emulator.stats.request_log() if logged.outcome == "admitted"
+        ]
+        calls = [logged.at - started for logged in admitted]
+        routes = Counter(logged.route for logged in admitted)
     posts = [post for record in log for post in record.post_seconds]
     failed = sum(record.failed for record in log)
     print(f"burst: {entities} registrations delivered in {seconds:.0f} s")
@@ -212,7 +267,20 @@ def measure_burst(
     )
     print(f"  synced {counts.synced}, dead {counts.dead} in {elapsed:.0f} s; {throttled} 429s")
     if counts.synced + counts.dead >= entities:
-        print(f"  {ceiling / elapsed:.2f} x the ceiling's speed")
+        print(f"  {ceiling / elapsed:.2f} x the ceiling's speed", end="")
+        if delivered_after is not None and delivered_after > seconds:
+            # The emulator shares the machine and can fall behind its pace.
+            actual = max(delivered_after, api_seconds)
+            print(f"; {actual / elapsed:.2f} x from the last delivery's actual time", end="")
+        print()
+    per_window = Counter(int(at // 10) for at in calls)
+    print(
+        f"  {len(calls)} API calls, busiest 30 s window {busiest_window(calls, 30)}"
+        f" (limit {rate_limit}); per 10 s: "
+        + " ".join(str(per_window[i]) for i in range(int(elapsed // 10) + 1))
+    )
+    print("  by route: " + ", ".join(f"{route} {n}" for route, n in routes.most_common()))
+    print_runs(runs)
 
 
 def main() -> None:

@@ -3,23 +3,26 @@ is mirrored after one poll; a poll when nothing changed costs a few list calls."
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import dagster as dg
 import psycopg
 from benchling_sdk.models import AaSequenceUpdate, EntityArchiveReason
+from dagster import DagsterRunStatus
 
 from benchsync.status import read_status, status_document
 from benchsync_dagster.benchling.fetch import REGISTRY_TYPES
+from benchsync_dagster.defs.resources import SyncSettings
 from tests.support.dagster import materialization_of, run_batch
 from tests.support.emulator import benchling_client
 from tests.support.tenant import Tenant, pending_webhook_ids, register
 
 
-def poll(tenant: Tenant) -> dg.ExecuteInProcessResult:
+def poll(tenant: Tenant, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
     job = tenant.definitions().resolve_job_def("poll_job")
     result: dg.ExecuteInProcessResult = job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+        instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False
     )
     assert result.success
     return result
@@ -92,3 +95,38 @@ def test_a_poll_notes_each_type_listed_to_its_end_and_status_shows_the_lag(
     assert set(after) == {"dna_sequence", "molecule"}
     assert all(0 <= table["lag_seconds"] < 60 for table in after.values())
     assert all(table["rows"] == 1 for table in after.values())
+
+
+def test_a_poll_stops_paging_while_a_burst_has_the_sync_at_its_limit_and_resumes_after(
+    tenant: Tenant, db: psycopg.Connection[Any]
+) -> None:
+    registered = register(tenant, 250)
+    busy = dg.DagsterInstance.ephemeral()
+    for _ in range(SyncSettings().max_runs_in_flight):
+        busy.add_run(
+            dg.DagsterRun(
+                job_name="sync_job", run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTED
+            )
+        )
+
+    deferring = poll_metadata(poll(tenant, busy))
+
+    # One page of the burst (the sync's runs fetch the rest), and every other type in full.
+    assert deferring["listed_by_type"]["custom_entity"] == 100
+    assert deferring["types_deferred_to_next_poll"] == ["custom_entity"]
+    listed_to_the_end = dict(
+        db.execute("SELECT entity_type, polled_at FROM benchsync.poll_watermarks").fetchall()
+    )
+    assert listed_to_the_end.get("custom_entity") is None
+    assert listed_to_the_end["molecule"] is not None
+
+    resumed = poll_metadata(poll(tenant))
+
+    assert resumed["types_deferred_to_next_poll"] == []
+    stored = db.execute(
+        "SELECT count(*) FROM benchling_entity_snapshots WHERE entity_id = ANY(%s)", [registered]
+    ).fetchone()
+    assert stored == (250,)
+    assert db.execute(
+        "SELECT polled_at FROM benchsync.poll_watermarks WHERE entity_type = 'custom_entity'"
+    ).fetchone() != (None,)

@@ -10,7 +10,7 @@ import pandas as pd
 import psycopg
 
 from benchsync_dagster import mapping
-from benchsync_dagster.benchling.fetch import REGISTRY_TYPES, listed_since
+from benchsync_dagster.benchling.fetch import BULK_GET_LIMIT, REGISTRY_TYPES, listed_since
 from benchsync_dagster.benchling.pacing import RATE_WINDOW_SECONDS
 from benchsync_dagster.defs.reconciliation.assets import WATERMARK_OVERLAP
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
@@ -21,6 +21,7 @@ from benchsync_dagster.defs.sync.assets import (
     retried_when_benchling_fails,
     store_listed,
 )
+from benchsync_dagster.defs.sync.sensors import sync_runs_in_flight
 from benchsync_dagster.defs.typed.assets import log_typed_writes
 from benchsync_dagster.storage import app_configuration, poll_watermarks
 from benchsync_dagster.typed.write import Describe, TableWrite, merged
@@ -40,10 +41,13 @@ def registry_poll(
 ) -> dg.MaterializeResult[Any]:
     """Lists each type's entities changed since its watermark (minus a few minutes, for clock
     ties) and stores the newer ones: snapshots of every mirrored schema, and the rows of the
-    configured one in ``synced_benchling_data``. One page (≤ 100) in memory at a time."""
+    configured one in ``synced_benchling_data``. One page (≤ 100) in memory at a time. While a
+    burst has the webhook sync at its limit of runs in flight, a type's listing stops after its
+    first page and the next poll goes on from the watermark."""
     source = f"poll:{context.run.run_id}"
     mirrored = sync_settings.mirrored_schemas()
     listed: dict[str, int] = {}
+    deferred: list[str] = []
     written = 0
     typed: list[TableWrite] = []
     with postgres.session() as connection:
@@ -62,19 +66,36 @@ def registry_poll(
                 )
                 written += page_written
                 typed += page_typed
-            poll_watermarks.note_listed_to_the_end(connection, entity_type, began)
+                if len(documents) == BULK_GET_LIMIT and _sync_at_its_limit(context, sync_settings):
+                    deferred.append(entity_type)
+                    break
+            else:
+                poll_watermarks.note_listed_to_the_end(connection, entity_type, began)
+    if deferred:
+        context.log.info(
+            f"the webhook sync has {sync_settings.max_runs_in_flight} runs in flight: the poll"
+            f" leaves the rest of {', '.join(deferred)} to its next run, from the watermark"
+        )
     log_typed_writes(context, merged(typed))
     stats = benchling.call_stats
     budget = benchling.rate_limit * sync_settings.poll_interval_seconds / RATE_WINDOW_SECONDS
     return dg.MaterializeResult(
         metadata={
             "listed_by_type": dg.MetadataValue.json(listed),
+            "types_deferred_to_next_poll": dg.MetadataValue.json(deferred),
             "snapshots_written": written,
             "benchling_requests": stats.requests,
             # What one poll costs of the requests the rate limit allows between two polls.
             "share_of_rate_budget": round(stats.requests / budget, 4),
         }
     )
+
+
+def _sync_at_its_limit(context: dg.AssetExecutionContext, settings: SyncSettings) -> bool:
+    """Whether a burst of webhooks has the sync at its limit of runs in flight. Its runs fetch
+    the same entities the poll would list next, with the same rate limit: the poll stops paging
+    rather than double the burst's cost, and lists the rest once the burst is synced."""
+    return sync_runs_in_flight(context.instance) >= settings.max_runs_in_flight
 
 
 def _store(
