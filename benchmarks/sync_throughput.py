@@ -194,6 +194,37 @@ def print_runs(runs: list[SyncRun]) -> None:
         )
 
 
+@dataclass
+class Activity:
+    """What the stack did in a measurement: the API calls Benchling admitted and the runs."""
+
+    calls: list[float]  # seconds after the start, each admitted call
+    routes: Counter[str]
+    runs: list[SyncRun]
+
+    @classmethod
+    def of(cls, stack: Stack, started: float) -> Activity:
+        assert stack.emulator is not None
+        admitted = [
+            logged for logged in stack.emulator.stats.request_log() if logged.outcome == "admitted"
+        ]
+        return cls(
+            [logged.at - started for logged in admitted],
+            Counter(logged.route for logged in admitted),
+            sync_runs(stack),
+        )
+
+    def print(self, rate_limit: int, elapsed: float) -> None:
+        per_window = Counter(int(at // 10) for at in self.calls)
+        print(
+            f"  {len(self.calls)} API calls, busiest 30 s window {busiest_window(self.calls, 30)}"
+            f" (limit {rate_limit}); per 10 s: "
+            + " ".join(str(per_window[i]) for i in range(int(elapsed // 10) + 1))
+        )
+        print("  by route: " + ", ".join(f"{r} {n}" for r, n in self.routes.most_common()))
+        print_runs(self.runs)
+
+
 def measure_drain(
     entities: int, rate_limit: int, per_event: bool, time_limit: float, home: Path
 ) -> None:
@@ -205,6 +236,7 @@ def measure_drain(
         started = time.monotonic()
         entity_ids = stack.emulator.tenant.create_registered(entities)
         elapsed, counts = _drain(stack, entity_ids, started, time_limit)
+        activity = Activity.of(stack, started)
     shape = "one run per event" if per_event else "batched"
     rate = counts.synced / elapsed
     print(f"drain ({shape}): {entities} registrations at {BENCHLING_PACE_PER_SECOND}/s,")
@@ -217,6 +249,7 @@ def measure_drain(
     else:
         projected = entities / rate if rate else float("inf")
         print(f"  stopped at the time limit; at this rate all would take {projected:.0f} s")
+    activity.print(rate_limit, elapsed)
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -244,12 +277,7 @@ def measure_burst(
         elapsed, counts = _drain(stack, entity_ids, started, time_limit, note_delivery)
         log = stack.emulator.delivery.log()
         throttled = stack.emulator.stats.count("responses_429")
-        runs = sync_runs(stack)
-        admitted = [
-            logged for logged in stack.emulator.stats.request_log() if logged.outcome == "admitted"
-        ]
-        calls = [logged.at - started for logged in admitted]
-        routes = Counter(logged.route for logged in admitted)
+        activity = Activity.of(stack, started)
     posts = [post for record in log for post in record.post_seconds]
     failed = sum(record.failed for record in log)
     print(f"burst: {entities} registrations delivered in {seconds:.0f} s")
@@ -273,14 +301,7 @@ def measure_burst(
             actual = max(delivered_after, api_seconds)
             print(f"; {actual / elapsed:.2f} x from the last delivery's actual time", end="")
         print()
-    per_window = Counter(int(at // 10) for at in calls)
-    print(
-        f"  {len(calls)} API calls, busiest 30 s window {busiest_window(calls, 30)}"
-        f" (limit {rate_limit}); per 10 s: "
-        + " ".join(str(per_window[i]) for i in range(int(elapsed // 10) + 1))
-    )
-    print("  by route: " + ", ".join(f"{route} {n}" for route, n in routes.most_common()))
-    print_runs(runs)
+    activity.print(rate_limit, elapsed)
 
 
 def main() -> None:

@@ -30,7 +30,6 @@ from benchsync_dagster.defs.reconciliation.schedules import (
     reconciliation_schedule,
 )
 from benchsync_dagster.defs.resources import (
-    SYNC_RUN_TIMEOUT_SECONDS,
     BenchlingResource,
     PostgresResource,
     SyncSettings,
@@ -76,6 +75,26 @@ def env_or(variable: str, default: Default) -> Default:
     return dg.EnvVar(variable)  # type: ignore[return-value]  # an EnvVar is a str
 
 
+def field_default(resource: type[dg.ConfigurableResource[Any]], field: str) -> Any:
+    """The default a resource's field declares: its one home."""
+    return resource.model_fields[field].default
+
+
+# Each SyncSettings field and the variable that sets it; unset, a field keeps its own default.
+SYNC_SETTINGS_VARIABLES = {
+    "max_batch_size": "BENCHSYNC_MAX_BATCH_SIZE",
+    "max_runs_in_flight": "BENCHSYNC_MAX_RUNS_IN_FLIGHT",
+    "max_attempts": "BENCHSYNC_MAX_ATTEMPTS",
+    "max_pending_seconds": "BENCHSYNC_MAX_PENDING_SECONDS",
+    "run_timeout_seconds": "BENCHSYNC_RUN_TIMEOUT_SECONDS",
+    "stranded_after_seconds": "BENCHSYNC_STRANDED_AFTER_SECONDS",
+    "config_refresh_seconds": "BENCHSYNC_CONFIG_REFRESH_SECONDS",
+    "schemas": "BENCHSYNC_SCHEMAS",
+    "inbox_retention_days": "BENCHSYNC_INBOX_RETENTION_DAYS",
+    "poll_interval_seconds": POLL_INTERVAL_VARIABLE,
+}
+
+
 def resources_from_env() -> dict[str, dg.ConfigurableResource[Any]]:
     postgres = PostgresResource(database_url=dg.EnvVar(DATABASE_URL_VARIABLE))
     return {
@@ -87,22 +106,18 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource[Any]]:
             client_secret_file=env_or("CLIENT_SECRET_FILE", None),
             client_secret=env_or("CLIENT_SECRET", None),
             app_id=env_or("BENCHLING_APP_ID", None),
-            rate_limit=env_or("BENCHSYNC_BENCHLING_RATE_LIMIT", 60),
+            rate_limit=env_or(
+                "BENCHSYNC_BENCHLING_RATE_LIMIT", field_default(BenchlingResource, "rate_limit")
+            ),
         ),
         "sync_settings": SyncSettings(
-            max_batch_size=env_or("BENCHSYNC_MAX_BATCH_SIZE", 1000),
-            max_runs_in_flight=env_or("BENCHSYNC_MAX_RUNS_IN_FLIGHT", 2),
-            max_attempts=env_or("BENCHSYNC_MAX_ATTEMPTS", 3),
-            max_pending_seconds=env_or("BENCHSYNC_MAX_PENDING_SECONDS", 900),
-            run_timeout_seconds=env_or("BENCHSYNC_RUN_TIMEOUT_SECONDS", SYNC_RUN_TIMEOUT_SECONDS),
-            stranded_after_seconds=env_or("BENCHSYNC_STRANDED_AFTER_SECONDS", 600),
-            config_refresh_seconds=env_or("BENCHSYNC_CONFIG_REFRESH_SECONDS", 300),
-            schemas=env_or("BENCHSYNC_SCHEMAS", "all"),
-            inbox_retention_days=env_or("BENCHSYNC_INBOX_RETENTION_DAYS", 30),
-            poll_interval_seconds=env_or(POLL_INTERVAL_VARIABLE, DEFAULT_POLL_INTERVAL_SECONDS),
+            **{
+                field: env_or(variable, field_default(SyncSettings, field))
+                for field, variable in SYNC_SETTINGS_VARIABLES.items()
+            }
         ),
         "dagster_webserver": DagsterWebserver(
-            url=env_or(WEBSERVER_URL_VARIABLE, DagsterWebserver.model_fields["url"].default)
+            url=env_or(WEBSERVER_URL_VARIABLE, field_default(DagsterWebserver, "url"))
         ),
     }
 

@@ -32,7 +32,7 @@ from benchsync_dagster.storage.benchling_budget import PostgresBudget
 from benchsync_dagster.storage.benchling_outage import OutageRecorder
 from benchsync_dagster.typed.catalog import SchemaDefinition
 
-# A batch of 1,000 takes seconds, or minutes under a tight rate limit; a run orphaned by a
+# A batch of 2,000 takes seconds, or minutes under a tight rate limit; a run orphaned by a
 # crash, forever.
 SYNC_RUN_TIMEOUT_SECONDS = 600
 
@@ -72,7 +72,7 @@ class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
     """How the sensor batches and retries, and what the checks hold the sync to."""
 
     max_batch_size: int = Field(
-        default=1000,
+        default=2000,
         description="events per run; whole hundreds fill bulk-get calls (BENCHSYNC_MAX_BATCH_SIZE)",
     )
     max_runs_in_flight: int = Field(

@@ -109,6 +109,16 @@ def oldest_pending_seconds(connection: Connection) -> float | None:
     return row[0] if row else None
 
 
+def pending_at_least(connection: Connection, count: int) -> bool:
+    """Whether ``count`` or more events are pending; reads at most that many (the partial index)."""
+    row = connection.execute(
+        "SELECT count(*) >= %(count)s FROM (SELECT FROM benchsync.inbox"
+        " WHERE state = 'pending' LIMIT %(count)s) AS pending",
+        {"count": count},
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def dead_since(
     connection: Connection, since: datetime, limit: int
 ) -> tuple[int, list[tuple[str, str | None, str | None]]]:

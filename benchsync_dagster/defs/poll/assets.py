@@ -21,10 +21,10 @@ from benchsync_dagster.defs.sync.assets import (
     retried_when_benchling_fails,
     store_listed,
 )
-from benchsync_dagster.defs.sync.sensors import sync_runs_in_flight
 from benchsync_dagster.defs.typed.assets import log_typed_writes
 from benchsync_dagster.storage import app_configuration, poll_watermarks
 from benchsync_dagster.typed.write import Describe, TableWrite, merged
+from webhook_sensor_bridge import inbox
 
 
 @dg.asset(
@@ -42,8 +42,8 @@ def registry_poll(
     """Lists each type's entities changed since its watermark (minus a few minutes, for clock
     ties) and stores the newer ones: snapshots of every mirrored schema, and the rows of the
     configured one in ``synced_benchling_data``. One page (≤ 100) in memory at a time. While a
-    burst has the webhook sync at its limit of runs in flight, a type's listing stops after its
-    first page and the next poll goes on from the watermark."""
+    burst of webhook events waits in the inbox, a type's listing stops after a full page and the
+    next poll goes on from the watermark."""
     source = f"poll:{context.run.run_id}"
     mirrored = sync_settings.mirrored_schemas()
     listed: dict[str, int] = {}
@@ -66,15 +66,15 @@ def registry_poll(
                 )
                 written += page_written
                 typed += page_typed
-                if len(documents) == BULK_GET_LIMIT and _sync_at_its_limit(context, sync_settings):
+                if len(documents) == BULK_GET_LIMIT and _burst_waiting(connection):
                     deferred.append(entity_type)
                     break
             else:
                 poll_watermarks.note_listed_to_the_end(connection, entity_type, began)
     if deferred:
         context.log.info(
-            f"the webhook sync has {sync_settings.max_runs_in_flight} runs in flight: the poll"
-            f" leaves the rest of {', '.join(deferred)} to its next run, from the watermark"
+            f"a burst of webhook events waits in the inbox: the poll leaves the rest of"
+            f" {', '.join(deferred)} to its next run, from the watermark"
         )
     log_typed_writes(context, merged(typed))
     stats = benchling.call_stats
@@ -91,11 +91,11 @@ def registry_poll(
     )
 
 
-def _sync_at_its_limit(context: dg.AssetExecutionContext, settings: SyncSettings) -> bool:
-    """Whether a burst of webhooks has the sync at its limit of runs in flight. Its runs fetch
-    the same entities the poll would list next, with the same rate limit: the poll stops paging
-    rather than double the burst's cost, and lists the rest once the burst is synced."""
-    return sync_runs_in_flight(context.instance) >= settings.max_runs_in_flight
+def _burst_waiting(connection: psycopg.Connection[Any]) -> bool:
+    """Whether a page's worth of webhook events waits in the inbox: a burst, whose entities the
+    sync's runs are fetching under the same rate limit. The poll stops paging rather than list
+    them too (doubling the burst's cost), and lists the rest once they are synced."""
+    return inbox.pending_at_least(connection, BULK_GET_LIMIT)
 
 
 def _store(

@@ -101,7 +101,7 @@ def cursor_at(position: inbox.ReadPosition) -> str:
 STRANDED_SWEEP_LIMIT = 10_000
 
 
-def sync_runs_in_flight(instance: dg.DagsterInstance) -> int:
+def _runs_in_flight(instance: dg.DagsterInstance) -> int:
     filters = dg.RunsFilter(job_name=sync_job.name, statuses=IN_FLIGHT_STATUSES)
     return int(instance.get_runs_count(filters))
 
@@ -260,7 +260,7 @@ def inbox_sensor(
         requests.append(rebuild)
     # While Benchling is down, one run at a time probes it (its steps wait the outage out).
     max_in_flight = 1 if outage else settings.max_runs_in_flight
-    free_slots = max_in_flight - sync_runs_in_flight(context.instance)
+    free_slots = max_in_flight - _runs_in_flight(context.instance)
     if free_slots <= 0:
         gate = f"{max_in_flight} sync runs in flight; events wait"
         if outage:
