@@ -127,9 +127,25 @@ def wait_until_settled(
         if time.monotonic() > deadline:
             raise AssertionError(
                 f"after {timeout:.0f} s: {stored} of {len(set(entity_ids))} entities stored,"
-                f" {pending} events pending"
+                f" {pending} events pending, the oldest:\n"
+                + _pending_events(connection, entity_ids)
             )
         time.sleep(1)
+
+
+def _pending_events(connection: psycopg.Connection[Any], entity_ids: Sequence[str]) -> str:
+    """The first pending events of ``entity_ids``, with what the inbox knows of them: enough to
+    tell a batch no run took from one whose run failed."""
+    rows = connection.execute(
+        "SELECT webhook_id, txid, seq, received_at, attempts, reason FROM benchsync.inbox"
+        " WHERE resource_id = ANY(%s) AND state = 'pending' ORDER BY txid, seq LIMIT 10",
+        [list(entity_ids)],
+    ).fetchall()
+    return "\n".join(
+        f"  {webhook_id} at {txid}:{seq}, received {received_at:%H:%M:%S.%f},"
+        f" {attempts} attempts, {reason or 'no error'}"
+        for webhook_id, txid, seq, received_at, attempts, reason in rows
+    )
 
 
 def assert_mirrored(
