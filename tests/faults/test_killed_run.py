@@ -1,7 +1,7 @@
 """A sync run's process killed with SIGKILL mid-batch, through the real daemon: the run is
-reported failed, the daemon retries it (dagster.yaml's run_retries) and the retry completes, the
-pool slot the killed step held is given back (a `finally` SIGKILL skips would), and every
-entity ends mirrored."""
+reported failed, ``retry_failed_batches`` requests its batch's next attempt (not the daemon's
+run retries: sync runs opt out of them) and that run completes, the pool slot the killed step
+held is given back (a `finally` SIGKILL skips would), and every entity ends mirrored."""
 
 from __future__ import annotations
 
@@ -25,7 +25,18 @@ SLOTS_QUERY = """
 query { instance { concurrencyLimit(concurrencyKey: "benchling_api") {
   claimedSlots { runId stepKey } } } }
 """
-RETRIES_QUERY = """
+BATCH_QUERY = """
+query Batch($runId: ID!) { runOrError(runId: $runId) { ... on Run { tags { key value } } } }
+"""
+ATTEMPT_QUERY = """
+query Attempt($batch: String!, $attempt: String!) {
+  runsOrError(filter: {tags: [{key: "benchsync/batch", value: $batch},
+                              {key: "benchsync/attempt", value: $attempt}]}) {
+    ... on Runs { results { runId } }
+  }
+}
+"""
+DAEMON_RETRIES_QUERY = """
 query Retries($parent: String!) {
   runsOrError(filter: {tags: [{key: "dagster/parent_run_id", value: $parent}]}) {
     ... on Runs { results { runId } }
@@ -52,15 +63,19 @@ def slots_held_by(stack: Stack, run_id: str) -> int:
     return sum(slot["runId"] == run_id for slot in claimed)
 
 
-def retry_of(stack: Stack, run_id: str, timeout: float = 60) -> str:
-    """The run the daemon launched to retry ``run_id``."""
+def next_attempt_of(stack: Stack, run_id: str, timeout: float = 60) -> str:
+    """The run ``retry_failed_batches`` requested for the failed run's batch: its second
+    attempt."""
+    tags = stack.graphql(BATCH_QUERY, {"runId": run_id})["runOrError"]["tags"]
+    batch = next(tag["value"] for tag in tags if tag["key"] == "benchsync/batch")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        answer = stack.graphql(RETRIES_QUERY, {"parent": run_id})["runsOrError"]["results"]
+        variables = {"batch": batch, "attempt": "2"}
+        answer = stack.graphql(ATTEMPT_QUERY, variables)["runsOrError"]["results"]
         if answer:
             return str(answer[0]["runId"])
         time.sleep(0.5)
-    raise AssertionError(f"the daemon did not retry run {run_id} within {timeout} s")
+    raise AssertionError(f"no second attempt of batch {batch} within {timeout} s")
 
 
 @pytest.mark.timeout(420)
@@ -86,10 +101,12 @@ def test_a_killed_run_is_retried_and_its_pool_slot_freed(
     print(f"\nthe killed run was reported {status} {detected_after:.1f} s after the kill")
     assert status == "FAILURE"
 
-    retry_status, _ = wait_for_run_end(stack, retry_of(stack, run_id), timeout=180)
+    retry_status, _ = wait_for_run_end(stack, next_attempt_of(stack, run_id), timeout=180)
     retried_after = time.monotonic() - killed_at
-    print(f"the daemon's retry ended {retry_status} {retried_after:.0f} s after the kill")
+    print(f"its batch's second attempt ended {retry_status} {retried_after:.0f} s after the kill")
     assert retry_status == "SUCCESS"
+    daemon_retries = stack.graphql(DAEMON_RETRIES_QUERY, {"parent": run_id})["runsOrError"]
+    assert daemon_retries["results"] == [], "the daemon retried a sync run too"
 
     while slots_held_by(stack, run_id):
         assert time.monotonic() - killed_at < SLOTS_FREED_WITHIN_SECONDS, "slot still held"

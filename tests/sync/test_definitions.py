@@ -36,6 +36,11 @@ def test_the_sensors_and_the_schedules_run_by_default() -> None:
         assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
 
 
+def test_sync_runs_are_retried_by_the_sensor_alone() -> None:
+    """The daemon's run retries (dagster.yaml) skip sync runs: one owner for a failed batch."""
+    assert defs().resolve_job_def("sync_job").tags["dagster/max_retries"] == "0"
+
+
 def test_dagster_validates_the_code_location_as_workspace_yaml_names_it(tmp_path: Path) -> None:
     dagster = Path(sys.executable).parent / "dagster"
     workspace = Path(__file__).resolve().parents[2] / "workspace.yaml"

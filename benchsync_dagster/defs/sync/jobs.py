@@ -13,6 +13,8 @@ from webhook_sensor_bridge import inbox
 # Dagster's run monitoring reads a run's time limit from this tag.
 REBUILD_TIMEOUT_SECONDS = 3600
 MAX_RUNTIME_TAG = "dagster/max_runtime"
+# The daemon's run retries (dagster.yaml's run_retries) read a run's own limit from this tag.
+MAX_RETRIES_TAG = "dagster/max_retries"
 
 # Two steps are cheaper in one process than one process each (a step costs ~1.2 s of its own
 # under the multiprocess executor; docs/architecture.md).
@@ -22,8 +24,11 @@ sync_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     description="Sync one batch of recorded webhook events (requested by inbox_sensor).",
     # Run monitoring (dagster.yaml) cancels a run still going after this; the sensors tag the
-    # runs they request with SyncSettings.run_timeout_seconds instead.
-    tags={MAX_RUNTIME_TAG: str(SYNC_RUN_TIMEOUT_SECONDS)},
+    # runs they request with SyncSettings.run_timeout_seconds instead. Not retried by the daemon:
+    # retry_failed_batches retries every failed batch, counting attempts. Two owners left a gap:
+    # the sensor deferred to the daemon, whose retry can fail (the code server busy or
+    # reloading), and nobody retried the batch.
+    tags={MAX_RUNTIME_TAG: str(SYNC_RUN_TIMEOUT_SECONDS), MAX_RETRIES_TAG: "0"},
 )
 
 app_configuration_job = dg.define_asset_job(

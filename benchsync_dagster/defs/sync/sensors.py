@@ -36,9 +36,6 @@ MAX_RUNS_PER_TICK = 20
 BURST_QUIET_AFTER = timedelta(seconds=2)
 ATTEMPT_TAG = "benchsync/attempt"
 BATCH_TAG = "benchsync/batch"
-# Set by the daemon on a failed run it will retry (dagster.yaml's run_retries); Dagster exports
-# no public constant for it.
-WILL_RETRY_TAG = "dagster/will_retry"
 IN_FLIGHT_STATUSES = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -341,13 +338,14 @@ RUN_STATUS_SENSOR_INTERVAL_SECONDS = EVERY_DAEMON_LOOP_SECONDS
 def retry_failed_batches(
     context: dg.RunFailureSensorContext, postgres: PostgresResource, sync_settings: SyncSettings
 ) -> dg.RunRequest | dg.SensorResult | None:
-    """Requests a failed batch again under a new run key, or dead-letters it after the last try."""
-    run = context.dagster_run
-    if run.tags.get(WILL_RETRY_TAG) == "true":
-        context.log.info(f"run {run.run_id} will be retried by the Dagster daemon")
-        return None
+    """Requests a failed batch again under a new run key, or dead-letters it after the last try:
+    whatever failed it (a step's error, a run process that died, run monitoring's timeouts)."""
     return _next_attempt(
-        context, run, _failure_reason(context), postgres, sync_settings.max_attempts
+        context,
+        context.dagster_run,
+        _failure_reason(context),
+        postgres,
+        sync_settings.max_attempts,
     )
 
 
@@ -446,8 +444,8 @@ def settle_cancelled_batches(
     --batch <run key>`` requeues them.
 
     A run that run monitoring cancelled for running past its ``dagster/max_runtime`` (hung, or
-    orphaned by a crash) is left alone: run monitoring also reports it FAILURE, and the daemon's
-    run retries and ``retry_failed_batches`` take it from there.
+    orphaned by a crash) is left alone: run monitoring also reports it FAILURE, and
+    ``retry_failed_batches`` takes it from there.
     """
     run = context.dagster_run
     cancelling = context.instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_CANCELING)
