@@ -51,14 +51,22 @@ def passfile_line(password: str) -> str:
 
 
 def write_passfile(environ: MutableMapping[str, str], directory: str | None = None) -> None:
-    """Point ``PGPASSFILE`` at a new passfile (mode 0600, as libpq requires) with the password."""
+    """Point ``PGPASSFILE`` at the user's passfile (mode 0600, as libpq requires), written anew
+    with the password.
+
+    One file per user, replaced whole: a healthcheck that runs its command through this
+    entrypoint every 30 s rewrites it instead of leaving a file behind each time.
+    """
     password_file = environ.get(PASSWORD_FILE_VARIABLE, "").strip()
     if not password_file:
         return
     line = passfile_line(read_password(password_file))
-    descriptor, path = tempfile.mkstemp(prefix="benchsync-", suffix=".pgpass", dir=directory)
+    directory = directory or tempfile.gettempdir()
+    descriptor, written = tempfile.mkstemp(prefix="benchsync-", suffix=".tmp", dir=directory)
     with os.fdopen(descriptor, "w") as passfile:
         passfile.write(line)
+    path = os.path.join(directory, f"benchsync-{os.getuid()}.pgpass")
+    os.replace(written, path)  # atomic: a process reading it meanwhile sees one whole file
     environ["PGPASSFILE"] = path
 
 

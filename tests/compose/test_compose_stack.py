@@ -186,14 +186,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stack.compose("up", "--detach", *SERVICES)
         wait_for(
             "every service healthy",
-            lambda: (
-                all(
-                    stack.container_health().get(service) == "healthy"
-                    for service in SERVICES
-                    if service != "dagster-daemon"
-                )
-                and stack.container_health().get("dagster-daemon") == "running"
-            ),
+            lambda: all(stack.container_health().get(service) == "healthy" for service in SERVICES),
             stack,
             HEALTHY_TIMEOUT_SECONDS,
         )
@@ -256,8 +249,11 @@ def test_restarting_the_bridge_and_the_daemon_loses_nothing(stack: Stack) -> Non
     # Registered while the two start again: the emulator redelivers what the bridge missed.
     during = register(5)
     wait_for(
-        "the bridge healthy again",
-        lambda: stack.container_health().get("bridge") == "healthy",
+        "the bridge and the daemon healthy again",
+        lambda: all(
+            stack.container_health().get(service) == "healthy"
+            for service in ("bridge", "dagster-daemon")
+        ),
         stack,
         HEALTHY_TIMEOUT_SECONDS,
     )

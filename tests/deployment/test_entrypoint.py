@@ -56,6 +56,16 @@ def test_the_passfile_is_private_and_holds_no_newline_of_the_secret(
     assert stat.S_IMODE(passfile.stat().st_mode) == 0o600
 
 
+def test_every_run_rewrites_one_passfile(entrypoint: ModuleType, tmp_path: Path) -> None:
+    """The daemon's healthcheck runs through the entrypoint every 30 s: no file per run."""
+    paths = {_passfile_for(entrypoint, f"secret{run}", tmp_path)["PGPASSFILE"] for run in range(3)}
+    (path,) = paths
+    assert Path(path).read_text() == "*:*:*:*:secret2\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["database_password", Path(path).name]
+    )
+
+
 def test_without_a_password_file_nothing_changes(entrypoint: ModuleType) -> None:
     environ = {"BENCHSYNC_DATABASE_URL": "postgresql://postgres@postgres:5432/benchling"}
     entrypoint.write_passfile(environ)
