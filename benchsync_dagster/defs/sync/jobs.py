@@ -25,9 +25,7 @@ sync_job = dg.define_asset_job(
     description="Sync one batch of recorded webhook events (requested by inbox_sensor).",
     # Run monitoring (dagster.yaml) cancels a run still going after this; the sensors tag the
     # runs they request with SyncSettings.run_timeout_seconds instead. Not retried by the daemon:
-    # retry_failed_batches retries every failed batch, counting attempts. Two owners left a gap:
-    # the sensor deferred to the daemon, whose retry can fail (the code server busy or
-    # reloading), and nobody retried the batch.
+    # retry_failed_batches is a batch's only retrier, so no failure falls between two.
     tags={MAX_RUNTIME_TAG: str(SYNC_RUN_TIMEOUT_SECONDS), MAX_RETRIES_TAG: "0"},
 )
 
