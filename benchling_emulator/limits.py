@@ -82,17 +82,36 @@ class SlidingWindowLimiter:
 
 class FaultInjector:
     """Answers a ``fail_rate`` fraction of API calls with one of ``statuses`` (429 or 503 by
-    default), drawn from a seeded random; and every call that names an entity of
-    ``entity_statuses`` with that entity's status (one bad entity in a batch)."""
+    default), and every call that names an entity of ``entity_statuses`` with that entity's
+    status (one bad entity in a batch).
+
+    The rate holds exactly over every ten calls, at seeded random places among them, and the
+    statuses take turns: a test that counts faults after a few dozen calls is not a lottery, and
+    faults still come back to back."""
+
+    CALLS_PER_DEAL = 10
 
     def __init__(
         self, fail_rate: float, rng: random.Random, statuses: tuple[int, ...] = (429, 503)
     ) -> None:
-        self.fail_rate = fail_rate
         self.statuses = statuses
         self.entity_statuses: dict[str, int] = {}
         self._rng = rng
         self._lock = threading.Lock()
+        self.fail_rate = fail_rate
+
+    @property
+    def fail_rate(self) -> float:
+        return self._fail_rate
+
+    @fail_rate.setter
+    def fail_rate(self, fail_rate: float) -> None:
+        # A new rate starts a new deal, so no fault dealt under the old one is still to come.
+        with self._lock:
+            self._fail_rate = fail_rate
+            self._dealt: list[bool] = []
+            self._carried = 0.0
+            self._turn = 0
 
     def for_entities(self, entity_ids: list[str]) -> tuple[int, str] | None:
         """The status to fail a call naming ``entity_ids`` with, and the id it is for."""
@@ -105,9 +124,22 @@ class FaultInjector:
     def draw(self) -> int | None:
         """The status to fail this call with, or None to let it through."""
         with self._lock:
-            if self._rng.random() >= self.fail_rate:
+            if not self._dealt:
+                self._dealt = self._deal()
+            if not self._dealt.pop():
                 return None
-            return self._rng.choice(self.statuses)
+            status = self.statuses[self._turn % len(self.statuses)]
+            self._turn += 1
+            return status
+
+    def _deal(self) -> list[bool]:
+        """Which of the next ten calls fail; a fraction of a fault carries over to the next ten."""
+        self._carried += self._fail_rate * self.CALLS_PER_DEAL
+        failures = max(0, min(self.CALLS_PER_DEAL, int(self._carried)))
+        self._carried -= failures
+        dealt = [True] * failures + [False] * (self.CALLS_PER_DEAL - failures)
+        self._rng.shuffle(dealt)
+        return dealt
 
     @staticmethod
     def contention_headers(limit: int) -> dict[str, str]:

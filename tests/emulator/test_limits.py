@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import httpx
 
-from benchling_emulator.limits import SlidingWindowLimiter
+from benchling_emulator.limits import FaultInjector, SlidingWindowLimiter
 from benchling_emulator.server import EmulatorServer
 from benchling_emulator.stats import busiest_window
 from tests.support.emulator import MakeEmulator, benchling_client
@@ -116,6 +118,23 @@ def test_the_busiest_window_counts_what_one_window_of_the_limit_had_to_hold() ->
     assert busiest_window([], 30.0) == 0
     assert busiest_window([0.0, 10.0, 29.9, 30.0, 59.0], 30.0) == 3  # 0 s leaves at 30 s
     assert busiest_window([40.0, 0.0, 45.0, 1.0, 50.0], 30.0) == 3  # in any order
+
+
+def test_faults_come_at_exactly_their_rate_with_the_statuses_in_turn() -> None:
+    faults = FaultInjector(0.2, random.Random())
+    drawn = [faults.draw() for _ in range(30)]
+    assert [status for status in drawn if status] == [429, 503] * 3
+    assert all(sum(status is not None for status in drawn[i : i + 10]) == 2 for i in (0, 10, 20))
+
+    faults.fail_rate = 0.25  # a fraction of a fault per ten carries over
+    assert sum(faults.draw() is not None for _ in range(40)) == 10
+
+
+def test_a_new_rate_drops_the_faults_dealt_under_the_old_one() -> None:
+    faults = FaultInjector(1.0, random.Random())
+    assert faults.draw() == 429
+    faults.fail_rate = 0.0
+    assert all(faults.draw() is None for _ in range(20))
 
 
 def test_the_sdk_rides_out_a_429_burst(make_emulator: MakeEmulator) -> None:
