@@ -30,6 +30,7 @@ from benchsync_dagster.defs.reconciliation.schedules import (
     reconciliation_schedule,
 )
 from benchsync_dagster.defs.resources import (
+    SYNC_RUN_TIMEOUT_SECONDS,
     BenchlingResource,
     PostgresResource,
     SyncSettings,
@@ -122,12 +123,13 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource[Any]]:
     }
 
 
-def poll_interval_from_env() -> int:
-    """The poll sensor's interval, read when the code location loads (a sensor's interval is
-    part of its definition); a value that is not a positive integer keeps the default, and
-    ``SyncSettings`` then refuses it by name at the first run."""
-    value = (dg.EnvVar(POLL_INTERVAL_VARIABLE).get_value() or "").strip()
-    return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_POLL_INTERVAL_SECONDS
+def positive_int_at_load(field: str) -> int:
+    """A SyncSettings field the poll sensor's definition needs (its interval, its runs' time
+    limit), read from its variable when the code location loads; a value that is not a positive
+    integer keeps the default, and ``SyncSettings`` then refuses it by name at the first run."""
+    default: int = field_default(SyncSettings, field)
+    value = (dg.EnvVar(SYNC_SETTINGS_VARIABLES[field]).get_value() or "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else default
 
 
 def catalogued_tables() -> list[TypedTable]:
@@ -149,6 +151,7 @@ def build_definitions(
     reconcile_cron: str | None = None,
     poll_interval_seconds: int = DEFAULT_POLL_INTERVAL_SECONDS,
     tables: Sequence[TypedTable] = (),
+    run_timeout_seconds: int = SYNC_RUN_TIMEOUT_SECONDS,
 ) -> dg.Definitions:
     """Everything benchsync defines, run with ``resources`` (tests pass their own), with an
     asset per typed table in ``tables``."""
@@ -181,7 +184,7 @@ def build_definitions(
             retry_failed_batches,
             settle_cancelled_batches,
             sync_health_sensor,
-            poll_sensor(poll_interval_seconds),
+            poll_sensor(poll_interval_seconds, run_timeout_seconds),
             typed_tables_sensor(catalog_fingerprint(tables)),
         ],
         schedules=[reconciliation_schedule(reconcile_cron), inbox_retention_schedule],
@@ -194,6 +197,7 @@ def defs() -> dg.Definitions:
     return build_definitions(
         resources_from_env(),
         dg.EnvVar(RECONCILE_CRON_VARIABLE).get_value(),
-        poll_interval_from_env(),
+        positive_int_at_load("poll_interval_seconds"),
         catalogued_tables(),
+        positive_int_at_load("run_timeout_seconds"),
     )

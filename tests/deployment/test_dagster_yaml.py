@@ -13,6 +13,7 @@ def test_dagster_yaml_passes_the_instance_schema() -> None:
     config, _ = dagster_instance_config(str(REPO))
 
     assert config["run_monitoring"]["enabled"]
+    assert config["run_monitoring"]["max_runtime_seconds"] > 0  # runs without their own limit
     assert config["sensors"]["use_threads"]
     assert config["run_coordinator"]["config"]["dequeue_interval_seconds"] == 1
 

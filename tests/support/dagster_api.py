@@ -31,6 +31,11 @@ mutation Launch($params: ExecutionParams!) {
   }
 }
 """
+RUNS_IN_FLIGHT_QUERY = """
+query InFlight($before: Float) { runsOrError(filter: {
+  statuses: [QUEUED, NOT_STARTED, STARTING, STARTED, CANCELING], createdBefore: $before}) {
+  ... on Runs { results { runId pipelineName status } } } }
+"""
 RUN_STATUS_QUERY = """
 query Status($runId: ID!) { runOrError(runId: $runId) { ... on Run { status } } }
 """
@@ -57,6 +62,16 @@ def started_sync_run(
                 return str(run["runId"])
         time.sleep(0.5)
     raise AssertionError(f"no sync run of these entities started within {timeout} s")
+
+
+def wait_until_no_run_in_flight(stack: Stack, created_before: float, timeout: float) -> None:
+    """Until every run of any job created before ``created_before`` (a Unix time) has ended."""
+    deadline = time.monotonic() + timeout
+    while runs := stack.graphql(RUNS_IN_FLIGHT_QUERY, {"before": created_before})["runsOrError"][
+        "results"
+    ]:
+        assert time.monotonic() < deadline, f"still in flight after {timeout} s: {runs}"
+        time.sleep(1)
 
 
 def wait_for_run_end(stack: Stack, run_id: str, timeout: float) -> tuple[str, float]:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from benchsync_dagster.definitions import defs
 
@@ -39,6 +40,25 @@ def test_the_sensors_and_the_schedules_run_by_default() -> None:
 def test_sync_runs_are_retried_by_the_sensor_alone() -> None:
     """The daemon's run retries (dagster.yaml) skip sync runs: one owner for a failed batch."""
     assert defs().resolve_job_def("sync_job").tags["dagster/max_retries"] == "0"
+
+
+def test_every_job_has_a_time_limit() -> None:
+    """The default run launcher cannot see a dead run process: only run monitoring's time limit
+    ends a run that a crash left STARTED (holding its pool slot, or blocking the next poll).
+    The implicit asset job (the UI's Materialize) has dagster.yaml's max_runtime_seconds."""
+    for job in defs().resolve_all_job_defs():
+        if not job.name.startswith("__"):
+            assert int(job.tags["dagster/max_runtime"]) > 0, job.name
+
+
+def test_the_polls_the_sensor_requests_have_the_configured_time_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BENCHSYNC_RUN_TIMEOUT_SECONDS", "75")
+    poll = defs().resolve_sensor_def("poll_sensor")
+    with dg.instance_for_test() as instance:
+        result = poll.evaluate_tick(dg.build_sensor_context(instance=instance))
+    assert [request.tags["dagster/max_runtime"] for request in result.run_requests or []] == ["75"]
 
 
 def test_dagster_validates_the_code_location_as_workspace_yaml_names_it(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from benchsync_dagster.defs.poll.assets import registry_poll
+from benchsync_dagster.defs.resources import SYNC_RUN_TIMEOUT_SECONDS
+from benchsync_dagster.defs.sync.jobs import MAX_RUNTIME_TAG
 from benchsync_dagster.defs.sync.sensors import IN_FLIGHT_STATUSES
 
 POLL_INTERVAL_VARIABLE = "BENCHSYNC_POLL_INTERVAL_SECONDS"
@@ -15,12 +17,20 @@ poll_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(registry_poll),
     executor_def=dg.in_process_executor,
     description="List every entity type changed since the last poll, archived included.",
+    # A poll launched by hand gets the default limit; poll_sensor's carry the configured one.
+    tags={MAX_RUNTIME_TAG: str(SYNC_RUN_TIMEOUT_SECONDS)},
 )
 
 
-def poll_sensor(interval_seconds: int) -> dg.SensorDefinition:
+def poll_sensor(
+    interval_seconds: int, timeout_seconds: int = SYNC_RUN_TIMEOUT_SECONDS
+) -> dg.SensorDefinition:
     """Requests one poll per ``interval_seconds`` (its run key names the interval), none while
-    one is still queued or running. The tick only reads Dagster's runs."""
+    one is still queued or running. The tick only reads Dagster's runs.
+
+    Each poll is cancelled by run monitoring past ``timeout_seconds``: a poll orphaned by a
+    crash would otherwise stay STARTED and hold back every later one. A cancelled poll loses
+    nothing, the next goes on from the watermark its pages moved."""
 
     @dg.sensor(
         name="poll_sensor",
@@ -33,6 +43,6 @@ def poll_sensor(interval_seconds: int) -> dg.SensorDefinition:
         if context.instance.get_runs_count(running):
             return dg.SkipReason("the last poll is still running")
         period = int(datetime.now(UTC).timestamp() // interval_seconds)
-        return dg.RunRequest(run_key=f"poll-{period}")
+        return dg.RunRequest(run_key=f"poll-{period}", tags={MAX_RUNTIME_TAG: str(timeout_seconds)})
 
     return poll

@@ -7,10 +7,14 @@ import dagster as dg
 
 from benchsync.settings import ConfigurationError
 from benchsync_dagster.defs.reconciliation.assets import registry_reconciliation
+from benchsync_dagster.defs.sync.jobs import MAX_RUNTIME_TAG
 
 RECONCILE_CRON_VARIABLE = "BENCHSYNC_RECONCILE_CRON"
 DEFAULT_RECONCILE_CRON = "0 2 * * *"
 FULL_RECONCILIATION = {"ops": {"registry_reconciliation": {"config": {"full": True}}}}
+# Listing a million entities at 60 requests per 30 s takes about 1.4 h; past this limit run
+# monitoring cancels the run, which ends one orphaned by a crash and frees its pool slot.
+RECONCILIATION_TIMEOUT_SECONDS = 6 * 3600
 
 reconciliation_job = dg.define_asset_job(
     "reconciliation_job",
@@ -19,6 +23,7 @@ reconciliation_job = dg.define_asset_job(
     description="List every entity type and repair what the webhooks and polls missed. Config:"
     " full=true (the schedule's) lists everything, archived included, and marks archived what"
     " Benchling no longer returns; full=false lists each type's changes since its watermark.",
+    tags={MAX_RUNTIME_TAG: str(RECONCILIATION_TIMEOUT_SECONDS)},
 )
 
 

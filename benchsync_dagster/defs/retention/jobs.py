@@ -5,11 +5,13 @@ own sensor and schedule ticks are purged by the daemon, as dagster.yaml's ``rete
 import dagster as dg
 
 from benchsync_dagster.defs.resources import PostgresResource, SyncSettings
+from benchsync_dagster.defs.sync.jobs import MAX_RUNTIME_TAG
 from webhook_sensor_bridge import inbox
 
 # Rows per DELETE, each its own transaction: no long lock while the bridge inserts.
 DELETE_BATCH_ROWS = 10_000
 RETENTION_CRON = "30 3 * * *"
+RETENTION_TIMEOUT_SECONDS = 3600
 
 
 @dg.op
@@ -35,6 +37,7 @@ def delete_finished_inbox_rows(
     description="Delete synced and ignored inbox rows older than BENCHSYNC_INBOX_RETENTION_DAYS"
     " (default 30); pending and dead rows are kept.",
     executor_def=dg.in_process_executor,
+    tags={MAX_RUNTIME_TAG: str(RETENTION_TIMEOUT_SECONDS)},
 )
 def inbox_retention_job() -> None:
     delete_finished_inbox_rows()

@@ -10,7 +10,9 @@ from benchsync_dagster.defs.sync.assets import (
 )
 from webhook_sensor_bridge import inbox
 
-# Dagster's run monitoring reads a run's time limit from this tag.
+# Dagster's run monitoring reads a run's time limit from this tag. Every job has one: the
+# default run launcher cannot see a dead run process, so only the limit ends a run a crash
+# orphaned (STARTED for good, holding its pool slot).
 REBUILD_TIMEOUT_SECONDS = 3600
 MAX_RUNTIME_TAG = "dagster/max_runtime"
 # The daemon's run retries (dagster.yaml's run_retries) read a run's own limit from this tag.
@@ -66,6 +68,9 @@ def requeue_events(
     context.log.warning(f"requeued {requeued} events: {config.reason}")
 
 
-@dg.job(description="Make inbox events pending again (requested by inbox_sensor's sweeps).")
+@dg.job(
+    description="Make inbox events pending again (requested by inbox_sensor's sweeps).",
+    tags={MAX_RUNTIME_TAG: str(SYNC_RUN_TIMEOUT_SECONDS)},
+)
 def requeue_job() -> None:
     requeue_events()
