@@ -85,11 +85,13 @@ class FaultInjector:
     default), and every call that names an entity of ``entity_statuses`` with that entity's
     status (one bad entity in a batch).
 
-    The rate holds exactly over every ten calls, at seeded random places among them, and the
-    statuses take turns: a test that counts faults after a few dozen calls is not a lottery, and
-    faults still come back to back."""
+    The rate holds over every ten calls (a fraction of a fault carries over to the next ten),
+    at seeded random places among them, and the statuses take turns: a test that counts faults
+    after a few dozen calls is not a lottery, and faults still come back to back."""
 
     CALLS_PER_DEAL = 10
+    # Faults are counted in thousandths, whole numbers: a float carry drifts (0.03 gave 2 in 100).
+    SHARES_PER_FAULT = 1000
 
     def __init__(
         self, fail_rate: float, rng: random.Random, statuses: tuple[int, ...] = (429, 503)
@@ -106,11 +108,14 @@ class FaultInjector:
 
     @fail_rate.setter
     def fail_rate(self, fail_rate: float) -> None:
+        if not 0.0 <= fail_rate <= 1.0:  # NaN included
+            raise ValueError(f"fail_rate must be from 0 to 1, not {fail_rate}")
         # A new rate starts a new deal, so no fault dealt under the old one is still to come.
         with self._lock:
             self._fail_rate = fail_rate
+            self._shares_per_deal = round(fail_rate * self.CALLS_PER_DEAL * self.SHARES_PER_FAULT)
             self._dealt: list[bool] = []
-            self._carried = 0.0
+            self._carried_shares = 0
             self._turn = 0
 
     def for_entities(self, entity_ids: list[str]) -> tuple[int, str] | None:
@@ -128,15 +133,15 @@ class FaultInjector:
                 self._dealt = self._deal()
             if not self._dealt.pop():
                 return None
-            status = self.statuses[self._turn % len(self.statuses)]
+            statuses = self.statuses  # read once: the control endpoint may replace it
             self._turn += 1
-            return status
+            return statuses[(self._turn - 1) % len(statuses)]
 
     def _deal(self) -> list[bool]:
         """Which of the next ten calls fail; a fraction of a fault carries over to the next ten."""
-        self._carried += self._fail_rate * self.CALLS_PER_DEAL
-        failures = max(0, min(self.CALLS_PER_DEAL, int(self._carried)))
-        self._carried -= failures
+        self._carried_shares += self._shares_per_deal
+        failures = self._carried_shares // self.SHARES_PER_FAULT
+        self._carried_shares -= failures * self.SHARES_PER_FAULT
         dealt = [True] * failures + [False] * (self.CALLS_PER_DEAL - failures)
         self._rng.shuffle(dealt)
         return dealt

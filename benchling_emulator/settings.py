@@ -38,6 +38,14 @@ class EmulatorSettings:
     seed: int | None = None
 
 
+def fraction(value: str) -> float:
+    """A flag's value from 0 to 1."""
+    number = float(value)
+    if not 0.0 <= number <= 1.0:  # NaN included
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, not {value}")
+    return number
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The emulator's flags; defaults come from ``EmulatorSettings``."""
     defaults = EmulatorSettings()
@@ -58,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--fail-rate",
-        type=float,
+        type=fraction,
         default=defaults.fail_rate,
         help="fraction of API calls answered 429 or 503 (default %(default)s)",
     )
@@ -91,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--duplicate-rate",
-        type=float,
+        type=fraction,
         default=defaults.duplicate_rate,
         help="fraction of webhooks delivered twice (default %(default)s)",
     )

@@ -128,8 +128,11 @@ def positive_int_at_load(field: str) -> int:
     limit), read from its variable when the code location loads; a value that is not a positive
     integer keeps the default, and ``SyncSettings`` then refuses it by name at the first run."""
     default: int = field_default(SyncSettings, field)
-    value = (dg.EnvVar(SYNC_SETTINGS_VARIABLES[field]).get_value() or "").strip()
-    return int(value) if value.isdigit() and int(value) > 0 else default
+    try:  # int() as dg.EnvVar.int reads it, so both see the same number
+        value = int(dg.EnvVar(SYNC_SETTINGS_VARIABLES[field]).get_value() or "")
+    except ValueError:
+        return default
+    return value if value > 0 else default
 
 
 def catalogued_tables() -> list[TypedTable]:

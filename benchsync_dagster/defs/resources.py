@@ -90,8 +90,9 @@ class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
     )
     run_timeout_seconds: int = Field(
         default=SYNC_RUN_TIMEOUT_SECONDS,
-        description="run monitoring cancels a sync run still going after this, and it is tried"
-        " again (BENCHSYNC_RUN_TIMEOUT_SECONDS)",
+        description="run monitoring cancels a sync or poll run still going after this; a sync"
+        " run is tried again, the next poll goes on from the watermark"
+        " (BENCHSYNC_RUN_TIMEOUT_SECONDS)",
     )
     stranded_after_seconds: int = Field(
         default=600,

@@ -128,6 +128,14 @@ def test_faults_come_at_exactly_their_rate_with_the_statuses_in_turn() -> None:
 
     faults.fail_rate = 0.25  # a fraction of a fault per ten carries over
     assert sum(faults.draw() is not None for _ in range(40)) == 10
+    faults.fail_rate = 0.03
+    assert sum(faults.draw() is not None for _ in range(1000)) == 30
+
+
+def test_a_fail_rate_outside_0_to_1_is_refused(emulator: EmulatorServer) -> None:
+    faults = f"{emulator.base_url}/_emulator/faults"
+    for rate in (1.5, -0.1, "nan"):
+        assert httpx.post(faults, json={"fail_rate": rate}).status_code == 400
 
 
 def test_a_new_rate_drops_the_faults_dealt_under_the_old_one() -> None:

@@ -23,6 +23,13 @@ from benchsync.cli import main
 from tests.support.emulator import MakeEmulator, benchling_client
 
 
+def test_a_rate_flag_outside_0_to_1_is_refused_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["emulator", "--print-env", "--fail-rate", "1.5"])
+    assert exited.value.code == 2
+    assert "--fail-rate: must be from 0 to 1, not 1.5" in capsys.readouterr().err
+
+
 def test_print_env_points_benchsync_at_the_emulator(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["emulator", "--print-env", "--port", "8911", "--client-id", "me"]) == 0
     variables = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())

@@ -37,9 +37,11 @@ def test_the_sensors_and_the_schedules_run_by_default() -> None:
         assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
 
 
-def test_sync_runs_are_retried_by_the_sensor_alone() -> None:
-    """The daemon's run retries (dagster.yaml) skip sync runs: one owner for a failed batch."""
-    assert defs().resolve_job_def("sync_job").tags["dagster/max_retries"] == "0"
+def test_sync_runs_and_polls_are_retried_by_their_sensors_alone() -> None:
+    """The daemon's run retries (dagster.yaml) skip sync runs, one owner for a failed batch, and
+    polls, which their sensor requests every interval anyway."""
+    for job in ("sync_job", "poll_job"):
+        assert defs().resolve_job_def(job).tags["dagster/max_retries"] == "0"
 
 
 def test_every_job_has_a_time_limit() -> None:

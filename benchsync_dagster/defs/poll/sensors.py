@@ -6,7 +6,7 @@ import dagster as dg
 
 from benchsync_dagster.defs.poll.assets import registry_poll
 from benchsync_dagster.defs.resources import SYNC_RUN_TIMEOUT_SECONDS
-from benchsync_dagster.defs.sync.jobs import MAX_RUNTIME_TAG
+from benchsync_dagster.defs.sync.jobs import MAX_RETRIES_TAG, MAX_RUNTIME_TAG
 from benchsync_dagster.defs.sync.sensors import IN_FLIGHT_STATUSES
 
 POLL_INTERVAL_VARIABLE = "BENCHSYNC_POLL_INTERVAL_SECONDS"
@@ -18,7 +18,8 @@ poll_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     description="List every entity type changed since the last poll, archived included.",
     # A poll launched by hand gets the default limit; poll_sensor's carry the configured one.
-    tags={MAX_RUNTIME_TAG: str(SYNC_RUN_TIMEOUT_SECONDS)},
+    # Not retried by the daemon: the sensor requests the next poll every interval anyway.
+    tags={MAX_RUNTIME_TAG: str(SYNC_RUN_TIMEOUT_SECONDS), MAX_RETRIES_TAG: "0"},
 )
 
 

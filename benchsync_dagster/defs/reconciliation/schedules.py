@@ -12,9 +12,10 @@ from benchsync_dagster.defs.sync.jobs import MAX_RUNTIME_TAG
 RECONCILE_CRON_VARIABLE = "BENCHSYNC_RECONCILE_CRON"
 DEFAULT_RECONCILE_CRON = "0 2 * * *"
 FULL_RECONCILIATION = {"ops": {"registry_reconciliation": {"config": {"full": True}}}}
-# Listing a million entities at 60 requests per 30 s takes about 1.4 h; past this limit run
-# monitoring cancels the run, which ends one orphaned by a crash and frees its pool slot.
-RECONCILIATION_TIMEOUT_SECONDS = 6 * 3600
+# A full listing keeps nothing until its end, so the limit must outlast the largest tenant's: a
+# day lists about 5.8 million entities at 20 requests per 30 s (100 a page). It still ends a run
+# a crash orphaned, and frees its pool slot, rather than never.
+RECONCILIATION_TIMEOUT_SECONDS = 24 * 3600
 
 reconciliation_job = dg.define_asset_job(
     "reconciliation_job",
