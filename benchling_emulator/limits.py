@@ -134,8 +134,9 @@ class FaultInjector:
             if not self._dealt.pop():
                 return None
             statuses = self.statuses  # read once: the control endpoint may replace it
+            status = statuses[self._turn % len(statuses)]
             self._turn += 1
-            return statuses[(self._turn - 1) % len(statuses)]
+            return status
 
     def _deal(self) -> list[bool]:
         """Which of the next ten calls fail; a fraction of a fault carries over to the next ten."""

@@ -13,8 +13,8 @@ from webhook_sensor_bridge import inbox
 # Dagster's run monitoring reads a run's time limit from this tag. Every job has one: the
 # default run launcher cannot see a dead run process, so only the limit ends a run a crash
 # orphaned (STARTED for good, holding its pool slot).
-REBUILD_TIMEOUT_SECONDS = 3600
 MAX_RUNTIME_TAG = "dagster/max_runtime"
+REBUILD_TIMEOUT_SECONDS = 3600
 # The daemon's run retries (dagster.yaml's run_retries) read a run's own limit from this tag.
 MAX_RETRIES_TAG = "dagster/max_retries"
 
