@@ -128,6 +128,14 @@ def rotate_key() -> dict[str, Any]:
     return {"keyId": current_services().signer.rotate()}
 
 
+@control.post("/access")
+def access() -> dict[str, Any]:
+    """Hide ``hidden`` (entity ids) from the App, as when its access to their project is taken
+    away: lists answer 200 without them, gets and bulk gets as for unknown ids (404). Each call
+    replaces the hidden set; ``{"hidden": []}`` restores access to everything."""
+    return {"hidden": current_services().tenant.hide(string_list(json_object(), "hidden"))}
+
+
 @control.post("/delete")
 def delete() -> dict[str, Any]:
     return {"deleted": current_services().tenant.delete(string_list(json_object(), "ids"))}

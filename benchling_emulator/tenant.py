@@ -136,6 +136,9 @@ class Tenant:
         self._schemas = {schema.id: schema for schema in (seed.schema, *seed.other_schemas)}
         self._config_items = list(seed.config_items)
         self._entities: dict[str, Entity] = {}
+        # Entities the App has lost access to (their project unshared): lists leave them out,
+        # gets answer 404, as Benchling does for what the App cannot see.
+        self._hidden: frozenset[str] = frozenset()
         self._tasks: dict[str, dict[str, Any]] = {}
         self._sessions: dict[str, dict[str, Any]] = {}
         self._registry_numbers = 0
@@ -172,7 +175,11 @@ class Tenant:
                 invalid = sorted(i for i in query.ids if self._of_type(i, types) is None)
                 if invalid:
                     raise ApiError(400, f"invalid ids: {', '.join(invalid)}", invalid_ids=invalid)
-            matching = [entity for entity in self._entities.values() if query.matches(entity)]
+            matching = [
+                entity
+                for entity in self._entities.values()
+                if entity.id not in self._hidden and query.matches(entity)
+            ]
             page = keyset_page(
                 matching, query.sort_key, query.sort.descending, page_size, next_token
             )
@@ -318,6 +325,13 @@ class Tenant:
         self._emit(events)
         return [event.resource_id for event in events]
 
+    def hide(self, entity_ids: Iterable[str]) -> list[str]:
+        """Take the App's access to exactly these entities (all others visible again); returns
+        those hidden that exist. An emulator control: in Benchling, access follows projects."""
+        with self._lock:
+            self._hidden = frozenset(i for i in entity_ids if i in self._entities)
+            return sorted(self._hidden)
+
     def delete(self, entity_ids: Iterable[str]) -> list[str]:
         """Make entities vanish (an emulator-only power: Benchling archives, never deletes)."""
         with self._lock:
@@ -462,6 +476,8 @@ class Tenant:
                 raise bad_request(f"field {definition.id!r} links unknown schema {linked!r}")
 
     def _of_type(self, entity_id: str, types: tuple[EntityType, ...]) -> Entity | None:
+        if entity_id in self._hidden:
+            return None  # what the App cannot see is unknown to it
         entity = self._entities.get(entity_id)
         return entity if entity is not None and entity.type in types else None
 
