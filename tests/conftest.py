@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.support.postgres",
     "tests.support.emulator",
     "tests.support.tenant",
+    "tests.support.listener",
 ]

@@ -9,9 +9,9 @@ are checked at the same moment (``setup_for_execution``), with messages naming t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import dagster as dg
 import psycopg
@@ -19,7 +19,12 @@ from benchling_sdk.benchling import Benchling
 from psycopg_pool import ConnectionPool
 from pydantic import Field, PrivateAttr
 
-from benchsync.settings import ConfigurationError, positive, secret_from_file
+from benchsync.settings import (
+    DATABASE_URL_VARIABLE,
+    ConfigurationError,
+    positive,
+    secret_from_file,
+)
 from benchsync_dagster.benchling.client import build_client
 from benchsync_dagster.benchling.fetch import describe_schema
 from benchsync_dagster.benchling.pacing import (
@@ -35,10 +40,53 @@ from benchsync_dagster.typed.catalog import SchemaDefinition
 # A batch of 2,000 takes seconds, or minutes under a tight rate limit; a run orphaned by a
 # crash, forever.
 SYNC_RUN_TIMEOUT_SECONDS = 600
+# A run process holds ~200 MiB of its own (Dagster, pandas, the SDK); each byte of the documents
+# it holds costs about four more (parsed, as JSON, as query parameters): 16 MiB keeps a run
+# under 300 MiB whatever the documents (benchmarks/sync_memory.py), and still writes 2,000
+# custom entities (a few kB each) in one go.
+MAX_BATCH_BYTES = 16 * 1024 * 1024
+
+
+class DeploymentSettingInRunConfig(ConfigurationError):
+    """A run's config tried to set where credentials go; only the deployment may."""
+
+
+def refuse_deployment_settings_in_run_config(
+    context: dg.InitResourceContext, variables: Mapping[str, str]
+) -> None:
+    """Fail the run if its config sets any field in ``variables`` (field → its variable).
+
+    The UI has no login, and Launchpad or GraphQL run config may set any resource field: a
+    tenant URL, a secret file or a database URL set there would send the App's credentials or
+    the database password elsewhere, or read any file. Only ``{env: <its own variable>}``, what
+    the deployment sets anyway, is let through.
+    """
+    run = context.run
+    if run is None:  # a sensor's or schedule's tick: no run config exists
+        return
+    for path, field, value in _config_fields(run.run_config.get("resources"), "resources"):
+        variable = variables.get(field)
+        if variable is not None and value != {"env": variable}:
+            raise DeploymentSettingInRunConfig(
+                f"run config may not set {path}: it is a deployment setting ({variable});"
+                " remove it from the run config"
+            )
+
+
+def _config_fields(config: object, path: str) -> Iterator[tuple[str, str, object]]:
+    """Every field at any depth of a run config section, as (dotted path, name, value): a
+    resource nested in another is configured under its parent's ``config``."""
+    if isinstance(config, dict):
+        for name, value in config.items():
+            yield f"{path}.{name}", name, value
+            yield from _config_fields(value, f"{path}.{name}")
 
 
 class PostgresResource(dg.ConfigurableResource["PostgresResource"]):
     """benchsync's database: the inbox (schema ``benchsync``) and the synced tables."""
+
+    # Where the database password goes: set by the deployment only, never by a run's config.
+    DEPLOYMENT_VARIABLES: ClassVar[Mapping[str, str]] = {"database_url": DATABASE_URL_VARIABLE}
 
     database_url: str = Field(
         description="libpq connection string or postgresql:// URL (BENCHSYNC_DATABASE_URL)"
@@ -46,6 +94,7 @@ class PostgresResource(dg.ConfigurableResource["PostgresResource"]):
     _pool: ConnectionPool[psycopg.Connection[Any]] | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        refuse_deployment_settings_in_run_config(context, self.DEPLOYMENT_VARIABLES)
         self._pool = ConnectionPool(
             self.database_url, min_size=0, max_size=4, timeout=10, open=True
         )
@@ -74,6 +123,12 @@ class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
     max_batch_size: int = Field(
         default=2000,
         description="events per run; whole hundreds fill bulk-get calls (BENCHSYNC_MAX_BATCH_SIZE)",
+    )
+    max_batch_bytes: int = Field(
+        default=MAX_BATCH_BYTES,
+        description="the most of Benchling's documents (as JSON) a sync run holds at once: it"
+        " writes what it fetched each time it holds half, and sizes each call to the other half"
+        " (BENCHSYNC_MAX_BATCH_BYTES)",
     )
     max_runs_in_flight: int = Field(
         default=2,
@@ -119,9 +174,28 @@ class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
         description="synced and ignored inbox rows are deleted this many days after they"
         " finished; pending and dead ones never are (BENCHSYNC_INBOX_RETENTION_DAYS)",
     )
+    heartbeat_interval_seconds: int = Field(
+        default=5,
+        description="a run of a job that calls Benchling writes its heartbeat this often"
+        " (BENCHSYNC_HEARTBEAT_INTERVAL_SECONDS)",
+    )
+    heartbeat_stale_seconds: int = Field(
+        default=45,
+        description="such a run silent this long (no heartbeat; or none since it was launched),"
+        " and still so a few intervals later, is failed as orphaned and retried; at least three"
+        " intervals (BENCHSYNC_HEARTBEAT_STALE_SECONDS)",
+    )
+    reconcile_max_vanished_percent: int = Field(
+        default=10,
+        description="a full reconciliation archives the entities Benchling no longer returns"
+        " only while they are at most this percentage of their type's mirrored entities (and"
+        " not all of them); beyond, it archives none of that type and fails its check"
+        " (BENCHSYNC_RECONCILE_MAX_VANISHED_PERCENT, 0 to 100)",
+    )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         positive(self.max_batch_size, "BENCHSYNC_MAX_BATCH_SIZE")
+        positive(self.max_batch_bytes, "BENCHSYNC_MAX_BATCH_BYTES")
         positive(self.inbox_retention_days, "BENCHSYNC_INBOX_RETENTION_DAYS")
         positive(self.max_runs_in_flight, "BENCHSYNC_MAX_RUNS_IN_FLIGHT")
         positive(self.max_attempts, "BENCHSYNC_MAX_ATTEMPTS")
@@ -130,6 +204,18 @@ class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
         positive(self.stranded_after_seconds, "BENCHSYNC_STRANDED_AFTER_SECONDS")
         positive(self.config_refresh_seconds, "BENCHSYNC_CONFIG_REFRESH_SECONDS")
         positive(self.poll_interval_seconds, "BENCHSYNC_POLL_INTERVAL_SECONDS")
+        positive(self.heartbeat_interval_seconds, "BENCHSYNC_HEARTBEAT_INTERVAL_SECONDS")
+        if self.heartbeat_stale_seconds < 3 * self.heartbeat_interval_seconds:
+            raise ConfigurationError(
+                "BENCHSYNC_HEARTBEAT_STALE_SECONDS must be at least three"
+                " BENCHSYNC_HEARTBEAT_INTERVAL_SECONDS, got"
+                f" {self.heartbeat_stale_seconds} and {self.heartbeat_interval_seconds}"
+            )
+        if not 0 <= self.reconcile_max_vanished_percent <= 100:
+            raise ConfigurationError(
+                "BENCHSYNC_RECONCILE_MAX_VANISHED_PERCENT must be a percentage from 0 to 100, got"
+                f" {self.reconcile_max_vanished_percent!r}"
+            )
         self.mirrored_schemas()  # a bad value fails here, by name
 
     def mirrored_schemas(self) -> frozenset[str] | None:
@@ -151,6 +237,16 @@ class BenchlingResource(dg.ConfigurableResource["BenchlingResource"]):
     The limit holds for the whole deployment: every run and tick takes its slots from one
     budget in benchsync's database (``storage/benchling_budget.py``).
     """
+
+    # Where the App's credentials go and where its secret is read from: the deployment's
+    # settings, never a run's config (their fields stay visible on the resource page).
+    DEPLOYMENT_VARIABLES: ClassVar[Mapping[str, str]] = {
+        "tenant_url": "BENCHLING_TENANT_URL",
+        "client_id": "CLIENT_ID",
+        "client_secret_file": "CLIENT_SECRET_FILE",
+        "client_secret": "CLIENT_SECRET",
+        "app_id": "BENCHLING_APP_ID",
+    }
 
     postgres: PostgresResource
 
@@ -187,6 +283,7 @@ class BenchlingResource(dg.ConfigurableResource["BenchlingResource"]):
     _schemas: dict[str, SchemaDefinition | None] = PrivateAttr(default_factory=dict)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        refuse_deployment_settings_in_run_config(context, self.DEPLOYMENT_VARIABLES)
         if not self.tenant_url.startswith(("http://", "https://")):
             raise ConfigurationError(
                 f"BENCHLING_TENANT_URL must start with https://, got {self.tenant_url!r}"
