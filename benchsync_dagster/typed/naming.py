@@ -13,10 +13,18 @@ them readable unquoted too.
 Examples: "Passage Number" → ``passage_number``; "pH (25 °C)" → ``ph_25_c``;
 "Концентрация" → ``концентрация``; "select" → ``select``; "2nd Parent" → ``_2nd_parent``;
 "Batch-Number" beside "Batch Number" → ``batch_number_2``.
+
+Dagster names (an asset key's part, ``^[A-Za-z0-9_]+$``) are made from a table's view name by
+``dagster_name``: the view name itself when it is ASCII, else its ASCII-folded letters and
+digits, ``__`` and 12 hex digits of the schema id's hash ("Échantillon" →
+``echantillon__<hash>``; "样品" → ``schema__<hash>``). A view name never holds ``__`` (runs of
+``_`` become one), so the two kinds never meet; both last as long as the view name, which a
+schema's rename keeps.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Collection
@@ -28,6 +36,9 @@ OPTION_ID_SUFFIX = "$id"
 
 _NOT_WORD = re.compile(r"[^\w]+|_+")
 _IDENTIFIER = re.compile(r"^(?:[^\W\d]|_\w)\w*(?:\$[a-z]*)?$")
+_DAGSTER_NAME = re.compile(r"[a-z0-9_]+")  # Dagster's ^[A-Za-z0-9_]+$, as view names are cased
+_NOT_ASCII_WORD = re.compile(r"[^a-z0-9]+")
+HASH_CHARACTERS = 12
 
 
 class IdentifierError(ValueError):
@@ -69,3 +80,15 @@ def validated(identifier: str) -> str:
     ):
         raise IdentifierError(f"{identifier!r} is not an identifier benchsync makes")
     return identifier
+
+
+def dagster_name(view_name: str, schema_id: str) -> str:
+    """A Dagster name for a typed table: its view name when that is one, else the view name's
+    ASCII-folded letters and digits, ``__`` and the start of the schema id's SHA-256. Unique:
+    view names are, and hashed names hold ``__``, which no view name does (two hashed names
+    meet only for like letters and schema ids whose hashes begin alike, 1 pair in 2^48)."""
+    if _DAGSTER_NAME.fullmatch(view_name) and "__" not in view_name:
+        return view_name
+    decomposed = unicodedata.normalize("NFKD", view_name).encode("ascii", errors="ignore")
+    slug = _NOT_ASCII_WORD.sub("_", decomposed.decode().lower()).strip("_") or "schema"
+    return f"{slug}__{hashlib.sha256(schema_id.encode()).hexdigest()[:HASH_CHARACTERS]}"

@@ -6,6 +6,10 @@ is tested through a running ``dagster dev`` (tests/end_to_end).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -83,3 +87,19 @@ def materialization_of(result: dg.ExecuteInProcessResult, asset: str) -> dg.Asse
         if m.asset_key == dg.AssetKey(asset)
     ]
     return materialization
+
+
+def validate_code_location(tmp_path: Path, **environment: str) -> subprocess.CompletedProcess[str]:
+    """``dagster definitions validate`` of the code location workspace.yaml names, with these
+    environment variables set, on a throwaway instance (the repository's dagster.yaml wants the
+    demo's Postgres)."""
+    dagster = Path(sys.executable).parent / "dagster"
+    workspace = Path(__file__).resolve().parents[2] / "workspace.yaml"
+    return subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", str(workspace)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path), **environment},
+        cwd=tmp_path,
+    )

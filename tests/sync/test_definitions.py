@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from benchsync_dagster.definitions import defs
+from tests.support.dagster import validate_code_location
 
 
 def test_definitions_are_loadable() -> None:
@@ -64,15 +62,5 @@ def test_the_polls_the_sensor_requests_have_the_configured_time_limit(
 
 
 def test_dagster_validates_the_code_location_as_workspace_yaml_names_it(tmp_path: Path) -> None:
-    dagster = Path(sys.executable).parent / "dagster"
-    workspace = Path(__file__).resolve().parents[2] / "workspace.yaml"
-    result = subprocess.run(
-        [str(dagster), "definitions", "validate", "-w", str(workspace)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        # A throwaway instance: the repository's dagster.yaml wants the demo's Postgres.
-        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
-        cwd=tmp_path,
-    )
+    result = validate_code_location(tmp_path)
     assert result.returncode == 0, result.stderr

@@ -1,7 +1,13 @@
 """Each typed table as a Dagster asset, found by its schema's name: specs built from the catalog
 when the code location loads, and the events a writer (a sync, a poll, a reconciliation) logs
-for the tables it wrote — a materialization and the ``field_types_unchanged`` check."""
+for the tables it wrote — a materialization and the ``field_types_unchanged`` check.
 
+Nothing a tenant user names reaches a Dagster name as it is: the key is made by
+``naming.dagster_name`` (Dagster refuses anything but ``[A-Za-z0-9_]``, and a refused name stops
+the whole code location from loading); the schema's display name, in any script, is in the
+description and the metadata, and its Postgres names in ``dagster/table_name``."""
+
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -11,14 +17,17 @@ from benchsync_dagster.defs.resources import PostgresResource
 from benchsync_dagster.storage import typed_tables
 from benchsync_dagster.storage.typed_tables import qualified_name
 from benchsync_dagster.typed.catalog import SYSTEM_COLUMNS, TypedTable
+from benchsync_dagster.typed.naming import dagster_name
 from benchsync_dagster.typed.write import TableWrite
 
 GROUP = "benchling_typed_tables"
 TYPE_CHECK = "field_types_unchanged"
+# What Dagster accepts as an asset tag's value (a longer or odder schema id is left untagged).
+_TAG_VALUE = re.compile(r"[A-Za-z0-9_.-]{1,63}")
 
 
 def typed_table_key(table: TypedTable) -> dg.AssetKey:
-    return dg.AssetKey(["benchling", table.view_name])
+    return dg.AssetKey(["benchling", dagster_name(table.view_name, table.schema_id)])
 
 
 def column_schema(table: TypedTable) -> dg.TableSchema:
@@ -57,7 +66,7 @@ def typed_table_specs(tables: Iterable[TypedTable], upstream: dg.AssetKey) -> li
         dg.AssetSpec(
             key=typed_table_key(table),
             description=(
-                f"Benchling schema {table.schema_name!r} ({table.schema_id}, {table.entity_type}):"
+                f"{table.schema_name}: Benchling schema ({table.schema_id}, {table.entity_type}),"
                 f" a row per entity, a column per field, in {qualified_name(table.table_name)};"
                 f" the view {qualified_name(table.view_name)} hides archived rows. Written with"
                 " the snapshots by sync_job, poll_job and reconciliation_job."
@@ -65,7 +74,9 @@ def typed_table_specs(tables: Iterable[TypedTable], upstream: dg.AssetKey) -> li
             deps=[upstream],
             group_name=GROUP,
             kinds={"postgres"},
-            tags={"benchling_schema": table.schema_id},
+            tags={"benchling_schema": table.schema_id}
+            if _TAG_VALUE.fullmatch(table.schema_id)
+            else {},
             metadata=_table_metadata(table),
         )
         for table in tables
