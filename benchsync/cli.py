@@ -59,6 +59,7 @@ def _bridge(args: argparse.Namespace) -> int:
 
     try:
         settings = Settings.from_env()
+        settings.check_host(args.host)
         check_database(settings.database_url)
     except (ConfigurationError, DatabaseUnavailable, NotMigrated) as error:
         print(f"benchsync bridge: {error}", file=sys.stderr)

@@ -125,7 +125,9 @@ class WebhookReceiver:
                 return _Outcome(503, "keys_unavailable", detail="the JWKS cannot be fetched")
 
         try:
-            event = parse_webhook(webhook_id, body, self._origin)
+            event = parse_webhook(
+                webhook_id, body, self._origin, signature_verified=self._verifier is not None
+            )
         except MalformedWebhook as error:
             return _Outcome(400, "malformed", detail=str(error))
         try:

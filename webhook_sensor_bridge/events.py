@@ -16,17 +16,30 @@ class MalformedWebhook(ValueError):
     """The body is not a Benchling webhook envelope (HTTP 400)."""
 
 
+# Benchling's early-access envelope for events (the manifest's ``type: v0-beta.event.created``
+# with an ``eventType``, as Benchling's example App subscribes): the event sits in
+# ``message.event``, its name under ``eventType``.
+BETA_EVENT_CREATED = "v0-beta.event.created"
+
+
 @dataclass(frozen=True)
 class Origin:
-    """This deployment's tenant and App installation, where known. A signature proves only the
-    App definition, which every tenant installing the App shares: a webhook from another
-    tenant or installation is recorded as ignored, never synced."""
+    """This deployment's App definition, tenant and App installation, where known. A signature
+    proves only that a key of the JWKS signed the body, and every tenant installing the App
+    shares its definition: a webhook for another App definition, tenant or installation is
+    recorded as ignored, never synced."""
 
     tenant_url: str | None = None
     app_id: str | None = None
+    app_definition_id: str | None = None
 
-    def foreign_reason(self, base_url: str | None, app_id: str | None) -> str | None:
-        """Why a webhook from ``base_url`` for installation ``app_id`` is not ours, or None."""
+    def foreign_reason(
+        self, base_url: str | None, app_id: str | None, app_definition_id: str | None
+    ) -> str | None:
+        """Why a webhook from ``base_url`` for installation ``app_id`` of the App definition
+        ``app_definition_id`` is not ours, or None."""
+        if self.app_definition_id and app_definition_id != self.app_definition_id:
+            return f"for another App definition ({app_definition_id!r}), not APP_DEFINITION_ID's"
         theirs = _site(base_url)
         if self.tenant_url and (theirs is None or theirs != _site(self.tenant_url)):
             return f"from another tenant ({base_url!r}), not BENCHLING_TENANT_URL's"
@@ -44,8 +57,16 @@ def _site(url: str | None) -> tuple[str, str] | None:
     return parts.scheme.lower(), parts.netloc.lower()
 
 
-def parse_webhook(webhook_id: str, body: bytes, origin: Origin = Origin()) -> InboxEvent:
-    """Read the envelope ``{"channel", "message": {"type", ...}, "app": {...}, ...}``."""
+def parse_webhook(
+    webhook_id: str, body: bytes, origin: Origin = Origin(), signature_verified: bool = False
+) -> InboxEvent:
+    """Read the envelope ``{"channel", "message": {"type", ...}, "app": {...}, ...}``, or the
+    early-access one whose message wraps the event (``{"type": "v0-beta.event.created",
+    "event": {"eventType", ...}}``), which is recorded as the event itself.
+
+    The event's origin is verified when its signature was (``signature_verified``), ``origin``
+    knows the App definition and the envelope is none of ``origin``'s foreign ones: only such an
+    event may tell the sync its App installation (``inbox.latest_app_id``)."""
     try:
         text = body.decode("utf-8")
         envelope = json.loads(text)
@@ -55,27 +76,32 @@ def parse_webhook(webhook_id: str, body: bytes, origin: Origin = Origin()) -> In
     if not isinstance(envelope, dict) or not isinstance(envelope.get("message"), dict):
         raise MalformedWebhook("the body is not a webhook envelope: no 'message' object")
     message: dict[str, Any] = envelope["message"]
-    message_type = _text(message, "type")
-    if not message_type:
-        raise MalformedWebhook("the webhook envelope has no message type")
+    message_type, fields = _event_of(message)
     channel = _text(envelope, "channel")
     app_id = _text(_object(envelope, "app"), "id")
+    app_definition_id = _text(_object(envelope, "appDefinition"), "id")
     base_url = _text(envelope, "baseURL")
+    foreign_reason = origin.foreign_reason(base_url, app_id, app_definition_id)
+    not_synced = ignored_reason(message_type, channel)
+    if not_synced and fields is not message:
+        not_synced = f"{not_synced} (delivered wrapped in {BETA_EVENT_CREATED})"
     event = InboxEvent(
         webhook_id=_storable(_short_enough(webhook_id), "webhook-id"),
         message_type=message_type,
         channel=channel,
-        message_id=_text(message, "id"),
-        resource_id=_text(message, "resourceId"),
-        schema_id=_text(_object(message, "schema"), "id"),
+        message_id=_text(fields, "id"),
+        resource_id=_text(fields, "resourceId"),
+        schema_id=_text(_object(fields, "schema"), "id"),
         app_id=app_id,
-        app_definition_id=_text(_object(envelope, "appDefinition"), "id"),
+        app_definition_id=app_definition_id,
         tenant_id=_text(envelope, "tenantId"),
         base_url=base_url,
-        created_at=_timestamp(_text(message, "createdAt")),
+        created_at=_timestamp(_text(fields, "createdAt")),
         body=text,
-        ignored_reason=origin.foreign_reason(base_url, app_id)
-        or ignored_reason(message_type, channel),
+        ignored_reason=foreign_reason or not_synced,
+        origin_verified=signature_verified
+        and origin.app_definition_id is not None
+        and foreign_reason is None,
     )
     # Valid UTF-8 JSON can put a NUL or a lone surrogate into a string only with a \u escape.
     if "\\u" in text:
@@ -83,6 +109,24 @@ def parse_webhook(webhook_id: str, body: bytes, origin: Origin = Origin()) -> In
             if isinstance(value, str):
                 _storable(value, name)
     return event
+
+
+def _event_of(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The event's type and the object holding its other fields (``id``, ``resourceId``,
+    ``schema``, ``createdAt``): the message itself, or the event a ``v0-beta.event.created``
+    message wraps."""
+    message_type = _text(message, "type")
+    if not message_type:
+        raise MalformedWebhook("the webhook envelope has no message type")
+    if message_type != BETA_EVENT_CREATED:
+        return message_type, message
+    event = message.get("event")
+    if not isinstance(event, dict):
+        raise MalformedWebhook(f"a {BETA_EVENT_CREATED} message has no 'event' object")
+    event_type = _text(event, "eventType")
+    if not event_type:
+        raise MalformedWebhook(f"the event of a {BETA_EVENT_CREATED} message has no eventType")
+    return event_type, event
 
 
 def _object(container: dict[str, Any], key: str) -> dict[str, Any]:

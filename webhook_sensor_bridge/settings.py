@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,18 @@ class Settings:
     # Webhooks from elsewhere are recorded as ignored (unset: any tenant, any installation).
     origin: Origin = field(default_factory=Origin)
 
+    def check_host(self, host: str) -> None:
+        """Refuse to serve beyond this machine without knowing the tenant: the bridge would
+        record webhooks from any tenant the App is installed on, and the sync fetch their ids
+        with this deployment's credentials. Loopback (the demo, the tests) may run without."""
+        if self.origin.tenant_url is None and not is_loopback(host):
+            raise ConfigurationError(
+                f"{TENANT_URL_VARIABLE} is not set: a bridge serving on {host!r}, beyond this"
+                " machine, must know its tenant, or it records webhooks from every tenant the"
+                f" App is installed on; set {TENANT_URL_VARIABLE} (e.g."
+                " https://my-tenant.benchling.com), or serve on 127.0.0.1"
+            )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         database_url = settings.required(
@@ -44,6 +57,7 @@ class Settings:
         origin = Origin(
             tenant_url=settings.optional(TENANT_URL_VARIABLE, environ),
             app_id=settings.optional(APP_ID_VARIABLE, environ),
+            app_definition_id=settings.optional(APP_DEFINITION_ID_VARIABLE, environ),
         )
         if settings.flag(SKIP_VERIFICATION_VARIABLE, environ):
             return cls(
@@ -63,3 +77,13 @@ class Settings:
                 f"{JWKS_URL_VARIABLE} must be an http(s) URL, got {jwks_url!r}"
             )
         return cls(database_url=database_url, jwks_url=jwks_url, origin=origin)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether gunicorn bound to ``host`` listens on this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a name, or "" (every interface)
+        return False

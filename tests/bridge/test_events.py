@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from tests.support.webhooks import envelope
+from tests.support.webhooks import envelope, wrapped_envelope
 from webhook_sensor_bridge.events import (
     MAX_WEBHOOK_ID_LENGTH,
     MalformedWebhook,
@@ -97,3 +99,112 @@ def test_a_base_url_that_is_no_url_is_from_another_tenant(base_url: str) -> None
     event = parse_webhook("msg_1", envelope(outer={"baseURL": base_url}), ours)
 
     assert event.ignored_reason is not None and "from another tenant" in event.ignored_reason
+
+
+def test_a_webhook_for_another_app_definition_is_ignored() -> None:
+    # The JWKS may hold a key that signs for other App definitions too (or verification is
+    # off): the body's own appDefinition.id decides.
+    ours = Origin(app_definition_id="appdef_ours")
+
+    event = parse_webhook("msg_1", envelope(), ours, signature_verified=True)
+
+    assert event.ignored_reason is not None
+    assert "for another App definition ('appdef_test')" in event.ignored_reason
+    assert "APP_DEFINITION_ID" in event.ignored_reason
+    assert not event.origin_verified
+
+
+@pytest.mark.parametrize(
+    ("origin", "signature_verified", "verified"),
+    [
+        (Origin(app_definition_id="appdef_test"), True, True),
+        (Origin("https://tenant.benchling.com", "app_test", "appdef_test"), True, True),
+        (Origin(app_definition_id="appdef_test"), False, False),  # verification skipped
+        (Origin(), True, False),  # nobody said which App definition is ours
+        (Origin(app_definition_id="appdef_ours"), True, False),
+        (Origin("https://other.benchling.com", app_definition_id="appdef_test"), True, False),
+        (Origin(app_id="app_ours", app_definition_id="appdef_test"), True, False),
+    ],
+    ids=[
+        "signed-our-definition",
+        "signed-our-definition-tenant-installation",
+        "unsigned",
+        "definition-unknown",
+        "another-definition",
+        "another-tenant",
+        "another-installation",
+    ],
+)
+def test_the_origin_is_verified_only_for_a_signed_webhook_of_ours(
+    origin: Origin, signature_verified: bool, verified: bool
+) -> None:
+    event = parse_webhook("msg_1", envelope(), origin, signature_verified=signature_verified)
+
+    assert event.origin_verified is verified
+
+
+def test_the_seed_apps_wrapped_registration_is_recorded_as_the_event_itself() -> None:
+    fields: dict[str, Any] = {
+        "id": "evt_MQjr2hnJ7WLS",
+        "createdAt": "2024-04-04T03:48:09.962068+00:00",
+        "resourceId": "bfi_J81Hy0ih",
+        "schema": {"id": "ts_X3i4k1M0"},
+    }
+    wrapped = wrapped_envelope(**fields)
+    unwrapped = envelope(**fields)
+
+    event = parse_webhook("msg_1", wrapped)
+
+    assert replace(event, body="") == replace(parse_webhook("msg_1", unwrapped), body="")
+    assert event.message_type == "v2.entity.registered"
+    assert (event.message_id, event.resource_id, event.schema_id) == (
+        "evt_MQjr2hnJ7WLS",
+        "bfi_J81Hy0ih",
+        "ts_X3i4k1M0",
+    )
+    assert event.created_at == datetime(2024, 4, 4, 3, 48, 9, 962068, tzinfo=UTC)
+    assert event.body == wrapped.decode()  # the raw body, as received
+    assert event.ignored_reason is None
+
+
+def test_a_wrapped_event_of_a_type_not_synced_is_ignored_saying_so() -> None:
+    event = parse_webhook("msg_1", wrapped_envelope("v2.assayRun.created"))
+
+    assert event.message_type == "v2.assayRun.created"
+    assert event.ignored_reason == (
+        "message type v2.assayRun.created is not synced"
+        " (delivered wrapped in v0-beta.event.created)"
+    )
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "v0-beta.event.created"},
+        {"type": "v0-beta.event.created", "event": None},
+        {"type": "v0-beta.event.created", "event": ["v2.entity.registered"]},
+        {"type": "v0-beta.event.created", "event": "v2.entity.registered"},
+        {"type": "v0-beta.event.created", "event": {"resourceId": "bfi_1"}},
+        {"type": "v0-beta.event.created", "event": {"eventType": ""}},
+        {"type": "v0-beta.event.created", "event": {"eventType": 7}},
+        {"type": "v0-beta.event.created", "event": {"eventType": ["v2.entity.registered"]}},
+        # The unwrapped form's field name does not stand in for eventType.
+        {"type": "v0-beta.event.created", "event": {"type": "v2.entity.registered"}},
+    ],
+    ids=[
+        "no-event",
+        "event-null",
+        "event-a-list",
+        "event-a-string",
+        "no-event-type",
+        "event-type-empty",
+        "event-type-a-number",
+        "event-type-a-list",
+        "type-instead-of-event-type",
+    ],
+)
+def test_a_malformed_wrapper_is_malformed(message: dict[str, Any]) -> None:
+    body = json.dumps({**json.loads(envelope()), "message": message}).encode()
+
+    with pytest.raises(MalformedWebhook, match=r"v0-beta\.event\.created"):
+        parse_webhook("msg_1", body)

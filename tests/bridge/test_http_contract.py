@@ -13,7 +13,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from benchling_emulator.signing import WebhookSigner
-from tests.support.webhooks import close_pool, envelope, inbox_row, new_webhook_id
+from tests.support.webhooks import (
+    close_pool,
+    envelope,
+    inbox_row,
+    new_webhook_id,
+    wrapped_envelope,
+)
 from webhook_sensor_bridge.app import MAX_BODY_BYTES, create_app
 from webhook_sensor_bridge.events import Origin
 from webhook_sensor_bridge.inbox.event_types import (
@@ -292,6 +298,7 @@ def test_skipping_verification_is_loud_and_accepts_unsigned_webhooks(
     [
         (Origin(tenant_url="https://other.benchling.com"), "from another tenant"),
         (Origin(app_id="app_ours"), "for another App installation"),
+        (Origin(app_definition_id="appdef_ours"), "for another App definition"),
     ],
 )
 def test_a_webhook_from_another_tenant_or_installation_is_recorded_ignored(
@@ -328,3 +335,94 @@ def test_a_webhook_from_this_tenant_and_installation_is_recorded(
     close_pool(app)
 
     assert response.json == {"outcome": "recorded"}
+
+
+@pytest.mark.parametrize("skip_verification", [False, True], ids=["verified", "unverified"])
+def test_the_bridge_vouches_for_a_webhooks_origin_only_when_it_verified_the_signature(
+    settings: Settings, signer: WebhookSigner, migrated_database_url: str, skip_verification: bool
+) -> None:
+    ours = Origin(app_definition_id="appdef_test")
+    if skip_verification:
+        settings = replace(settings, jwks_url=None, skip_verification=True)
+    app = create_app(replace(settings, origin=ours))
+    webhook_id = new_webhook_id()
+    body = envelope()
+
+    post(app.test_client(), signer, body, webhook_id=webhook_id)
+    close_pool(app)
+
+    row = inbox_row(migrated_database_url, webhook_id)
+    assert row is not None and row["state"] == "pending"
+    assert row["origin_verified"] is not skip_verification
+
+
+def test_the_seed_apps_wrapped_registration_is_recorded_pending_as_the_event(
+    client: FlaskClient, signer: WebhookSigner, migrated_database_url: str
+) -> None:
+    webhook_id = new_webhook_id()
+    body = wrapped_envelope(
+        id="evt_MQjr2hnJ7WLS",
+        createdAt="2024-04-04T03:48:09.962068+00:00",
+        resourceId="bfi_J81Hy0ih",
+        schema={"id": "ts_X3i4k1M0"},
+    )
+
+    response = client.post(URL, data=body, headers=signer.signed_headers(body, webhook_id))
+
+    assert (response.status_code, response.json) == (200, {"outcome": "recorded"})
+    row = inbox_row(migrated_database_url, webhook_id)
+    assert row is not None
+    assert row["state"] == "pending"
+    assert row["body"] == body.decode()  # the raw body, byte for byte
+    assert (row["message_type"], row["message_id"], row["resource_id"], row["schema_id"]) == (
+        "v2.entity.registered",
+        "evt_MQjr2hnJ7WLS",
+        "bfi_J81Hy0ih",
+        "ts_X3i4k1M0",
+    )
+    assert row["created_at"].isoformat() == "2024-04-04T03:48:09.962068+00:00"
+
+
+def test_a_wrapped_event_of_a_type_not_synced_is_recorded_ignored_with_its_reason(
+    client: FlaskClient, signer: WebhookSigner, migrated_database_url: str
+) -> None:
+    webhook_id = new_webhook_id()
+    body = wrapped_envelope("v2.request.created", resourceId="req_1")
+
+    response = client.post(URL, data=body, headers=signer.signed_headers(body, webhook_id))
+
+    assert (response.status_code, response.json) == (200, {"outcome": "ignored"})
+    row = inbox_row(migrated_database_url, webhook_id)
+    assert row is not None
+    assert (row["state"], row["message_type"], row["resource_id"]) == (
+        "ignored",
+        "v2.request.created",
+        "req_1",
+    )
+    assert row["reason"] == (
+        "message type v2.request.created is not synced (delivered wrapped in v0-beta.event.created)"
+    )
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        b'{"type": "v0-beta.event.created"}',
+        b'{"type": "v0-beta.event.created", "event": "v2.entity.registered"}',
+        b'{"type": "v0-beta.event.created", "event": {"resourceId": "bfi_1"}}',
+        b'{"type": "v0-beta.event.created", "event": {"eventType": 1}}',
+    ],
+    ids=["no-event", "event-not-object", "no-event-type", "event-type-not-text"],
+)
+def test_a_malformed_wrapper_is_answered_400_and_not_stored(
+    client: FlaskClient, signer: WebhookSigner, migrated_database_url: str, message: bytes
+) -> None:
+    webhook_id = new_webhook_id()
+    body = b'{"version": "0", "channel": "events", "message": ' + message + b"}"
+
+    response = client.post(URL, data=body, headers=signer.signed_headers(body, webhook_id))
+
+    assert response.status_code == 400
+    assert response.json is not None and response.json["outcome"] == "malformed"
+    assert "v0-beta.event.created" in response.json["detail"]
+    assert inbox_row(migrated_database_url, webhook_id) is None

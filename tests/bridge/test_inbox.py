@@ -9,7 +9,7 @@ import psycopg
 
 from tests.support.webhooks import envelope, new_webhook_id
 from webhook_sensor_bridge import inbox
-from webhook_sensor_bridge.events import parse_webhook
+from webhook_sensor_bridge.events import Origin, parse_webhook
 
 
 def record(connection: psycopg.Connection[tuple[object, ...]], webhook_id: str) -> None:
@@ -76,17 +76,28 @@ def test_marks_finish_only_pending_rows(fresh_inbox_url: str) -> None:
     assert rows[failing].attempts == 1
 
 
-def test_the_app_id_is_never_taken_from_another_tenants_webhook(fresh_inbox_url: str) -> None:
+def test_the_app_id_is_taken_only_from_a_verified_webhook_of_this_tenant_and_app_definition(
+    fresh_inbox_url: str,
+) -> None:
+    ours = Origin(app_definition_id="appdef_test")
+
+    def webhook(app_id: str, *, verified: bool = True, **outer: object) -> inbox.InboxEvent:
+        body = envelope(outer={"app": {"id": app_id}, **outer})
+        return parse_webhook(new_webhook_id(), body, ours, signature_verified=verified)
+
     with psycopg.connect(fresh_inbox_url, autocommit=True) as connection:
-        ours = envelope("v2.app.installed", "app_signals", outer={"app": {"id": "app_ours"}})
-        inbox.record(connection, parse_webhook(new_webhook_id(), ours))
-        theirs = envelope(
-            outer={"baseURL": "https://other.benchling.com", "app": {"id": "app_theirs"}}
+        inbox.record(connection, webhook("app_ours"))
+        # Each newer than ours: another tenant's, one signed for another App definition (a
+        # key the JWKS shares with it), one the bridge took without verifying it.
+        inbox.record(connection, webhook("app_theirs", baseURL="https://other.benchling.com"))
+        inbox.record(
+            connection, webhook("app_other_definition", appDefinition={"id": "appdef_other"})
         )
-        inbox.record(connection, parse_webhook(new_webhook_id(), theirs))
+        inbox.record(connection, webhook("app_unverified", verified=False))
 
         assert inbox.latest_app_id(connection, "https://tenant.benchling.com/") == "app_ours"
         assert inbox.latest_app_id(connection, "https://nobody.benchling.com") is None
+        assert inbox.latest_app_id(connection, "https://other.benchling.com") == "app_theirs"
 
 
 def test_rows_committed_while_the_horizon_is_read_never_look_restored(

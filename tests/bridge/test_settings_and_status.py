@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import psycopg
 import pytest
@@ -12,7 +15,7 @@ from benchsync.settings import ConfigurationError
 from benchsync.status import read_status, render_table, status_document
 from tests.support.webhooks import envelope, new_webhook_id
 from webhook_sensor_bridge import inbox
-from webhook_sensor_bridge.events import parse_webhook
+from webhook_sensor_bridge.events import Origin, parse_webhook
 from webhook_sensor_bridge.settings import Settings
 
 DATABASE = "postgresql://db.example/benchsync"
@@ -23,40 +26,62 @@ def test_settings_default_the_jwks_url_to_benchlings() -> None:
         {"BENCHSYNC_DATABASE_URL": DATABASE, "APP_DEFINITION_ID": "appdef_abc"}
     )
     assert settings == Settings(
-        database_url=DATABASE, jwks_url="https://apps.benchling.com/api/v1/apps/appdef_abc/jwks"
+        database_url=DATABASE,
+        jwks_url="https://apps.benchling.com/api/v1/apps/appdef_abc/jwks",
+        origin=Origin(app_definition_id="appdef_abc"),
     )
 
 
-@pytest.mark.parametrize(
-    ("environ", "variable"),
-    [
-        ({"APP_DEFINITION_ID": "appdef_abc"}, "BENCHSYNC_DATABASE_URL"),
-        ({"BENCHSYNC_DATABASE_URL": DATABASE}, "APP_DEFINITION_ID"),
-        ({"BENCHSYNC_DATABASE_URL": DATABASE, "APP_DEFINITION_ID": " "}, "APP_DEFINITION_ID"),
-        (
-            {
-                "BENCHSYNC_DATABASE_URL": DATABASE,
-                "APP_DEFINITION_ID": "a",
-                "BENCHLING_JWKS_URL": "ftp://x",
-            },
-            "BENCHLING_JWKS_URL",
-        ),
-        (
-            {"BENCHSYNC_DATABASE_URL": DATABASE, "BENCHSYNC_INSECURE_SKIP_VERIFICATION": "maybe"},
-            "BENCHSYNC_INSECURE_SKIP_VERIFICATION",
-        ),
-    ],
-)
-def test_a_missing_or_bad_variable_is_named(environ: dict[str, str], variable: str) -> None:
-    with pytest.raises(ConfigurationError, match=variable):
-        Settings.from_env(environ)
-
-
-def test_skipping_verification_needs_no_app_definition() -> None:
+def test_settings_know_the_app_definition_tenant_and_installation_webhooks_must_name() -> None:
     settings = Settings.from_env(
-        {"BENCHSYNC_DATABASE_URL": DATABASE, "BENCHSYNC_INSECURE_SKIP_VERIFICATION": "1"}
+        {
+            "BENCHSYNC_DATABASE_URL": DATABASE,
+            "APP_DEFINITION_ID": "appdef_abc",
+            "BENCHLING_TENANT_URL": "https://t.benchling.com",
+            "BENCHLING_APP_ID": "app_abc",
+        }
     )
-    assert settings.skip_verification and settings.jwks_url is None
+    assert settings.origin == Origin("https://t.benchling.com", "app_abc", "appdef_abc")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"])
+def test_a_bridge_on_loopback_may_serve_without_the_tenant(host: str) -> None:
+    Settings(database_url=DATABASE, jwks_url="http://jwks").check_host(host)
+
+
+EVERY_INTERFACE = "0.0.0.0"  # noqa: S104 - what the tests check the bridge refuses
+
+
+@pytest.mark.parametrize("host", [EVERY_INTERFACE, "", "::", "10.1.2.3", "bridge.example.com"])
+def test_a_bridge_serving_beyond_loopback_needs_the_tenant(host: str) -> None:
+    unset = Settings(database_url=DATABASE, jwks_url="http://jwks")
+    with pytest.raises(ConfigurationError, match="BENCHLING_TENANT_URL is not set"):
+        unset.check_host(host)
+
+    Settings(
+        database_url=DATABASE, jwks_url="http://jwks", origin=Origin("https://t.benchling.com")
+    ).check_host(host)
+
+
+def test_benchsync_bridge_refuses_to_serve_beyond_loopback_without_the_tenant() -> None:
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("BENCHLING_TENANT_URL", "BENCHSYNC_INSECURE_SKIP_VERIFICATION")
+    }
+    environment |= {"BENCHSYNC_DATABASE_URL": DATABASE, "APP_DEFINITION_ID": "appdef_abc"}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "benchsync.cli", "bridge", "--host", EVERY_INTERFACE],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("benchsync bridge: BENCHLING_TENANT_URL is not set")
 
 
 def test_benchsync_bridge_names_the_bad_variable(

@@ -54,6 +54,27 @@ def envelope(
     ).encode()
 
 
+def wrapped_envelope(
+    event_type: str = "v2.entity.registered",
+    *,
+    outer: Mapping[str, Any] | None = None,
+    **event: Any,
+) -> bytes:
+    """A webhook body in the early-access form Benchling's example App subscribes to (its test
+    fixture ``entity_registered_webhook.json``): the event wrapped in a ``v0-beta.event.created``
+    message; ``outer`` replaces envelope fields, ``event`` the wrapped event's."""
+    unwrapped = json.loads(envelope(outer=outer))
+    message = unwrapped["message"]
+    del message["type"]
+    unwrapped["message"] = {
+        "event": {"eventType": event_type, **message, **event},
+        "type": "v0-beta.event.created",
+        "deprecated": False,
+        "excludedProperties": [],
+    }
+    return json.dumps(unwrapped).encode()
+
+
 def inbox_row(database_url: str, webhook_id: str) -> dict[str, Any] | None:
     with psycopg.connect(database_url) as connection:
         return inbox_row_on(connection, webhook_id)

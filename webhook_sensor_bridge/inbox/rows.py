@@ -27,11 +27,13 @@ class Envelope:
 
 @dataclass(frozen=True)
 class InboxEvent(Envelope):
-    """A verified webhook, ready to record, with its body as received; ``ignored_reason`` is
-    None when the sync wants it."""
+    """A webhook, ready to record, with its body as received; ``ignored_reason`` is None when
+    the sync wants it. ``origin_verified``: its signature verified and its envelope names this
+    deployment's App definition (and tenant and installation, where the bridge knows them)."""
 
     body: str
     ignored_reason: str | None
+    origin_verified: bool = False
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,12 @@ Connection = psycopg.Connection[Any]
 _RECORD = """
 INSERT INTO benchsync.inbox (
     webhook_id, message_type, channel, message_id, resource_id, schema_id, app_id,
-    app_definition_id, tenant_id, base_url, created_at, body, state, reason, finished_at
+    app_definition_id, tenant_id, base_url, created_at, body, origin_verified, state, reason,
+    finished_at
 ) VALUES (
     %(webhook_id)s, %(message_type)s, %(channel)s, %(message_id)s, %(resource_id)s,
     %(schema_id)s, %(app_id)s, %(app_definition_id)s, %(tenant_id)s, %(base_url)s,
-    %(created_at)s, %(body)s, %(state)s, %(reason)s,
+    %(created_at)s, %(body)s, %(origin_verified)s, %(state)s, %(reason)s,
     CASE WHEN %(state)s = 'ignored' THEN clock_timestamp() END
 )
 ON CONFLICT (webhook_id) DO NOTHING
@@ -65,6 +66,7 @@ def record(connection: Connection, event: InboxEvent) -> bool:
             "base_url": event.base_url,
             "created_at": event.created_at,
             "body": event.body,
+            "origin_verified": event.origin_verified,
             "state": "pending" if event.ignored_reason is None else "ignored",
             "reason": event.ignored_reason,
         },
@@ -241,11 +243,14 @@ def rows_by_webhook_id(connection: Connection, webhook_ids: Sequence[str]) -> li
 
 def latest_app_id(connection: Connection, tenant_url: str) -> str | None:
     """The App installation id (``app.id``) of the newest webhook from ``tenant_url`` that
-    carried one: a webhook from another tenant never names this deployment's installation."""
+    carried one and whose origin the bridge verified (signed, for this App definition): a
+    webhook from another tenant or App definition, or one nobody verified, never names this
+    deployment's installation."""
     row = connection.execute(
         # Newest first along the (txid, seq) index: a few rows read, however long the inbox.
         "SELECT app_id FROM benchsync.inbox"
-        " WHERE app_id IS NOT NULL AND rtrim(lower(base_url), '/') = rtrim(lower(%s), '/')"
+        " WHERE origin_verified AND app_id IS NOT NULL"
+        " AND rtrim(lower(base_url), '/') = rtrim(lower(%s), '/')"
         " ORDER BY txid DESC, seq DESC LIMIT 1",
         (tenant_url,),
     ).fetchone()

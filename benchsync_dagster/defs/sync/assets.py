@@ -256,7 +256,8 @@ def refresh_app_configuration(
         app_id = app_id or (stored.app_id if stored else None)
         if app_id is None:
             raise ConfigurationError(
-                "BENCHLING_APP_ID is not set and no webhook has told us the App's id yet"
+                "BENCHLING_APP_ID is not set and no verified webhook from this tenant, for"
+                " APP_DEFINITION_ID, has told us the App's id yet"
             )
         with postgres.transaction() as connection:
             read_at = app_configuration.database_now(connection)
