@@ -6,6 +6,10 @@ under both psycopg (benchsync's database) and psycopg2 (Dagster's storage), read
 password from the passfile that ``PGPASSFILE`` names, so the compose file's URLs carry none and
 no environment variable holds it. This writes that passfile, private to the container's user,
 then hands over (exec) to the container's command.
+
+Each line names the host, port, database and user of one URL the container is given, so libpq
+offers the password to those servers only: a connection pointed anywhere else (by run config,
+say) finds no password for it.
 """
 
 from __future__ import annotations
@@ -13,10 +17,16 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 
+from psycopg import ProgrammingError
+from psycopg.conninfo import conninfo_to_dict
+
 PASSWORD_FILE_VARIABLE = "BENCHSYNC_DATABASE_PASSWORD_FILE"  # noqa: S105 (a name, no secret)
+# The URLs a container connects with: benchsync's database, and Dagster's storage (dagster.yaml).
+URL_VARIABLES = ("BENCHSYNC_DATABASE_URL", "DAGSTER_POSTGRES_URL")
+DEFAULT_PORT = "5432"
 
 
 def read_password(path: str) -> str:
@@ -40,19 +50,54 @@ def read_password(path: str) -> str:
     return password
 
 
-def passfile_line(password: str) -> str:
-    """A passfile line giving ``password`` to every host, port, database and user.
+def passfile_fields(variable: str, url: str) -> tuple[str, str, str, str]:
+    """The host, port, database and user libpq connects to for ``url``, as a passfile names them.
+
+    Parsed by libpq itself (through psycopg), so query parameters such as ``?host=`` count as
+    they do when connecting; SQLAlchemy's ``postgresql+psycopg2://`` is libpq's URL as well.
+    """
+    _, separator, rest = url.partition("://")
+    try:
+        parts = conninfo_to_dict(f"postgresql://{rest}" if separator else url)
+    except ProgrammingError as error:
+        raise SystemExit(f"{variable}: not a PostgreSQL URL: {error}") from None
+    host, user = str(parts.get("host", "")), str(parts.get("user", ""))
+    if not host or not user or "," in host:
+        raise SystemExit(
+            f"{variable}: name one host and the user, as in postgresql://USER@HOST:5432/DATABASE"
+        )
+    port = str(parts.get("port") or DEFAULT_PORT)
+    return host, port, str(parts.get("dbname") or user), user
+
+
+def passfile_line(fields: tuple[str, str, str, str], password: str) -> str:
+    """A passfile line giving ``password`` to exactly these host, port, database and user.
 
     The format (libpq's "The Password File"): ``host:port:database:user:password``, with ``\\``
     and ``:`` escaped by a backslash.
     """
-    escaped = password.replace("\\", "\\\\").replace(":", "\\:")
-    return f"*:*:*:*:{escaped}\n"
+    escaped = [field.replace("\\", "\\\\").replace(":", "\\:") for field in (*fields, password)]
+    return ":".join(escaped) + "\n"
+
+
+def passfile_text(environ: Mapping[str, str], password: str) -> str:
+    """One line per URL variable set in ``environ``."""
+    lines = {
+        passfile_line(passfile_fields(variable, environ[variable].strip()), password): None
+        for variable in URL_VARIABLES
+        if environ.get(variable, "").strip()
+    }
+    if not lines:
+        raise SystemExit(
+            f"{PASSWORD_FILE_VARIABLE} is set, but neither {' nor '.join(URL_VARIABLES)} names"
+            " a server to give the password to"
+        )
+    return "".join(lines)
 
 
 def write_passfile(environ: MutableMapping[str, str], directory: str | None = None) -> None:
     """Point ``PGPASSFILE`` at the user's passfile (mode 0600, as libpq requires), written anew
-    with the password.
+    with the password for each server the environment's URLs name.
 
     One file per user, replaced whole: a healthcheck that runs its command through this
     entrypoint every 30 s rewrites it instead of leaving a file behind each time.
@@ -60,11 +105,11 @@ def write_passfile(environ: MutableMapping[str, str], directory: str | None = No
     password_file = environ.get(PASSWORD_FILE_VARIABLE, "").strip()
     if not password_file:
         return
-    line = passfile_line(read_password(password_file))
+    text = passfile_text(environ, read_password(password_file))
     directory = directory or tempfile.gettempdir()
     descriptor, written = tempfile.mkstemp(prefix="benchsync-", suffix=".tmp", dir=directory)
     with os.fdopen(descriptor, "w") as passfile:
-        passfile.write(line)
+        passfile.write(text)
     path = os.path.join(directory, f"benchsync-{os.getuid()}.pgpass")
     os.replace(written, path)  # atomic: a process reading it meanwhile sees one whole file
     environ["PGPASSFILE"] = path
