@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import os
 import re
-import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import dagster as dg
-import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy.engine import make_url
 
 from benchsync_dagster.definitions import resources_from_env
@@ -37,7 +33,15 @@ from webhook_sensor_bridge.settings import Settings
 
 DAGSTER_SERVICES = ("dagster-code", "dagster-webserver", "dagster-daemon")
 BRIDGE_ROLE = "benchsync_bridge"
+OWNER_ROLE = "benchsync"
 SECRETS_DIR = "/run/secrets/"
+# The secret holding each role's password.
+ROLE_SECRETS = {
+    "postgres": "database_password",
+    OWNER_ROLE: "benchsync_database_password",
+    BRIDGE_ROLE: "bridge_database_password",
+}
+ROLES_SCRIPT = REPO / "deploy" / "postgres-roles.sh"
 
 
 def option(command: list[str], *names: str) -> str:
@@ -51,12 +55,32 @@ def test_the_stack_has_the_example_apps_services_and_dagsters() -> None:
     assert {"migrate", *DAGSTER_SERVICES} <= set(benchsync_services())
 
 
+def published(service: str, dotenv: dict[str, str] = DOTENV) -> list[str]:
+    return [interpolate(port, dotenv) for port in services()[service]["ports"]]
+
+
 @pytest.mark.parametrize(
-    ("service", "published"),
-    [("postgres", "5438:5432"), ("bridge", "8000:8000"), ("dagster-webserver", "3000:3000")],
+    ("service", "ports"),
+    [
+        # No login on Dagster's UI, a superuser in Postgres: the host's loopback only.
+        ("postgres", "127.0.0.1:5438:5432"),
+        ("dagster-webserver", "127.0.0.1:3000:3000"),
+        # The one service meant to be reached from outside.
+        ("bridge", "0.0.0.0:8000:8000"),
+    ],
 )
-def test_ports_are_the_example_apps_and_dagsters_defaults(service: str, published: str) -> None:
-    assert services()[service]["ports"] == [published]
+def test_ports_are_the_example_apps_and_dagsters_on_the_interfaces_each_needs(
+    service: str, ports: str
+) -> None:
+    assert published(service) == [ports]
+
+
+def test_the_ui_and_postgres_reach_other_interfaces_only_when_the_user_opts_in() -> None:
+    opted_in = {**DOTENV, "BENCHSYNC_PUBLISH_ADDRESS": "0.0.0.0"}  # noqa: S104 (the user's choice)
+    assert published("dagster-webserver", opted_in) == ["0.0.0.0:3000:3000"]
+    assert published("postgres", opted_in) == ["0.0.0.0:5438:5432"]
+    narrowed = {**DOTENV, "BENCHSYNC_BRIDGE_PUBLISH_ADDRESS": "127.0.0.1"}
+    assert published("bridge", narrowed) == ["127.0.0.1:8000:8000"]
 
 
 def test_the_target_database_is_the_example_apps() -> None:
@@ -66,13 +90,44 @@ def test_the_target_database_is_the_example_apps() -> None:
     assert environment("postgres") == {
         "POSTGRES_DB": "benchling",
         "POSTGRES_USER": "postgres",
-        "POSTGRES_PASSWORD_FILE": SECRETS_DIR + "database_password",
+        "POSTGRES_PASSWORD_FILE": SECRETS_DIR + ROLE_SECRETS["postgres"],
+        "BENCHSYNC_OWNER_PASSWORD_FILE": SECRETS_DIR + ROLE_SECRETS[OWNER_ROLE],
+        "BENCHSYNC_BRIDGE_PASSWORD_FILE": SECRETS_DIR + ROLE_SECRETS[BRIDGE_ROLE],
     }
 
 
 def test_the_secret_files_are_the_ones_the_readme_has_users_create() -> None:
-    files = {secret["file"] for secret in compose()["secrets"].values()}
-    assert files == {".client_secret", ".database_password"}
+    files = {name: secret["file"] for name, secret in compose()["secrets"].items()}
+    assert files == {
+        "client_secret": ".client_secret",
+        **{secret: f".{secret}" for secret in ROLE_SECRETS.values()},
+    }
+    readme = (REPO / "README.md").read_text()
+    for file in files.values():
+        assert re.search(rf"> {re.escape(file)}\s", readme), f"the README never creates {file}"
+
+
+@pytest.mark.parametrize("service", sorted(benchsync_services()))
+def test_each_service_holds_the_password_of_the_role_it_connects_as_and_no_other(
+    service: str,
+) -> None:
+    env = environment(service)
+    users = {
+        make_url(env[variable]).username
+        for variable in ("BENCHSYNC_DATABASE_URL", "DAGSTER_POSTGRES_URL")
+        if variable in env
+    }
+    database_secrets = [
+        name for name in services()[service]["secrets"] if name in ROLE_SECRETS.values()
+    ]
+    if not users:
+        assert not database_secrets
+        return
+    (user,) = users
+    # Never the superuser: it runs nothing but Postgres.
+    assert user in (OWNER_ROLE, BRIDGE_ROLE)
+    assert database_secrets == [ROLE_SECRETS[user]]
+    assert env["BENCHSYNC_DATABASE_PASSWORD_FILE"] == SECRETS_DIR + ROLE_SECRETS[user]
 
 
 @pytest.mark.parametrize("service", sorted(services()))
@@ -131,19 +186,18 @@ def test_dagster_processes_share_the_instance_and_its_storage() -> None:
 
 def test_both_databases_live_in_the_target_postgres() -> None:
     database_env = environment("postgres")
-    init_sql = compose()["configs"]["create-dagster-database"]["content"]
-    created = re.findall(r"CREATE DATABASE (\w+)", init_sql)
+    created = re.findall(r"CREATE DATABASE (\w+) OWNER (\w+)", ROLES_SCRIPT.read_text())
+    assert created == [("dagster", OWNER_ROLE)]
     for service, variable, database in [
         ("migrate", "BENCHSYNC_DATABASE_URL", database_env["POSTGRES_DB"]),
-        ("dagster-daemon", "DAGSTER_POSTGRES_URL", *created),
+        ("dagster-daemon", "DAGSTER_POSTGRES_URL", "dagster"),
     ]:
         url = urlsplit(environment(service)[variable])
         assert (url.hostname, url.port, url.path) == ("postgres", 5432, f"/{database}")
-        assert url.username == database_env["POSTGRES_USER"]
+        # Not the superuser: the owner of benchsync's tables and of Dagster's database.
+        assert url.username == OWNER_ROLE
         # The password comes from the secret file, as a passfile the image's entrypoint writes.
         assert url.password is None
-        password_file = environment(service)["BENCHSYNC_DATABASE_PASSWORD_FILE"]
-        assert password_file == database_env["POSTGRES_PASSWORD_FILE"]
 
 
 def test_dagster_storage_connects_through_psycopg2() -> None:
@@ -186,38 +240,8 @@ def test_the_bridge_connects_as_the_role_granted_only_the_inbox() -> None:
         "grant-bridge": {"condition": "service_completed_successfully"}
     }
     mounted = {config["source"]: config["target"] for config in services()["postgres"]["configs"]}
-    assert mounted["create-bridge-role"].startswith("/docker-entrypoint-initdb.d/")
-
-
-def test_the_init_script_creates_the_bridge_login_with_the_database_password(
-    migrated_database_url: str,
-) -> None:
-    # Compose turns $$ into $; the postgres image runs the script with these variables set
-    # (POSTGRES_PASSWORD read from POSTGRES_PASSWORD_FILE).
-    script = compose()["configs"]["create-bridge-role"]["content"].replace("$$", "$")
-    server = conninfo_to_dict(migrated_database_url)
-    env = {
-        "PATH": os.environ["PATH"],
-        "PGHOST": str(server.get("host", "127.0.0.1")),
-        "PGPORT": str(server.get("port", 5432)),
-        "POSTGRES_USER": str(server.get("user", "postgres")),
-        "POSTGRES_DB": str(server["dbname"]),
-        "POSTGRES_PASSWORD": "it's a \\ p@ss:word",
-    }
-    with psycopg.connect(migrated_database_url, autocommit=True) as connection:
-        connection.execute(f"DROP ROLE IF EXISTS {BRIDGE_ROLE}")  # a run interrupted earlier
-    try:
-        subprocess.run(["sh", "-c", script], env=env, check=True, capture_output=True)
-        with psycopg.connect(migrated_database_url) as connection:
-            row = connection.execute(
-                "SELECT rolcanlogin, rolpassword FROM pg_authid WHERE rolname = %s",
-                [BRIDGE_ROLE],
-            ).fetchone()
-        assert row is not None and row[0]
-        assert row[1] is not None and row[1].startswith("SCRAM-SHA-256$")
-    finally:
-        with psycopg.connect(migrated_database_url, autocommit=True) as connection:
-            connection.execute(f"DROP ROLE IF EXISTS {BRIDGE_ROLE}")
+    assert mounted["create-roles"].startswith("/docker-entrypoint-initdb.d/")
+    assert REPO / compose()["configs"]["create-roles"]["file"] == ROLES_SCRIPT
 
 
 def test_migrations_run_before_anything_uses_the_tables() -> None:
@@ -251,9 +275,16 @@ def test_healthchecks_probe_what_the_service_serves(service: str, probe: str) ->
     assert any(probe in word for word in test)
 
 
+def test_localtunnel_is_opt_in_and_pinned_to_a_tag_its_user_can_replace_by_a_digest() -> None:
+    tunnel = services()["local-tunnel"]
+    assert tunnel["profiles"] == ["tunnel"]
+    assert interpolate(tunnel["image"]) == "efrecon/localtunnel:latest"
+    pinned = "efrecon/localtunnel:latest@sha256:" + "0" * 64
+    assert interpolate(tunnel["image"], {**DOTENV, "LOCALTUNNEL_IMAGE": pinned}) == pinned
+
+
 def test_localtunnel_forwards_to_the_bridge() -> None:
     tunnel = services()["local-tunnel"]
     bridge_command = services()["bridge"]["command"]
-    assert tunnel["image"] == "efrecon/localtunnel"
     assert option(tunnel["command"], "--local-host") == "bridge"
     assert option(tunnel["command"], "--port") == option(bridge_command, "--port")
