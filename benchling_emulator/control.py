@@ -10,6 +10,7 @@ from benchling_emulator.entity_types import ENTITY_TYPES
 from benchling_emulator.errors import bad_request
 from benchling_emulator.request_body import json_object, string_list
 from benchling_emulator.services import EmulatorServices, current_services
+from benchling_emulator.settings import EVENT_ENVELOPES
 from benchling_emulator.stats import busiest_window
 
 control = Blueprint("control", __name__, url_prefix="/_emulator")
@@ -111,6 +112,19 @@ def webhook_urls() -> dict[str, Any]:
     services = current_services()
     services.delivery.urls = tuple(string_list(json_object(), "urls"))
     return {"urls": list(services.delivery.urls)}
+
+
+@control.post("/event-envelope")
+def event_envelope() -> dict[str, Any]:
+    """Deliver the events published from now on in ``form``: ``v0`` (the event is the message)
+    or ``v0-beta`` (registrations wrapped in ``v0-beta.event.created``, as for Benchling's
+    example App). Webhooks already queued keep their form."""
+    form = json_object().get("form")
+    if form not in EVENT_ENVELOPES:
+        raise bad_request(f"form must be one of {', '.join(EVENT_ENVELOPES)}")
+    settings = current_services().settings
+    settings.event_envelope = form
+    return {"form": settings.event_envelope}
 
 
 @control.post("/app-configuration")

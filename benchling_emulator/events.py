@@ -8,11 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from benchling_emulator.clock import isoformat
+from benchling_emulator.settings import EventEnvelope
 
 ENTITY_REGISTERED = "v2.entity.registered"
 CUSTOM_ENTITY_CREATED = "v3.customEntity.created"
 CUSTOM_ENTITY_UPDATED = "v3.customEntity.updated"
 APP_CONFIGURATION_UPDATED = "v2-beta.app.configuration.updated"
+BETA_EVENT_CREATED = "v0-beta.event.created"
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,12 @@ class AppInstallation:
     app_version: str = "0.1.0"
 
 
-def envelope(event: TenantEvent, installation: AppInstallation) -> dict[str, Any]:
+def envelope(
+    event: TenantEvent, installation: AppInstallation, form: EventEnvelope = "v0"
+) -> dict[str, Any]:
+    """The webhook for ``event``; in the ``v0-beta`` form a registration is wrapped as
+    Benchling's early-access event webhooks were (its example App's test fixtures): the event
+    in ``message.event``, its name under ``eventType``."""
     message: dict[str, Any] = {
         "id": event.id,
         "createdAt": isoformat(event.created_at),
@@ -48,6 +55,13 @@ def envelope(event: TenantEvent, installation: AppInstallation) -> dict[str, Any
     }
     if event.properties is not None:
         message["properties"] = list(event.properties)
+    if form == "v0-beta" and event.type == ENTITY_REGISTERED:
+        message = {
+            "event": {"eventType": message.pop("type"), **message},
+            "type": BETA_EVENT_CREATED,
+            "deprecated": False,
+            "excludedProperties": [],
+        }
     return {
         "version": "0",
         "baseURL": installation.base_url,
@@ -63,6 +77,8 @@ def envelope(event: TenantEvent, installation: AppInstallation) -> dict[str, Any
     }
 
 
-def envelope_body(event: TenantEvent, installation: AppInstallation) -> bytes:
+def envelope_body(
+    event: TenantEvent, installation: AppInstallation, form: EventEnvelope = "v0"
+) -> bytes:
     """The raw webhook body; it is signed as these exact bytes."""
-    return json.dumps(envelope(event, installation), separators=(",", ":")).encode()
+    return json.dumps(envelope(event, installation, form), separators=(",", ":")).encode()

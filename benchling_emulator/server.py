@@ -135,7 +135,8 @@ class EmulatorServer:
 
     def _publish(self, events: list[TenantEvent]) -> None:
         self.stats.increment("events_emitted", len(events))
-        self.delivery.submit([envelope_body(event, self.installation) for event in events])
+        form = self.settings.event_envelope
+        self.delivery.submit([envelope_body(event, self.installation, form) for event in events])
 
 
 def tenant_url(settings: EmulatorSettings, port: int) -> str:

@@ -8,6 +8,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 BulkGetMissing = Literal["omit", "error"]
+# How event webhooks come: the event as the message ("v0", as benchsync's manifest subscribes),
+# or wrapped in an early-access "v0-beta.event.created" message (as Benchling's example App's
+# manifest subscribes: registrations only).
+EventEnvelope = Literal["v0", "v0-beta"]
+EVENT_ENVELOPES: tuple[EventEnvelope, ...] = ("v0", "v0-beta")
 
 
 @dataclass
@@ -36,6 +41,8 @@ class EmulatorSettings:
     duplicate_rate: float = 0.0
     shuffle: bool = False
     seed: int | None = None
+    # Changed at run time by POST /_emulator/event-envelope; read as each event is published.
+    event_envelope: EventEnvelope = "v0"
 
 
 def fraction(value: str) -> float:
@@ -104,6 +111,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fraction of webhooks delivered twice (default %(default)s)",
     )
     add("--shuffle", action="store_true", help="deliver queued webhooks in random order")
+    add(
+        "--event-envelope",
+        choices=EVENT_ENVELOPES,
+        default=defaults.event_envelope,
+        help="v0: the event is the message; v0-beta: registrations come wrapped in a"
+        " v0-beta.event.created message, as for Benchling's example App (default %(default)s)",
+    )
     add("--seed", type=int, help="seed for ids, faults, duplicates and shuffling")
     add("--print-env", action="store_true", help="print the variables that point benchsync here")
 

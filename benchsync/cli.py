@@ -170,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=emulator_settings.EmulatorSettings.webhook_rate,
         help="webhooks per second the emulated tenant delivers (default %(default)s)",
     )
+    add(
+        "--event-envelope",
+        choices=emulator_settings.EVENT_ENVELOPES,
+        default=emulator_settings.EmulatorSettings.event_envelope,
+        help="v0-beta: the emulated tenant wraps registrations in v0-beta.event.created, as"
+        " for an App configured like Benchling's example (default %(default)s)",
+    )
     demo.set_defaults(handler=_demo)
 
     db = commands.add_parser("db", help="manage benchsync's database schema")

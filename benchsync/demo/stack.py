@@ -50,7 +50,12 @@ class Stack:
     ) -> Stack:
         """A stack that cannot clash with a running demo: tests and benchmarks use this."""
         ports = {name: free_port() for name in ("bridge_port", "dagster_port", "emulator_port")}
-        options = argparse.Namespace(**ports, rate_limit=rate_limit, webhook_rate=webhook_rate)
+        options = argparse.Namespace(
+            **ports,
+            rate_limit=rate_limit,
+            webhook_rate=webhook_rate,
+            event_envelope=EmulatorSettings.event_envelope,
+        )
         return cls(options, home=home)
 
     @property
@@ -101,6 +106,7 @@ class Stack:
                 rate_limit=self.options.rate_limit,
                 webhook_urls=(f"{self.bridge_url}/1/webhooks",),
                 webhook_rate=self.options.webhook_rate,
+                event_envelope=self.options.event_envelope,
             )
         )
         self.dagster_home.mkdir(exist_ok=True)

@@ -18,8 +18,9 @@ from benchling_sdk.models import CustomEntityCreate
 
 from benchling_emulator.clock import TenantClock
 from benchling_emulator.server import EmulatorServer
+from benchling_emulator.settings import settings_from_args
 from benchling_emulator.tenant import EntityQuery
-from benchsync.cli import main
+from benchsync.cli import build_parser, main
 from tests.support.emulator import MakeEmulator, benchling_client
 
 
@@ -151,3 +152,16 @@ def test_twenty_clients_at_once_get_consistent_answers(emulator: EmulatorServer)
     assert page.total == 140
     stamps = [entity["modifiedAt"] for entity in page.items]
     assert len(set(stamps)) == len(stamps)
+
+
+def test_the_event_envelope_flag_sets_the_form_of_event_webhooks() -> None:
+    parser = build_parser()
+
+    wrapped = parser.parse_args(["emulator", "--event-envelope", "v0-beta"])
+    demo = parser.parse_args(["demo", "--event-envelope", "v0-beta"])
+
+    assert settings_from_args(wrapped).event_envelope == "v0-beta"
+    assert settings_from_args(parser.parse_args(["emulator"])).event_envelope == "v0"
+    assert demo.event_envelope == "v0-beta"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["emulator", "--event-envelope", "v1"])

@@ -201,3 +201,71 @@ def test_webhook_urls_and_key_rotation_change_while_running(
     _verify(emulator, webhook, _jwks(emulator))
     with pytest.raises(WebhookVerificationError):
         _verify(emulator, webhook, old_keys)
+
+
+# The keys of the event in Benchling's example App's fixture (entity_registered_webhook.json).
+SEED_APP_EVENT_KEYS = {
+    "id",
+    "createdAt",
+    "eventType",
+    "schema",
+    "resourceId",
+    "deprecated",
+    "excludedProperties",
+}
+
+
+def test_the_v0_beta_envelope_wraps_registrations_as_for_benchlings_example_app(
+    make_emulator: MakeEmulator, webhook_receiver: WebhookReceiver
+) -> None:
+    emulator = make_emulator(
+        webhook_urls=(webhook_receiver.url,), webhook_workers=1, event_envelope="v0-beta"
+    )
+    [entity_id] = emulator.tenant.create_registered(1)
+    [registered] = webhook_receiver.wait_for(1)
+    benchling_client(emulator).custom_entities.create(
+        CustomEntityCreate(
+            name="New",
+            schema_id=emulator.tenant.seed.schema.id,
+            folder_id=emulator.tenant.seed.folder_id,
+        )
+    )
+    [_, created] = webhook_receiver.wait_for(2)
+
+    _verify(emulator, registered, _jwks(emulator))
+    message = _message(registered)
+    assert {key: message[key] for key in ("type", "deprecated", "excludedProperties")} == {
+        "type": "v0-beta.event.created",
+        "deprecated": False,
+        "excludedProperties": [],
+    }
+    assert set(message) == {"event", "type", "deprecated", "excludedProperties"}
+    event = message["event"]
+    assert set(event) == SEED_APP_EVENT_KEYS
+    assert (event["eventType"], event["resourceId"]) == ("v2.entity.registered", entity_id)
+    assert event["schema"] == {"id": emulator.tenant.seed.schema.id}
+    assert event["id"].startswith("evt_")
+    # v3 events were never in the early-access envelope: they keep their own form.
+    assert _message(created)["type"] == "v3.customEntity.created"
+
+
+def test_the_event_envelope_changes_while_running(
+    emulator: EmulatorServer, webhook_receiver: WebhookReceiver
+) -> None:
+    control = f"{emulator.base_url}/_emulator"
+    httpx.post(f"{control}/webhook-urls", json={"urls": [webhook_receiver.url]}).raise_for_status()
+
+    answer = httpx.post(f"{control}/event-envelope", json={"form": "v0-beta"})
+    assert answer.json() == {"form": "v0-beta"}
+    httpx.post(f"{control}/register", json={"count": 1}).raise_for_status()
+    [wrapped] = webhook_receiver.wait_for(1)
+    httpx.post(f"{control}/event-envelope", json={"form": "v0"}).raise_for_status()
+    httpx.post(f"{control}/register", json={"count": 1}).raise_for_status()
+    [_, plain] = webhook_receiver.wait_for(2)
+
+    assert _message(wrapped)["event"]["eventType"] == "v2.entity.registered"
+    assert _message(plain)["type"] == "v2.entity.registered"
+    for form in ("v1", None, ["v0-beta"]):
+        refused = httpx.post(f"{control}/event-envelope", json={"form": form})
+        assert refused.status_code == 400
+        assert "v0, v0-beta" in refused.json()["error"]["message"]
