@@ -51,6 +51,10 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _bridge(args: argparse.Namespace) -> int:
+    # Gevent's patches before anything imports psycopg: its gevent workers' waits must yield.
+    from webhook_sensor_bridge import cooperative
+
+    cooperative.patch()
     # Only the bridge's own modules: its processes load neither Dagster nor Alembic.
     from benchsync.database import DatabaseUnavailable
     from benchsync.settings import ConfigurationError

@@ -33,8 +33,8 @@ request_log = logging.getLogger("webhook_sensor_bridge.requests")
 
 MAX_BODY_BYTES = 1024 * 1024
 REQUIRED_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
-# The pool opens connections on demand up to this: a sync gunicorn worker needs one; threaded
-# callers (the tests' concurrent posts) share up to this many.
+# The pool opens connections on demand up to this, shared by a gevent worker's requests (or the
+# tests' threads); a request that finds none free within a second is answered 503.
 POOL_MAX_SIZE = 8
 # The answers to a webhook that was stored or was already there, encoded once.
 _SUCCESS_BODIES = {

@@ -13,16 +13,16 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from benchsync.database import connect
-from webhook_sensor_bridge import inbox
-from webhook_sensor_bridge.app import create_app, request_log
+from webhook_sensor_bridge import cooperative, inbox
+from webhook_sensor_bridge.app import WebhookReceiver, create_app, request_log
 from webhook_sensor_bridge.settings import Settings
 
-# Sync workers, one request at a time each: measured on 2 cores they spend ~15% less CPU per
-# webhook than threaded workers, whose threads queue for the GIL behind signature checks.
-# Gunicorn's advice holds: exposed directly to the internet, put a buffering proxy in front.
-WORKER_CLASS = "sync"
-# A worker stuck longer than this (a client trickling its request) is replaced; Benchling's own
-# deliveries are answered well inside its 3 s limit.
+# Gevent workers, one greenlet per connection: a client trickling its request holds a greenlet,
+# not the worker (sync workers each blocked on one: two slow sockets stalled /health for 11 s).
+# Needs cooperative.patch() before psycopg is imported; `benchsync bridge` does that first.
+WORKER_CLASS = "gevent"
+# A worker whose event loop is blocked longer than this is replaced; Benchling's own deliveries
+# are answered well inside its 3 s limit.
 WORKER_TIMEOUT_SECONDS = 10
 
 
@@ -70,6 +70,7 @@ class BridgeServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no 
         if "control_socket_disable" in self.cfg.settings:
             self.cfg.set("control_socket_disable", True)
         self.cfg.set("pre_fork", freeze_inherited_objects)
+        self.cfg.set("worker_exit", close_worker_pool)
 
     def load(self) -> Flask:
         # Called in each worker after the fork, so no pool or thread crosses a fork.
@@ -84,6 +85,18 @@ def freeze_inherited_objects(arbiter: object, worker: object) -> None:
     stall every few thousand webhooks. The gc docs' advice for forking servers.
     """
     gc.freeze()
+
+
+def close_worker_pool(arbiter: object, worker: object) -> None:
+    """Gunicorn's worker_exit hook: close the exiting worker's pool while gevent still runs.
+
+    Left to the interpreter's exit, psycopg_pool's finaliser waits on its (gevent) threads after
+    the hub is gone, and every stopped worker printed a "greenlet is being finalized" traceback.
+    """
+    app = getattr(worker, "wsgi", None)  # unset if the worker never loaded the app
+    if isinstance(app, Flask):
+        receiver: WebhookReceiver = app.extensions["webhook_receiver"]
+        receiver.pool.close()
 
 
 def configure_logging(stream: TextIO) -> None:
@@ -108,6 +121,11 @@ def configure_logging(stream: TextIO) -> None:
 
 
 def serve(settings: Settings, host: str, port: int, workers: int | None = None) -> int:
+    if not cooperative.is_patched():
+        raise cooperative.PatchedTooLate(
+            "the bridge's gevent workers need webhook_sensor_bridge.cooperative.patch() to run"
+            " before psycopg is imported"
+        )
     configure_logging(sys.stderr)
     BridgeServer(
         settings,

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import gc
-import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,43 +16,12 @@ import pytest
 from benchling_emulator.server import EmulatorServer
 from benchling_emulator.signing import WebhookSigner
 from benchsync.demo.processes import free_port
+from tests.support.bridge import Bridge, running_bridge
 from tests.support.postgres import create_database, drop_database
 from tests.support.webhooks import envelope, inbox_row, new_webhook_id
 from webhook_sensor_bridge.app import MAX_BODY_BYTES
 from webhook_sensor_bridge.server import BridgeServer
 from webhook_sensor_bridge.settings import Settings
-
-
-class Bridge:
-    def __init__(self, port: int, log: Path) -> None:
-        self.port = port
-        self.log = log
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-        chunked: bool = False,
-    ) -> int:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        # An iterable body goes out chunked, without Content-Length.
-        payload = iter([body or b""]) if chunked else body
-        try:
-            connection.request(
-                method,
-                path,
-                body=payload,
-                headers=headers or {},
-                encode_chunked=chunked,
-            )
-            return connection.getresponse().status
-        except (BrokenPipeError, ConnectionResetError):
-            return 413  # gunicorn may close the socket after answering an oversized upload
-        finally:
-            connection.close()
-
 
 # What only `benchsync db upgrade` and the Dagster code location load.
 HEAVY_PACKAGES = ("dagster", "alembic", "sqlalchemy")
@@ -79,49 +46,19 @@ def imported_packages(log: str) -> set[str]:
 
 @pytest.fixture
 def bridge(fresh_inbox_url: str, emulator: EmulatorServer, tmp_path: Path) -> Iterator[Bridge]:
-    port = free_port()
     environment = {
-        **os.environ,
         "BENCHSYNC_DATABASE_URL": fresh_inbox_url,
         "APP_DEFINITION_ID": "appdef_test",
         "BENCHLING_JWKS_URL": emulator.jwks_url,
     }
-    log = tmp_path / "bridge.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                # Every module any of its processes imports is logged, the workers' included.
-                "-X",
-                "importtime",
-                "-m",
-                "benchsync.cli",
-                "bridge",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-            ],
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    bridge = Bridge(port, log)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if bridge.request("GET", "/health") == 200:
-                    break
-            except OSError:
-                pass
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+    with running_bridge(
+        environment,
+        tmp_path / "bridge.log",
+        # Every module any of its processes imports is logged, the workers' included.
+        python_options=["-X", "importtime"],
+        bridge_options=["--workers", "2"],
+    ) as bridge:
         yield bridge
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=15)
 
 
 def test_the_bridge_serves_webhooks_under_gunicorn(
