@@ -13,17 +13,21 @@ ENV PYTHONUNBUFFERED=1 \
     DAGSTER_HOME=/opt/dagster/home
 
 WORKDIR /opt/benchsync
-# Every dependency at the version of a tested install (regenerate: deploy/constraints.txt),
-# in a layer of its own: a change to benchsync's code or README rebuilds only the layer below.
-COPY deploy/constraints.txt deploy/constraints.txt
-RUN pip install --requirement deploy/constraints.txt
+# Every dependency, and setuptools (the build backend below), at the version of a tested install
+# and only as a wheel whose sha256 deploy/requirements.txt lists (--require-hashes refuses any
+# other file, and any package it does not pin); wheels only, so no dependency is built by an
+# unpinned backend. A layer of its own: a change to benchsync's code rebuilds only the ones below.
+COPY deploy/requirements.txt deploy/requirements.txt
+RUN pip install --require-hashes --only-binary :all: --no-deps --requirement deploy/requirements.txt
 # pyproject.toml names README.md as the package's readme, so the build needs it.
 COPY pyproject.toml README.md ./
 COPY benchsync/ benchsync/
 COPY webhook_sensor_bridge/ webhook_sensor_bridge/
 COPY benchsync_dagster/ benchsync_dagster/
 COPY benchling_emulator/ benchling_emulator/
-RUN pip install --constraint deploy/constraints.txt .
+# benchsync itself, built by the pinned setuptools installed above (no isolated build fetching a
+# backend of its own), with nothing downloaded; pip check: every dependency it needs is there.
+RUN pip install --no-index --no-deps --no-build-isolation . && pip check
 
 # The Dagster instance every Dagster process shares; storage/ is a volume in compose, where
 # run workers in the code server write compute logs that the webserver reads.

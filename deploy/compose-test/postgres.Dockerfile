@@ -1,11 +1,11 @@
 # TEST-ONLY STAND-IN for postgres:16, built by deploy/compose-test/run.sh where Docker Hub cannot
-# be reached (`make compose-test`). Users pull the real image; nothing else uses this. Debian's
-# PostgreSQL (15) with an entrypoint doing what docker-compose.yaml uses of the official one
-# (postgres-entrypoint.sh says what).
+# be reached (`make compose-test`), and tagged benchsync-compose-test/postgres:15 for what it is:
+# Debian's PostgreSQL 15 with an entrypoint doing what docker-compose.yaml uses of the official
+# one (postgres-entrypoint.sh says what). Users pull the real image; nothing else uses this.
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 
-LABEL org.opencontainers.image.description="benchsync compose-test stand-in for postgres:16"
+LABEL org.opencontainers.image.description="benchsync compose-test stand-in: PostgreSQL 15 (Debian), in place of postgres:16"
 
 # No cluster from the package: the entrypoint makes one in PGDATA, as the official image does.
 RUN mkdir -p /etc/postgresql-common \

@@ -1,11 +1,12 @@
 # TEST-ONLY STAND-IN for python:3.11-slim, built by deploy/compose-test/run.sh where Docker Hub
-# cannot be reached (`make compose-test`). Users pull the real image; nothing else uses this.
+# cannot be reached (`make compose-test`), and tagged benchsync-compose-test/python:3.11 (Debian's
+# Python 3.11). Users pull the real image; nothing else uses this.
 # It offers what benchsync's Dockerfile uses of the real one: `python` and `pip` on the PATH,
 # `pip install` into the image's own Python, and `useradd`.
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 
-LABEL org.opencontainers.image.description="benchsync compose-test stand-in for python:3.11-slim"
+LABEL org.opencontainers.image.description="benchsync compose-test stand-in: Python 3.11 (Debian), in place of python:3.11-slim"
 
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \

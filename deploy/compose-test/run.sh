@@ -3,13 +3,18 @@
 # for the tenant (tests/compose/). From a clean clone it installs what is missing (Docker's
 # engine, debootstrap, Docker Compose into .venv), starts dockerd if none is running (and stops
 # it at the end), builds test-only stand-ins for python:3.11-slim and postgres:16, as CI cannot
-# reach Docker Hub (cached: an image already tagged so is kept), then runs the pytest suite.
+# reach Docker Hub, under the project's own names and their true versions (cached: an image
+# already tagged so is kept), then runs the pytest suite.
 # Needs root when it must install or start Docker.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=deploy/compose-test
 venv=${VENV:-.venv}
 base_image=benchsync-compose-test/debian:bookworm-minbase
+# Named for what they are (Debian's Python 3.11 and PostgreSQL 15), never python:3.11-slim or
+# postgres:16, which would shadow the official images on the machine.
+python_stand_in=benchsync-compose-test/python:3.11
+postgres_stand_in=benchsync-compose-test/postgres:15
 
 log() { echo "compose-test: $*" >&2; }
 
@@ -68,7 +73,7 @@ build_base_image() {
     rm -rf "$rootfs"
 }
 
-# Tagged with the official names, so docker-compose.yaml and the Dockerfile run unchanged.
+# docker-compose.yaml and the Dockerfile take them through PYTHON_IMAGE and POSTGRES_IMAGE.
 build_stand_in() {
     local tag=$1 dockerfile=$2
     image_exists "$tag" && return
@@ -90,11 +95,11 @@ build_stand_in() {
 install_packages
 trap stop_dockerd EXIT
 start_dockerd
-build_stand_in python:3.11-slim python.Dockerfile
-build_stand_in postgres:16 postgres.Dockerfile
+build_stand_in "$python_stand_in" python.Dockerfile
+build_stand_in "$postgres_stand_in" postgres.Dockerfile
 
-# The stand-ins' tags, in place of the compose file's digest-pinned references.
-export PYTHON_IMAGE=python:3.11-slim POSTGRES_IMAGE=postgres:16
+# The stand-ins, in place of the compose file's digest-pinned references.
+export PYTHON_IMAGE=$python_stand_in POSTGRES_IMAGE=$postgres_stand_in
 export BENCHSYNC_COMPOSE="$PWD/$venv/bin/docker-compose"
 # Arguments go to pytest (-x, -s, -k …). The EXIT trap stops the daemon, pass or fail.
 "$venv/bin/pytest" -m compose tests/compose "$@"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -105,6 +106,10 @@ def test_the_secret_files_are_the_ones_the_readme_has_users_create() -> None:
     readme = (REPO / "README.md").read_text()
     for file in files.values():
         assert re.search(rf"> {re.escape(file)}\s", readme), f"the README never creates {file}"
+    ignored = subprocess.run(
+        ["git", "check-ignore", *files.values()], cwd=REPO, capture_output=True, text=True
+    )
+    assert sorted(ignored.stdout.split()) == sorted(files.values()), "never commit a secret"
 
 
 @pytest.mark.parametrize("service", sorted(benchsync_services()))

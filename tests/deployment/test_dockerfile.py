@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
+import tomllib
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from tests.deployment.stack import (
     REPO,
@@ -30,17 +34,73 @@ def test_it_builds_on_python_3_11_slim_pinned_by_digest_as_compose_passes_it() -
         assert interpolate(service["build"]["args"]["PYTHON_IMAGE"]) == default
 
 
-def test_it_installs_the_project_with_its_dependencies_pinned() -> None:
-    install = "pip install --constraint deploy/constraints.txt ."
-    assert any(run.arguments == install for run in instructions("RUN"))
-    pins = [
-        line
-        for line in (REPO / "deploy" / "constraints.txt").read_text().splitlines()
-        if line and not line.startswith("#")
+def pip_installs() -> list[list[str]]:
+    """The words of each ``pip install`` the Dockerfile runs."""
+    commands = [
+        shlex.split(command)
+        for run in instructions("RUN")
+        for command in re.split(r"&&|;", run.arguments)
     ]
+    return [words for words in commands if words[:2] == ["pip", "install"]]
+
+
+def hashed_requirements() -> dict[str, tuple[str, list[str]]]:
+    """deploy/requirements.txt: each requirement's name → (its pin, its hashes)."""
+    text = (REPO / "deploy" / "requirements.txt").read_text().replace("\\\n", " ")
+    found: dict[str, tuple[str, list[str]]] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        requirement, *options = line.split()
+        assert all(option.startswith("--hash=sha256:") for option in options), line
+        found[canonicalize_name(requirement.partition("==")[0])] = (
+            requirement,
+            [option.removeprefix("--hash=sha256:") for option in options],
+        )
+    return found
+
+
+def pinned_versions() -> dict[str, str]:
+    """deploy/constraints.txt: each package's name → its version."""
+    lines = (REPO / "deploy" / "constraints.txt").read_text().splitlines()
+    pins = [line for line in lines if line and not line.startswith("#")]
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+==\S+", pin) for pin in pins), pins
-    assert {"dagster==1.13.27", "benchling-sdk==1.25.0"} <= set(pins)
-    assert not any(pin.startswith("benchsync==") for pin in pins)
+    return {canonicalize_name(pin.partition("==")[0]): pin.partition("==")[2] for pin in pins}
+
+
+def test_every_package_it_installs_is_pinned_and_checked_against_its_hashes() -> None:
+    (dependencies, project) = pip_installs()
+    assert "--require-hashes" in dependencies
+    # Wheels only: a source build would fetch a build backend that no hash pins.
+    assert dependencies[dependencies.index("--only-binary") + 1] == ":all:"
+    assert dependencies[dependencies.index("--requirement") + 1] == "deploy/requirements.txt"
+    assert repo_path_in_image("/opt/benchsync/deploy/requirements.txt") == (
+        REPO / "deploy" / "requirements.txt"
+    )
+    # The project itself comes from the build context, with nothing downloaded.
+    assert {"--no-index", "--no-deps"} <= set(project) and project[-1] == "."
+
+
+def test_the_hashed_requirements_are_exactly_the_constraints_versions() -> None:
+    requirements = hashed_requirements()
+    assert {name: pin.partition("==")[2] for name, (pin, _) in requirements.items()} == (
+        pinned_versions()
+    )
+    for name, (_, hashes) in requirements.items():
+        assert hashes and all(re.fullmatch(r"[0-9a-f]{64}", digest) for digest in hashes), name
+    assert {"dagster", "benchling-sdk"} <= set(requirements)
+    assert "benchsync" not in requirements
+
+
+def test_the_build_backend_is_pinned_and_the_build_uses_it() -> None:
+    build_system = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]
+    (backend_requirement,) = [Requirement(spec) for spec in build_system["requires"]]
+    pinned = pinned_versions()[canonicalize_name(backend_requirement.name)]
+    assert backend_requirement.specifier.contains(pinned), (backend_requirement, pinned)
+    assert backend_requirement.name in hashed_requirements()
+    # Built with the setuptools installed from the hashes, not one fetched for an isolated build.
+    (_, project) = pip_installs()
+    assert "--no-build-isolation" in project
 
 
 def test_it_runs_as_a_user_other_than_root() -> None:
@@ -93,6 +153,8 @@ def test_everything_it_copies_exists_and_reaches_the_build() -> None:
     [
         ".client_secret",
         ".database_password",
+        ".benchsync_database_password",
+        ".bridge_database_password",
         ".env",
         ".venv/bin/python",
         ".git/HEAD",
@@ -103,3 +165,22 @@ def test_everything_it_copies_exists_and_reaches_the_build() -> None:
 )
 def test_secrets_environments_and_caches_stay_out_of_the_build(path: str) -> None:
     assert dockerignored(path)
+
+
+def test_the_compose_tests_stand_ins_carry_the_projects_names_and_their_true_versions() -> None:
+    """Tagged python:3.11-slim or postgres:16, they would shadow the official images."""
+    stand_ins = REPO / "deploy" / "compose-test"
+    run_sh = (stand_ins / "run.sh").read_text()
+    tags = dict(re.findall(r"^(python|postgres)_stand_in=(\S+)$", run_sh, re.MULTILINE))
+    assert all(tag.startswith("benchsync-compose-test/") for tag in tags.values()), tags
+    python = re.search(r"python(3\.\d+)-venv", (stand_ins / "python.Dockerfile").read_text())
+    postgres = re.search(r"postgresql-(\d+) ", (stand_ins / "postgres.Dockerfile").read_text())
+    assert python and postgres
+    assert tags == {
+        "python": f"benchsync-compose-test/python:{python[1]}",
+        "postgres": f"benchsync-compose-test/postgres:{postgres[1]}",
+    }
+    # Built and passed to compose under those names only.
+    assert 'build_stand_in "$python_stand_in"' in run_sh
+    assert 'build_stand_in "$postgres_stand_in"' in run_sh
+    assert "export PYTHON_IMAGE=$python_stand_in POSTGRES_IMAGE=$postgres_stand_in" in run_sh

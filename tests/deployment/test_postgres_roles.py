@@ -8,7 +8,9 @@ roles are server-wide; password logins are turned on for every role but the supe
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,12 +89,15 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    postgres = get_server(tmp_path / "data", cleanup_mode="delete")
+    # Not under pytest's temporary folder: pgserver, as root, runs Postgres as a user of its own,
+    # which another pytest session starting meanwhile would lock out of that folder (mode 700).
+    data = Path(tempfile.mkdtemp(prefix="benchsync-roles-")) / "data"
+    postgres = get_server(data, cleanup_mode="delete")
     url = postgres.get_uri()
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("CREATE DATABASE benchling")
     # Passwords matter for every role but the superuser (the image's socket logins are trust).
-    hba = tmp_path / "data" / "pg_hba.conf"
+    hba = data / "pg_hba.conf"
     hba.write_text(f"local all {SUPERUSER} trust\nlocal all all scram-sha-256\n")
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("SELECT pg_reload_conf()")
@@ -100,6 +105,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
         yield Server(url, tmp_path)
     finally:
         postgres.cleanup()
+        shutil.rmtree(data.parent, ignore_errors=True)
 
 
 def test_each_role_logs_in_with_its_own_password_only_and_neither_is_a_superuser(
