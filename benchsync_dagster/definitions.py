@@ -92,6 +92,7 @@ SYNC_SETTINGS_VARIABLES = {
     "config_refresh_seconds": "BENCHSYNC_CONFIG_REFRESH_SECONDS",
     "schemas": "BENCHSYNC_SCHEMAS",
     "inbox_retention_days": "BENCHSYNC_INBOX_RETENTION_DAYS",
+    "reconcile_max_vanished_percent": "BENCHSYNC_RECONCILE_MAX_VANISHED_PERCENT",
     "poll_interval_seconds": POLL_INTERVAL_VARIABLE,
 }
 

@@ -47,6 +47,13 @@ def archive_reason(document: EntityDocument) -> str | None:
     return record.get("reason") if isinstance(record, Mapping) else None
 
 
+def vanished(document: EntityDocument) -> bool:
+    """Whether the document's archive is benchsync's (not returned by a listing), not
+    Benchling's."""
+    record = document.get("archiveRecord") or {}
+    return isinstance(record, Mapping) and record.get(snapshots.VANISHED_MARKER) is True
+
+
 def field_text(document: EntityDocument, field_name: str) -> str | None:
     """The named field as text: its display value where Benchling gives one, else its value."""
     field = (document.get("fields") or {}).get(field_name)
@@ -73,6 +80,7 @@ def snapshot_frame(
             "schema_id": schema_id(document),
             "modified_at": _required(document, "modifiedAt"),
             "archived": archive_reason(document) is not None,
+            "vanished": vanished(document),
             "document": json.dumps(document, sort_keys=True),
             "source_event": source_events.get(document["id"]),
         }
@@ -98,6 +106,7 @@ def synced_data_frame(
             "archive_reason": archive_reason(document),
             "web_url": document.get("webURL"),
             "source_event": source_events.get(document["id"]),
+            "vanished": vanished(document),
         }
         for document in documents
     ]

@@ -19,9 +19,7 @@ import sys
 import tempfile
 from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
-
-from psycopg import ProgrammingError
-from psycopg.conninfo import conninfo_to_dict
+from urllib.parse import parse_qs, unquote, urlsplit
 
 PASSWORD_FILE_VARIABLE = "BENCHSYNC_DATABASE_PASSWORD_FILE"  # noqa: S105 (a name, no secret)
 # The URLs a container connects with: benchsync's database, and Dagster's storage (dagster.yaml).
@@ -53,21 +51,30 @@ def read_password(path: str) -> str:
 def passfile_fields(variable: str, url: str) -> tuple[str, str, str, str]:
     """The host, port, database and user libpq connects to for ``url``, as a passfile names them.
 
-    Parsed by libpq itself (through psycopg), so query parameters such as ``?host=`` count as
-    they do when connecting; SQLAlchemy's ``postgresql+psycopg2://`` is libpq's URL as well.
+    As libpq reads a URL: percent-escapes decoded, ``?host=``, ``port``, ``dbname`` and ``user``
+    over the URL's own parts, port 5432 and the database named after the user by default.
+    SQLAlchemy's ``postgresql+psycopg2://`` is libpq's URL too. (The standard library's parser,
+    not psycopg's: this runs before every healthcheck.)
     """
-    _, separator, rest = url.partition("://")
-    try:
-        parts = conninfo_to_dict(f"postgresql://{rest}" if separator else url)
-    except ProgrammingError as error:
-        raise SystemExit(f"{variable}: not a PostgreSQL URL: {error}") from None
-    host, user = str(parts.get("host", "")), str(parts.get("user", ""))
-    if not host or not user or "," in host:
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("postgres"):
+        raise SystemExit(f"{variable}: not a PostgreSQL URL (postgresql://USER@HOST/DATABASE)")
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    if hostinfo.startswith("["):  # an IPv6 address
+        host, _, after = hostinfo[1:].partition("]")
+        port = after.removeprefix(":")
+    else:
+        host, _, port = hostinfo.partition(":")
+    query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
+    host = query.get("host", unquote(host))
+    port = query.get("port", port) or DEFAULT_PORT
+    user = query.get("user", unquote(userinfo.partition(":")[0]))
+    database = query.get("dbname", unquote(parts.path.removeprefix("/"))) or user
+    if not host or not user or "," in host + port:
         raise SystemExit(
             f"{variable}: name one host and the user, as in postgresql://USER@HOST:5432/DATABASE"
         )
-    port = str(parts.get("port") or DEFAULT_PORT)
-    return host, port, str(parts.get("dbname") or user), user
+    return host, port, database, user
 
 
 def passfile_line(fields: tuple[str, str, str, str], password: str) -> str:

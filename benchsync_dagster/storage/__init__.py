@@ -3,9 +3,18 @@ its row shape and every statement that touches it. Plain functions over a psycop
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import pandas as pd
+
+
+class StoredVersion(NamedTuple):
+    """What a table holds of one entity, to compare with Benchling's document."""
+
+    modified_at: datetime
+    archived: bool
+    vanished: bool  # archived by benchsync: a full listing did not return it
 
 
 def frame_columns(frame: pd.DataFrame) -> list[list[Any]]:

@@ -25,13 +25,15 @@ class Reconciliation:
     archived: int
     vanished: int
     run_id: str | None
+    reappeared: int = 0  # archived as vanished, returned again
+    withheld: int = 0  # not returned, but not archived: over the guard (a failed check)
 
 
 def record(connection: psycopg.Connection[Any], reconciliation: Reconciliation) -> None:
     connection.execute(
         "INSERT INTO benchsync.reconciliations (started_at, mode, entity_type, schema_id,"
-        " watermark_from, watermark_to, listed, missing, stale, archived, vanished, run_id)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " watermark_from, watermark_to, listed, missing, stale, archived, vanished, run_id,"
+        " reappeared, withheld) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [
             reconciliation.started_at,
             reconciliation.mode,
@@ -45,6 +47,8 @@ def record(connection: psycopg.Connection[Any], reconciliation: Reconciliation) 
             reconciliation.archived,
             reconciliation.vanished,
             reconciliation.run_id,
+            reconciliation.reappeared,
+            reconciliation.withheld,
         ],
     )
 
@@ -72,7 +76,8 @@ def latest_run(connection: psycopg.Connection[Any]) -> list[Reconciliation]:
     with connection.cursor(row_factory=class_row(Reconciliation)) as cursor:
         return cursor.execute(
             "SELECT started_at, mode, entity_type, schema_id, watermark_from, watermark_to,"
-            " listed, missing, stale, archived, vanished, run_id FROM benchsync.reconciliations"
+            " listed, missing, stale, archived, vanished, run_id, reappeared, withheld"
+            " FROM benchsync.reconciliations"
             " WHERE run_id IS NOT DISTINCT FROM ("
             "   SELECT run_id FROM benchsync.reconciliations ORDER BY id DESC LIMIT 1)"
             " ORDER BY id"

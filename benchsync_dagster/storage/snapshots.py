@@ -11,7 +11,7 @@ import pandas as pd
 import psycopg
 from psycopg.rows import class_row
 
-from benchsync_dagster.storage import frame_columns, row_counts
+from benchsync_dagster.storage import StoredVersion, frame_columns, row_counts
 
 # The rows this module writes: column name → pandas dtype, in table order.
 COLUMNS: dict[str, str] = {
@@ -20,30 +20,42 @@ COLUMNS: dict[str, str] = {
     "schema_id": "string",
     "modified_at": "datetime64[us, UTC]",
     "archived": "bool",
+    "vanished": "bool",
     "document": "string",
     "source_event": "string",
 }
 
 TABLE = "benchling_entity_snapshots"
 
+# The key benchsync adds to an ``archiveRecord`` it wrote itself, for an entity a full listing no
+# longer returned (Benchling's own records hold only ``reason``, one of a fixed list).
+VANISHED_MARKER = "benchsyncVanished"
+
 # Arrays go in binary (%b): psycopg quotes each element of a text array in Python, which cost
 # 4/5 of a 1,000-document write (benchmarks/upsert_paths.py).
 _UPSERT = """
 INSERT INTO benchling_entity_snapshots AS kept
-    (entity_id, entity_type, schema_id, modified_at, archived, document, source_event)
-SELECT entity_id, entity_type, schema_id, modified_at, archived, document::jsonb, source_event
-FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::boolean[], %b::text[],
-            %b::text[])
-    AS incoming (entity_id, entity_type, schema_id, modified_at, archived, document, source_event)
+    (entity_id, entity_type, schema_id, modified_at, archived, vanished, document, source_event)
+SELECT entity_id, entity_type, schema_id, modified_at, archived, vanished, document::jsonb,
+       source_event
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::boolean[], %b::boolean[],
+            %b::text[], %b::text[])
+    AS incoming (entity_id, entity_type, schema_id, modified_at, archived, vanished, document,
+                 source_event)
 ON CONFLICT (entity_id) DO UPDATE SET
     entity_type = EXCLUDED.entity_type,
     schema_id = EXCLUDED.schema_id,
     modified_at = EXCLUDED.modified_at,
     archived = EXCLUDED.archived,
+    vanished = EXCLUDED.vanished,
     document = EXCLUDED.document,
     source_event = EXCLUDED.source_event,
     synced_at = now()
+-- A snapshot benchsync archived because a full listing did not return it gives way to
+-- Benchling's document of the same modifiedAt: the entity is visible again. (Benchling's own
+-- archives and unarchives move modifiedAt, so newest-wins carries those.)
 WHERE kept.modified_at < EXCLUDED.modified_at
+   OR (kept.vanished AND NOT EXCLUDED.vanished AND kept.modified_at = EXCLUDED.modified_at)
 """
 
 
@@ -55,35 +67,66 @@ def upsert(connection: psycopg.Connection[Any], frame: pd.DataFrame) -> int:
     return cursor.rowcount
 
 
-def archive_unlisted(
-    connection: psycopg.Connection[Any], run_id: str, stored_before: datetime, reason: str
-) -> list[tuple[str, str]]:
-    """Mark archived the snapshots stored before ``stored_before`` that the full listing noted
-    under ``run_id`` (in ``benchsync.reconciliation_listed``) did not return — in the document
-    too (its ``archiveRecord``), so that a row rebuilt from it later says archived as well;
-    returns their (entity id, entity type). One stored since may postdate its type's listing."""
+@dataclass(frozen=True)
+class Unlisted:
+    """Of one entity type: its unarchived snapshots stored before a full listing began, and how
+    many of them the listing did not return."""
+
+    stored: int
+    unlisted: int
+
+
+def unlisted_by_type(
+    connection: psycopg.Connection[Any], run_id: str, stored_before: datetime
+) -> dict[str, Unlisted]:
+    """Per entity type, what ``mark_vanished`` would archive of it, out of how many."""
     rows = connection.execute(
-        "UPDATE benchling_entity_snapshots SET archived = true, synced_at = now(),"
-        " document = jsonb_set(document, '{archiveRecord}', jsonb_build_object('reason', %s::text))"
-        " WHERE NOT archived AND synced_at < %s AND NOT EXISTS ("
+        "SELECT entity_type, count(*), count(*) FILTER (WHERE NOT EXISTS ("
+        "   SELECT 1 FROM benchsync.reconciliation_listed AS listed"
+        "   WHERE listed.run_id = %s AND listed.entity_id = benchling_entity_snapshots.entity_id))"
+        " FROM benchling_entity_snapshots WHERE NOT archived AND synced_at < %s"
+        " GROUP BY entity_type",
+        [run_id, stored_before],
+    ).fetchall()
+    return {entity_type: Unlisted(stored, unlisted) for entity_type, stored, unlisted in rows}
+
+
+def mark_vanished(
+    connection: psycopg.Connection[Any],
+    run_id: str,
+    stored_before: datetime,
+    reason: str,
+    entity_types: Sequence[str],
+) -> list[tuple[str, str]]:
+    """Mark archived and vanished the snapshots of ``entity_types`` stored before
+    ``stored_before`` that the full listing noted under ``run_id`` (in
+    ``benchsync.reconciliation_listed``) did not return — in the document too (an
+    ``archiveRecord`` with benchsync's marker), so that a row rebuilt from it later says so as
+    well; returns their (entity id, entity type). One stored since may postdate its type's
+    listing."""
+    rows = connection.execute(
+        "UPDATE benchling_entity_snapshots SET archived = true, vanished = true,"
+        " synced_at = now(), document = jsonb_set(document, '{archiveRecord}',"
+        "   jsonb_build_object('reason', %s::text, %s::text, true))"
+        " WHERE NOT archived AND synced_at < %s AND entity_type = ANY(%s) AND NOT EXISTS ("
         "   SELECT 1 FROM benchsync.reconciliation_listed AS listed"
         "   WHERE listed.run_id = %s AND listed.entity_id = benchling_entity_snapshots.entity_id)"
         " RETURNING entity_id, entity_type",
-        [reason, stored_before, run_id],
+        [reason, VANISHED_MARKER, stored_before, list(entity_types), run_id],
     ).fetchall()
     return [(entity_id, entity_type) for entity_id, entity_type in rows]
 
 
 def modified_at_by_id(
     connection: psycopg.Connection[Any], entity_ids: Sequence[str]
-) -> dict[str, tuple[datetime, bool]]:
-    """Stored (modified_at, archived) for those of ``entity_ids`` that have a snapshot."""
+) -> dict[str, StoredVersion]:
+    """What is stored of those of ``entity_ids`` that have a snapshot."""
     rows = connection.execute(
-        "SELECT entity_id, modified_at, archived FROM benchling_entity_snapshots"
+        "SELECT entity_id, modified_at, archived, vanished FROM benchling_entity_snapshots"
         " WHERE entity_id = ANY(%s)",
         [list(entity_ids)],
     ).fetchall()
-    return {entity_id: (modified_at, archived) for entity_id, modified_at, archived in rows}
+    return {entity_id: StoredVersion(*version) for entity_id, *version in rows}
 
 
 def documents(connection: psycopg.Connection[Any], entity_ids: Sequence[str]) -> list[Any]:

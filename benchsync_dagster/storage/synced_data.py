@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import pandas as pd
 import psycopg
 
-from benchsync_dagster.storage import frame_columns, row_counts
+from benchsync_dagster.storage import StoredVersion, frame_columns, row_counts
 
 # The rows this module writes: column name → pandas dtype, in table order.
 COLUMNS: dict[str, str] = {
@@ -24,20 +23,22 @@ COLUMNS: dict[str, str] = {
     "archive_reason": "string",
     "web_url": "string",
     "source_event": "string",
+    "vanished": "bool",
 }
 
 TABLE = "synced_benchling_data"
 
 # Arrays go in binary (%b), unquoted by Python (benchmarks/upsert_paths.py). A newer
 # modifiedAt always wins; an equal one only rewrites a row whose content differs
-# (the App configuration may now name another field).
+# (the App configuration may now name another field; a row benchsync archived as vanished
+# meets Benchling's document of its entity again).
 _UPSERT = """
 INSERT INTO synced_benchling_data AS kept
     (benchling_api_id, entity_name, field_value, schema_id, registry_id, entity_registry_id,
-     modified_at, archived, archive_reason, web_url, source_event)
+     modified_at, archived, archive_reason, web_url, source_event, vanished)
 SELECT * FROM unnest(
     %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
-    %b::timestamptz[], %b::boolean[], %b::text[], %b::text[], %b::text[])
+    %b::timestamptz[], %b::boolean[], %b::text[], %b::text[], %b::text[], %b::boolean[])
 ON CONFLICT (benchling_api_id) DO UPDATE SET
     entity_name = EXCLUDED.entity_name,
     field_value = EXCLUDED.field_value,
@@ -49,12 +50,14 @@ ON CONFLICT (benchling_api_id) DO UPDATE SET
     archive_reason = EXCLUDED.archive_reason,
     web_url = EXCLUDED.web_url,
     source_event = EXCLUDED.source_event,
+    vanished = EXCLUDED.vanished,
     synced_datetime = now()
 WHERE kept.modified_at < EXCLUDED.modified_at
    OR (kept.modified_at = EXCLUDED.modified_at
-       AND (kept.entity_name, kept.field_value, kept.archived, kept.archive_reason)
+       AND (kept.entity_name, kept.field_value, kept.archived, kept.archive_reason, kept.vanished)
            IS DISTINCT FROM
-           (EXCLUDED.entity_name, EXCLUDED.field_value, EXCLUDED.archived, EXCLUDED.archive_reason))
+           (EXCLUDED.entity_name, EXCLUDED.field_value, EXCLUDED.archived, EXCLUDED.archive_reason,
+            EXCLUDED.vanished))
 """
 
 
@@ -76,31 +79,27 @@ def delete_other_schemas(connection: psycopg.Connection[Any], schema_id: str) ->
 
 def modified_at_by_id(
     connection: psycopg.Connection[Any], entity_ids: Sequence[str]
-) -> dict[str, tuple[datetime, bool]]:
-    """Stored (modified_at, archived) for those of ``entity_ids`` that have a row."""
+) -> dict[str, StoredVersion]:
+    """What is stored of those of ``entity_ids`` that have a row."""
     rows = connection.execute(
-        "SELECT benchling_api_id, modified_at, archived FROM synced_benchling_data"
+        "SELECT benchling_api_id, modified_at, archived, vanished FROM synced_benchling_data"
         " WHERE benchling_api_id = ANY(%s)",
         [list(entity_ids)],
     ).fetchall()
-    return {entity_id: (modified_at, archived) for entity_id, modified_at, archived in rows}
+    return {entity_id: StoredVersion(*version) for entity_id, *version in rows}
 
 
-def archive_unlisted(
-    connection: psycopg.Connection[Any], run_id: str, stored_before: datetime, reason: str
-) -> list[str]:
-    """Mark archived the rows stored before ``stored_before`` that the full listing noted under
-    ``run_id`` (in ``benchsync.reconciliation_listed``) did not return; returns their ids."""
-    rows = connection.execute(
-        "UPDATE synced_benchling_data SET archived = true,"
+def mark_vanished(
+    connection: psycopg.Connection[Any], entity_ids: Sequence[str], reason: str
+) -> int:
+    """Mark these entities' rows archived and vanished (a full listing did not return them);
+    returns how many changed."""
+    return connection.execute(
+        "UPDATE synced_benchling_data SET archived = true, vanished = true,"
         " archive_reason = %s, synced_datetime = now()"
-        " WHERE NOT archived AND synced_datetime < %s AND NOT EXISTS ("
-        "   SELECT 1 FROM benchsync.reconciliation_listed AS listed"
-        "   WHERE listed.run_id = %s AND listed.entity_id = benchling_api_id)"
-        " RETURNING benchling_api_id",
-        [reason, stored_before, run_id],
-    ).fetchall()
-    return [entity_id for (entity_id,) in rows]
+        " WHERE benchling_api_id = ANY(%s) AND NOT archived",
+        [reason, list(entity_ids)],
+    ).rowcount
 
 
 def preview(

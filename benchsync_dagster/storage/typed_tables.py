@@ -185,6 +185,10 @@ def upsert(
         " SELECT {columns} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb)"
         ' ON CONFLICT (id) DO UPDATE SET {updates}, "synced_at$" = now()'
         ' WHERE kept."modified_at$" < EXCLUDED."modified_at$"'
+        # A row benchsync archived as vanished gives way to Benchling's document of the same
+        # modifiedAt (snapshots.upsert says why).
+        ' OR (kept."vanished$" AND NOT EXCLUDED."vanished$"'
+        ' AND kept."modified_at$" = EXCLUDED."modified_at$")'
         " RETURNING (xmax = 0) AS inserted"
     ).format(table=table_identifier(table), columns=columns, updates=updates)
     inserted = [new for (new,) in connection.execute(statement, [json.dumps(rows)]).fetchall()]
@@ -196,18 +200,19 @@ def upsert(
     return len(inserted), sum(inserted)
 
 
-def archive(
+def mark_vanished(
     connection: psycopg.Connection[Any],
     tables: Iterable[TypedTable],
     entity_ids: Sequence[str],
     reason: str,
 ) -> int:
-    """Mark these entities archived wherever a typed table holds them; returns the rows changed."""
+    """Mark these entities archived and vanished (a full listing did not return them) wherever
+    a typed table holds them; returns the rows changed."""
     changed = 0
     for table in tables:
         statement = sql.SQL(
-            'UPDATE {} SET "archived$" = true, "archive_reason$" = %s, "synced_at$" = now()'
-            ' WHERE id = ANY(%s) AND NOT "archived$"'
+            'UPDATE {} SET "archived$" = true, "vanished$" = true, "archive_reason$" = %s,'
+            ' "synced_at$" = now() WHERE id = ANY(%s) AND NOT "archived$"'
         ).format(table_identifier(table))
         changed += connection.execute(statement, [reason, list(entity_ids)]).rowcount
     return changed

@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchsync_dagster.mapping import vanished
 from benchsync_dagster.typed.columns import FieldColumn, FieldValueError, column_values, sql_type
 from benchsync_dagster.typed.naming import OPTION_ID_SUFFIX, TABLE_SUFFIX, unique_name
 
@@ -30,6 +31,7 @@ SYSTEM_COLUMNS: dict[str, str] = {
     "modified_at$": "timestamptz NOT NULL",
     "archived$": "boolean NOT NULL",
     "archive_reason$": "text",
+    "vanished$": "boolean NOT NULL DEFAULT false",  # archived by benchsync: not listed
     "web_url$": "text",
     "source_event$": "text",
     "synced_at$": "timestamptz NOT NULL DEFAULT now()",
@@ -210,6 +212,7 @@ def typed_rows(
             "modified_at$": document["modifiedAt"],
             "archived$": bool(archive),
             "archive_reason$": archive.get("reason") if isinstance(archive, Mapping) else None,
+            "vanished$": vanished(document),
             "web_url$": document.get("webURL"),
             "source_event$": sources.get(document["id"]),
         }

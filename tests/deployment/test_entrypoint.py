@@ -105,6 +105,8 @@ def test_each_url_gets_a_line_naming_its_host_port_database_and_user(
         # Query parameters override the URL's parts when libpq connects: so here too.
         ("postgresql://u@db:5433/x?host=other&dbname=y", "other:5433:y:u:pw"),
         ("postgresql://u@[::1]:5433/x", "\\:\\:1:5433:x:u:pw"),
+        # Escapes decoded, case kept: libpq compares the host as the URL spells it.
+        ("postgresql+psycopg2://My%40user@DB-Host/My%20db", "DB-Host:5432:My db:My@user:pw"),
     ],
 )
 def test_the_line_names_the_server_libpq_connects_to(
@@ -112,11 +114,20 @@ def test_the_line_names_the_server_libpq_connects_to(
 ) -> None:
     environ = _passfile_for(entrypoint, "pw", tmp_path, BENCHSYNC_DATABASE_URL=url)
     assert Path(environ["PGPASSFILE"]).read_text() == line + "\n"
+    # libpq's own reading of the URL agrees.
+    libpq = conninfo_to_dict("postgresql://" + url.partition("://")[2])
+    host, port, database, user = entrypoint.passfile_fields("BENCHSYNC_DATABASE_URL", url)
+    assert (libpq["host"], libpq.get("port", "5432"), libpq.get("dbname", user)) == (
+        host,
+        port,
+        database,
+    )
+    assert libpq["user"] == user
 
 
 @pytest.mark.parametrize(
     "url",
-    ["postgresql://postgres:5432/benchling", "postgresql://u@a,b/db", "postgresql://u@h/db?x=1"],
+    ["postgresql://postgres:5432/benchling", "postgresql://u@a,b/db", "mysql://u@h/db"],
 )
 def test_a_url_without_one_host_and_a_user_stops_the_container_with_its_name(
     entrypoint: ModuleType, tmp_path: Path, url: str

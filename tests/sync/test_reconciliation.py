@@ -11,18 +11,34 @@ from benchling_sdk.models import AaSequenceUpdate, EntityArchiveReason
 from benchsync.status import read_status, status_document
 from benchsync_dagster.benchling.fetch import REGISTRY_TYPES
 from benchsync_dagster.defs.reconciliation.assets import VANISHED_REASON
+from benchsync_dagster.defs.resources import SyncSettings
 from tests.support.dagster import materialization_of, run_batch
 from tests.support.emulator import benchling_client
 from tests.support.tenant import Tenant, pending_webhook_ids, register
 
 
-def reconcile(tenant: Tenant, full: bool = False) -> dg.ExecuteInProcessResult:
-    job = tenant.definitions().resolve_job_def("reconciliation_job")
-    result: dg.ExecuteInProcessResult = job.execute_in_process(
-        run_config={"ops": {"registry_reconciliation": {"config": {"full": full}}}},
+def reconcile(
+    tenant: Tenant,
+    full: bool = False,
+    raise_on_error: bool = True,
+    archive_vanished_of: tuple[str, ...] = (),
+    **sync_settings: Any,
+) -> dg.ExecuteInProcessResult:
+    """A run of ``reconciliation_job``, with these ``SyncSettings`` fields."""
+    definitions = tenant.definitions(sync_settings=SyncSettings(**sync_settings))
+    config = {"full": full, "archive_vanished_of": list(archive_vanished_of)}
+    result: dg.ExecuteInProcessResult = definitions.resolve_job_def(
+        "reconciliation_job"
+    ).execute_in_process(
+        run_config={"ops": {"registry_reconciliation": {"config": config}}},
         instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=raise_on_error,
     )
     return result
+
+
+# These tests delete a third or a half of a type's few entities: past the guard's default share.
+ANY_SHARE = 100
 
 
 def drift_check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
@@ -61,6 +77,7 @@ def test_repairs_a_deleted_row_a_stale_row_and_an_archived_entity(
         "stale": 1,
         "archived": 1,
         "vanished": 0,
+        "reappeared": 0,
     }
     rows = {
         entity_id: (value, is_archived)
@@ -73,7 +90,13 @@ def test_repairs_a_deleted_row_a_stale_row_and_an_archived_entity(
     assert rows[archived][1] is True
 
     reported = status_document(read_status(db))["last_reconciliation"]
-    assert reported["drift"] == {"missing": 1, "stale": 1, "archived": 1, "vanished": 0}
+    assert reported["drift"] == {
+        "missing": 1,
+        "stale": 1,
+        "archived": 1,
+        "vanished": 0,
+        "reappeared": 0,
+    }
 
     second = reconcile(tenant)
 
@@ -86,15 +109,17 @@ def test_full_mode_marks_rows_of_vanished_entities_archived(
     gone, *_ = _synced(tenant, 3)
     tenant.control("delete", {"ids": [gone]})
 
-    result = reconcile(tenant, full=True)
+    result = reconcile(tenant, full=True, reconcile_max_vanished_percent=ANY_SHARE)
 
     assert drift_check(result).metadata["vanished"].value == 1
     archived = db.execute(
         "SELECT benchling_api_id FROM synced_benchling_data WHERE archived"
     ).fetchall()
     assert archived == [(gone,)]
-    assert reconcile(tenant, full=True).success
-    assert drift_check(reconcile(tenant, full=True)).passed
+    assert reconcile(tenant, full=True, reconcile_max_vanished_percent=ANY_SHARE).success
+    assert drift_check(
+        reconcile(tenant, full=True, reconcile_max_vanished_percent=ANY_SHARE)
+    ).passed
 
 
 def test_a_vanished_entitys_row_stays_archived_when_its_batch_is_synced_again(
@@ -104,7 +129,7 @@ def test_a_vanished_entitys_row_stays_archived_when_its_batch_is_synced_again(
     batch = pending_webhook_ids(tenant.database_url)
     assert run_batch(tenant, batch).success
     tenant.control("delete", {"ids": [ids[0]]})
-    reconcile(tenant, full=True)
+    reconcile(tenant, full=True, reconcile_max_vanished_percent=ANY_SHARE)
 
     # A re-execution from the UI (or a replay): the vanished entity now answers 404, and its
     # row is rebuilt from the stored snapshot, which must say archived too.
@@ -139,10 +164,17 @@ def test_a_full_reconciliation_across_types_marks_deleted_entities_vanished(
     custom = next(entity_id for entity_id in ids if types[entity_id] == "custom_entity")
     tenant.control("delete", {"ids": [dna, molecule, custom]})
 
-    result = reconcile(tenant, full=True)
+    result = reconcile(tenant, full=True, reconcile_max_vanished_percent=ANY_SHARE)
 
     metadata = {key: value.value for key, value in drift_check(result).metadata.items()}
-    assert metadata == {"rows_repaired": 3, "missing": 0, "stale": 0, "archived": 0, "vanished": 3}
+    assert metadata == {
+        "rows_repaired": 3,
+        "missing": 0,
+        "stale": 0,
+        "archived": 0,
+        "vanished": 3,
+        "reappeared": 0,
+    }
     materialization = materialization_of(result, "registry_reconciliation")
     assert materialization.metadata["listed"].value == 13
     by_type: dict[str, dict[str, int]] = materialization.metadata["drift_by_type"].value  # type: ignore[assignment]
@@ -163,7 +195,9 @@ def test_a_full_reconciliation_across_types_marks_deleted_entities_vanished(
     ).fetchall() == [(custom,)]
     assert db.execute("SELECT count(*) FROM benchling_entity_snapshots").fetchone() == (16,)
     assert status_document(read_status(db))["last_reconciliation"]["drift"]["vanished"] == 3
-    assert drift_check(reconcile(tenant, full=True)).passed
+    assert drift_check(
+        reconcile(tenant, full=True, reconcile_max_vanished_percent=ANY_SHARE)
+    ).passed
 
 
 def test_a_reconciliation_repairs_every_type_and_status_shows_each_schema(

@@ -23,8 +23,9 @@ from benchsync_dagster.defs.sync.assets import (
     target_for_writing,
 )
 from benchsync_dagster.defs.typed.assets import log_typed_writes
-from benchsync_dagster.reconciliation import Drift, find_drift, oldest_copies
+from benchsync_dagster.reconciliation import Drift, Vanishing, find_drift, oldest_copies
 from benchsync_dagster.storage import (
+    StoredVersion,
     app_configuration,
     reconciliations,
     snapshots,
@@ -44,6 +45,23 @@ class ReconciliationConfig(dg.Config):
     full: bool = False
     """List every entity of every type, archived included, and mark archived what Benchling no
     longer returns; else list each type's changes since its last reconciliation's watermark."""
+    # pydantic copies these defaults per instance, so the shared-mutable-default hazard is absent.
+    archive_vanished_of: list[str] = []  # noqa: RUF012
+    """Entity types whose entities a full listing did not return are archived however many
+    they are: for a run launched by hand, once Benchling shows they are gone for good (the
+    guard, BENCHSYNC_RECONCILE_MAX_VANISHED_PERCENT, holds every other type)."""
+
+
+VANISHING_GUARD = dg.AssetCheckSpec(
+    "vanishing_within_guard",
+    asset="registry_reconciliation",
+    # Blocking, with ERROR severity: when it fails, the run fails.
+    blocking=True,
+    description="A full reconciliation archived, of each entity type, the entities Benchling did"
+    " not return only while they were at most BENCHSYNC_RECONCILE_MAX_VANISHED_PERCENT of the"
+    " type's mirrored entities and not all of them (lost access answers lists with fewer"
+    " items); a type beyond that had none archived.",
+)
 
 
 @dataclass
@@ -53,6 +71,7 @@ class TypeListing:
     drift: Drift = field(default_factory=Drift)
     listed: int = 0
     watermark_to: datetime | None = None  # the newest modifiedAt listed
+    withheld: int = 0  # not returned, yet not archived: beyond the guard
     typed: list[TableWrite] = field(default_factory=list)  # what it wrote to typed tables
 
 
@@ -61,7 +80,7 @@ class TypeListing:
     group_name=GROUP,
     kinds={"postgres"},
     pool="benchling_api",
-    check_specs=[dg.AssetCheckSpec("no_drift", asset="registry_reconciliation")],
+    check_specs=[dg.AssetCheckSpec("no_drift", asset="registry_reconciliation"), VANISHING_GUARD],
     # It runs nightly whatever the tenant does; synced_benchling_data changes only when
     # Benchling does, so a quiet tenant would fail a freshness window there.
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26)),
@@ -75,8 +94,10 @@ def registry_reconciliation(
     sync_settings: SyncSettings,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]  # Dagster needs the bare class here
     """Lists each of the eight entity types, every mirrored schema, and repairs missing, stale
-    and archived snapshots and rows; its check fails when it found drift. Memory holds one page
-    (≤ 100 entities) at a time."""
+    and archived snapshots and rows, and those archived as vanished that Benchling returns
+    again; its check fails when it found drift. In full mode, what Benchling no longer returns
+    is archived as vanished, unless that is more of a type than the guard allows: then none of
+    that type is, and the run fails. Memory holds one page (≤ 100 entities) at a time."""
     run_id = context.run.run_id
     mode = "full" if config.full else "watermark"
     mirrored = sync_settings.mirrored_schemas()
@@ -115,19 +136,35 @@ def registry_reconciliation(
             )
         with connection.transaction():
             target_for_writing(connection)  # no rebuild runs while rows are archived
+            held_back: list[Vanishing] = []
             if config.full:
-                vanished = snapshots.archive_unlisted(
-                    connection, run_id, started_at, VANISHED_REASON
+                held_back = _over_the_guard(
+                    connection, run_id, started_at, listings, config, sync_settings
+                )
+                for vanishing in held_back:
+                    listings[vanishing.entity_type].withheld = vanishing.unlisted
+                held_types = {vanishing.entity_type for vanishing in held_back}
+                vanished = snapshots.mark_vanished(
+                    connection,
+                    run_id,
+                    started_at,
+                    VANISHED_REASON,
+                    [
+                        entity_type
+                        for entity_type in REGISTRY_TYPES
+                        if entity_type not in held_types
+                    ],
                 )
                 for _, entity_type in vanished:
                     listings[entity_type].drift.vanished += 1
-                typed_tables.archive(
+                vanished_ids = [entity_id for entity_id, _ in vanished]
+                typed_tables.mark_vanished(
                     connection,
                     typed_tables.load(connection).values(),
-                    [entity_id for entity_id, _ in vanished],
+                    vanished_ids,
                     VANISHED_REASON,
                 )
-                synced_data.archive_unlisted(connection, run_id, started_at, VANISHED_REASON)
+                synced_data.mark_vanished(connection, vanished_ids, VANISHED_REASON)
                 reconciliations.forget_listed(connection, run_id)
             for entity_type, listing in listings.items():
                 reconciliations.record(
@@ -141,6 +178,7 @@ def registry_reconciliation(
                         watermark_to=listing.watermark_to,
                         run_id=run_id,
                         listed=listing.listed,
+                        withheld=listing.withheld,
                         **listing.drift.as_metadata(),
                     ),
                 )
@@ -160,6 +198,9 @@ def registry_reconciliation(
                     metadata={"rows_repaired": drift.total, **drift.as_metadata()},
                 )
             )
+    guard = _guard_result(held_back, sync_settings.reconcile_max_vanished_percent)
+    if not guard.passed:
+        context.log.error(guard.description or "")
     stats = benchling.call_stats
     return dg.MaterializeResult(
         metadata={
@@ -184,8 +225,63 @@ def registry_reconciliation(
                 check_name="no_drift",
                 passed=drift.total == 0,
                 metadata={"rows_repaired": drift.total, **drift.as_metadata()},
-            )
+            ),
+            guard,
         ],
+    )
+
+
+def _over_the_guard(
+    connection: psycopg.Connection[Any],
+    run_id: str,
+    started_at: datetime,
+    listings: dict[str, TypeListing],
+    config: ReconciliationConfig,
+    sync_settings: SyncSettings,
+) -> list[Vanishing]:
+    """The entity types whose unlisted entities the guard keeps from being archived."""
+    held_back = []
+    for entity_type, unlisted in snapshots.unlisted_by_type(connection, run_id, started_at).items():
+        vanishing = Vanishing(
+            entity_type, listings[entity_type].listed, unlisted.stored, unlisted.unlisted
+        )
+        if entity_type not in config.archive_vanished_of and vanishing.over_guard(
+            sync_settings.reconcile_max_vanished_percent
+        ):
+            held_back.append(vanishing)
+    return held_back
+
+
+def _guard_result(held_back: list[Vanishing], max_percent: int) -> dg.AssetCheckResult:
+    """``vanishing_within_guard``: which types had nothing archived, and their counts."""
+    description = (
+        "Archived none of "
+        + "; ".join(vanishing.describe() for vanishing in held_back)
+        + f". More than BENCHSYNC_RECONCILE_MAX_VANISHED_PERCENT ({max_percent} %) of a type,"
+        " or all of it, is more likely access the App lost (to a project) than entities gone:"
+        " check the App's access in Benchling. If they are gone for good, launch"
+        " reconciliation_job with full: true and archive_vanished_of naming the type."
+        if held_back
+        else None
+    )
+    return dg.AssetCheckResult(
+        check_name=VANISHING_GUARD.name,
+        passed=not held_back,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=description,
+        metadata={
+            "max_vanished_percent": max_percent,
+            "held_back": dg.MetadataValue.json(
+                {
+                    vanishing.entity_type: {
+                        "listed": vanishing.listed,
+                        "stored": vanishing.stored,
+                        "not_returned": vanishing.unlisted,
+                    }
+                    for vanishing in held_back
+                }
+            ),
+        },
     )
 
 
@@ -226,7 +322,7 @@ def _reconcile_type(
 
 def _stored(
     connection: psycopg.Connection[Any], documents: list[mapping.EntityDocument]
-) -> dict[str, tuple[datetime, bool]]:
+) -> dict[str, StoredVersion]:
     """What is stored of these entities, to compare with their documents."""
     ids = [document["id"] for document in documents]
     stored = app_configuration.current(connection)
