@@ -47,9 +47,28 @@ def test_unsigned_requests_get_a_4xx_and_store_nothing(
     assert inbox_total(migrated_database_url) == before
 
 
+# The early-access form (Benchling's example App's): the event wrapped in the message, whole,
+# partial or of the wrong types.
+wrapped_messages = st.fixed_dictionaries(
+    {"type": st.just("v0-beta.event.created")},
+    optional={
+        "event": json_values
+        | st.fixed_dictionaries(
+            {},
+            optional={
+                "eventType": json_values | st.just("v2.entity.registered"),
+                "resourceId": json_values,
+            },
+        )
+    },
+)
+
+
 @property_settings
 @given(
-    message=st.dictionaries(st.text(), json_values) | st.just({"type": "v2.entity.registered"}),
+    message=st.dictionaries(st.text(), json_values)
+    | st.just({"type": "v2.entity.registered"})
+    | wrapped_messages,
     extra=st.dictionaries(st.text(), json_values),
     raw=st.binary(max_size=100),
     use_raw=st.booleans(),

@@ -34,7 +34,7 @@ from tests.support.dagster import evaluate_inbox_sensor, execute_request
 from tests.support.tenant import Tenant, register
 from tests.support.webhooks import close_pool, inbox_row_on
 from webhook_sensor_bridge.app import MAX_BODY_BYTES, create_app
-from webhook_sensor_bridge.events import Origin
+from webhook_sensor_bridge.events import BETA_EVENT_CREATED, Origin
 from webhook_sensor_bridge.inbox.event_types import (
     APP_CONFIGURATION_UPDATED,
     SYNCED_ENTITY_EVENT_TYPES,
@@ -260,8 +260,16 @@ FIELDS = [
     "message.resourceId",
     "message.deprecated",
     "message.excludedProperties",
+    # The early-access form's (Benchling's example App): the event wrapped in the message.
+    "message.event",
+    "message.event.id",
+    "message.event.createdAt",
+    "message.event.eventType",
+    "message.event.schema",
+    "message.event.schema.id",
+    "message.event.resourceId",
 ]
-OBJECT_FIELDS = ["", "app", "message", "message.schema"]
+OBJECT_FIELDS = ["", "app", "message", "message.schema", "message.event", "message.event.schema"]
 
 
 @dataclass(frozen=True)
@@ -282,8 +290,10 @@ def envelope_with(
     schema_id: Json,
     created_at: Json,
     changes: Sequence[Change],
+    wrapped: bool = False,
 ) -> Obj:
-    """A webhook body shaped like Benchling's, with ``changes`` made to it."""
+    """A webhook body shaped like Benchling's, with ``changes`` made to it; ``wrapped``, in the
+    early-access form, the event in a ``v0-beta.event.created`` message."""
     fields: dict[str, Any] = {
         "version": "0",
         "baseURL": Ours("tenant_url"),
@@ -301,6 +311,15 @@ def envelope_with(
             "excludedProperties": [],
         },
     }
+    if wrapped:
+        event = fields["message"]
+        event["eventType"] = event.pop("type")
+        fields["message"] = {
+            "event": event,
+            "type": BETA_EVENT_CREATED,
+            "deprecated": False,
+            "excludedProperties": [],
+        }
     return _changed("", fields, changes)
 
 
@@ -385,7 +404,13 @@ def envelopes(
     max_changes: int,
 ) -> st.SearchStrategy[Obj]:
     return st.builds(
-        envelope_with, types, resource_ids, schema_ids, created_ats, changes(values, max_changes)
+        envelope_with,
+        types,
+        resource_ids,
+        schema_ids,
+        created_ats,
+        changes(values, max_changes),
+        weighted((3, st.just(False)), (1, st.just(True))),
     )
 
 
@@ -430,17 +455,19 @@ def assert_stored_as_sent(connection: psycopg.Connection[Any], posted: Posted) -
     assert row["body"] == posted.body.decode()
     envelope = json.loads(posted.body)
     message = envelope["message"]
-    assert row["message_type"] == message["type"]
-    assert row["resource_id"] == text_member(message, "resourceId")
-    assert row["message_id"] == text_member(message, "id")
-    assert row["schema_id"] == text_member(message.get("schema"), "id")
+    # The wrapped form is recorded as the event it wraps.
+    event = message["event"] if message["type"] == BETA_EVENT_CREATED else message
+    assert row["message_type"] == event["eventType" if event is not message else "type"]
+    assert row["resource_id"] == text_member(event, "resourceId")
+    assert row["message_id"] == text_member(event, "id")
+    assert row["schema_id"] == text_member(event.get("schema"), "id")
     assert row["channel"] == text_member(envelope, "channel")
     assert row["tenant_id"] == text_member(envelope, "tenantId")
     assert row["base_url"] == text_member(envelope, "baseURL")
     assert row["app_id"] == text_member(envelope.get("app"), "id")
     assert row["app_definition_id"] == text_member(envelope.get("appDefinition"), "id")
     if row["created_at"] is not None:  # else what was sent is no timestamp the inbox keeps
-        assert row["created_at"] == datetime.fromisoformat(message["createdAt"])
+        assert row["created_at"] == datetime.fromisoformat(event["createdAt"])
     assert row["state"] == "pending" or (row["state"] == "ignored" and row["reason"])
 
 
