@@ -16,6 +16,8 @@ import dagster as dg
 import psycopg
 
 from benchsync.settings import DATABASE_URL_VARIABLE
+from benchsync_dagster.defs.liveness.resources import RunHeartbeat
+from benchsync_dagster.defs.liveness.sensors import fail_orphaned_runs
 from benchsync_dagster.defs.poll.assets import registry_poll
 from benchsync_dagster.defs.poll.sensors import (
     DEFAULT_POLL_INTERVAL_SECONDS,
@@ -94,6 +96,8 @@ SYNC_SETTINGS_VARIABLES = {
     "inbox_retention_days": "BENCHSYNC_INBOX_RETENTION_DAYS",
     "reconcile_max_vanished_percent": "BENCHSYNC_RECONCILE_MAX_VANISHED_PERCENT",
     "poll_interval_seconds": POLL_INTERVAL_VARIABLE,
+    "heartbeat_interval_seconds": "BENCHSYNC_HEARTBEAT_INTERVAL_SECONDS",
+    "heartbeat_stale_seconds": "BENCHSYNC_HEARTBEAT_STALE_SECONDS",
 }
 
 
@@ -158,7 +162,11 @@ def build_definitions(
     run_timeout_seconds: int = SYNC_RUN_TIMEOUT_SECONDS,
 ) -> dg.Definitions:
     """Everything benchsync defines, run with ``resources`` (tests pass their own), with an
-    asset per typed table in ``tables``."""
+    asset per typed table in ``tables``. The runs' heartbeat, unless given, writes with the
+    ``postgres`` and the ``sync_settings`` given."""
+    heartbeat = RunHeartbeat(
+        postgres=resources["postgres"], sync_settings=resources["sync_settings"]
+    )
     return dg.Definitions(
         assets=[
             benchling_registry,
@@ -187,12 +195,13 @@ def build_definitions(
             inbox_sensor,
             retry_failed_batches,
             settle_cancelled_batches,
+            fail_orphaned_runs,
             sync_health_sensor,
             poll_sensor(poll_interval_seconds, run_timeout_seconds),
             typed_tables_sensor(catalog_fingerprint(tables)),
         ],
         schedules=[reconciliation_schedule(reconcile_cron), inbox_retention_schedule],
-        resources=resources,
+        resources={"run_heartbeat": heartbeat, **resources},
     )
 
 

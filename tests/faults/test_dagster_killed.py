@@ -1,14 +1,14 @@
 """The whole ``dagster dev`` (webserver, daemon, code server, run workers) killed with SIGKILL
-during a burst and started again on the same instance: the run it orphaned (STARTED for good:
-the default run launcher cannot see its worker is gone) is failed by run monitoring past its
-time limit, the events that arrived meanwhile are synced by new runs, and no event is left
-stranded. Nor is any run: every job's runs have a time limit, so the orphaned poll (it crawls
-too) ends as well, and polls go on."""
+during a burst and started again on the same instance, with the default settings: the runs it
+orphaned (STARTED, or STARTING, for good: the default run launcher cannot see their workers are
+gone) are failed once their heartbeat has stopped, their batches are retried, the events that
+arrived meanwhile are synced by new runs, and everything is settled within three minutes of the
+restart — long before the runs' time limit (``BENCHSYNC_RUN_TIMEOUT_SECONDS``, 600 s) would
+have ended them. Nor is any run left in flight: the orphaned poll (it crawls too) ends as well."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,36 +18,23 @@ import pytest
 from benchsync.demo.stack import Stack
 from tests.support.consistency import assert_mirrored, wait_until_settled
 from tests.support.dagster_api import (
+    run_messages,
     run_status,
     started_sync_run,
     wait_for_run_end,
     wait_until_no_run_in_flight,
 )
-from tests.support.stack import running_stack
 from tests.support.tenant import entities_in_inbox
 
 pytestmark = pytest.mark.faults
 
-# Sync and poll runs time out after a minute (default 600 s), so the orphans end within the
-# test; loaded, this machine's longest healthy sync run took about 45 s.
-RUN_TIMEOUT_SECONDS = 60
 FIRST_BATCH = 200
 BURST = 1_200
+# What the issue asks of a restart with the default settings: everything settled within this.
+SETTLED_AFTER_RESTART_SECONDS = 180
 
 
-@pytest.fixture(scope="module")
-def stack(
-    stack_database_url: str, postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    """The module's stack (tests/faults/conftest.py), its sync runs timing out sooner."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setenv("BENCHSYNC_RUN_TIMEOUT_SECONDS", str(RUN_TIMEOUT_SECONDS))
-        home = tmp_path_factory.mktemp("stack")
-        with running_stack(stack_database_url, postgres_server_url, home) as running:
-            yield running
-
-
-@pytest.mark.timeout(720)
+@pytest.mark.timeout(600)
 def test_no_event_is_stranded_when_dagster_is_killed_mid_burst(
     stack: Stack, db: psycopg.Connection[Any]
 ) -> None:
@@ -67,21 +54,27 @@ def test_no_event_is_stranded_when_dagster_is_killed_mid_burst(
     finally:
         httpx.post(faults, json={"rate_limit": stack.options.rate_limit}).raise_for_status()
     stack.start_dagster()
-    restarted_after = time.monotonic() - killed_at
+    restarted_at = time.monotonic()
     print(
         f"\ndagster dev killed with {recorded} of the burst's {BURST} events recorded;"
-        f" it answered again {restarted_after:.0f} s later"
+        f" it answered again {restarted_at - killed_at:.0f} s later"
     )
     assert run_status(stack, orphan) == "STARTED"  # what the crash left
 
-    orphan_status, _ = wait_for_run_end(stack, orphan, timeout=240)
-    print(f"the orphaned run ended {orphan_status} {time.monotonic() - killed_at:.0f} s after")
+    def left() -> float:
+        """Seconds left of the time the restart has to settle everything."""
+        return max(SETTLED_AFTER_RESTART_SECONDS - (time.monotonic() - restarted_at), 1)
+
+    orphan_status, _ = wait_for_run_end(stack, orphan, timeout=left())
+    print(
+        f"the orphaned run ended {orphan_status} {time.monotonic() - killed_at:.0f} s after the"
+        f" kill, {time.monotonic() - restarted_at:.0f} s after the restart"
+    )
     assert orphan_status == "FAILURE"
+    assert any("heartbeat" in message for message in run_messages(stack, orphan))
     entity_ids = first + burst
-    # A run the crash caught launching stays STARTING until run monitoring's start timeout
-    # (180 s) fails it; its batch is retried after that.
-    wait_until_settled(db, entity_ids, timeout=300)
-    print(f"every event settled {time.monotonic() - killed_at:.0f} s after the kill")
+    wait_until_settled(db, entity_ids, timeout=left())
+    print(f"every event settled {time.monotonic() - restarted_at:.0f} s after the restart")
+    wait_until_no_run_in_flight(stack, created_before=killed_at_unix, timeout=left())
+    print(f"no run from before the kill in flight {time.monotonic() - restarted_at:.0f} s after")
     assert_mirrored(stack.emulator, db, entity_ids, timeout=60)
-    wait_until_no_run_in_flight(stack, created_before=killed_at_unix, timeout=120)
-    print(f"no run from before the kill in flight {time.monotonic() - killed_at:.0f} s after it")

@@ -11,6 +11,7 @@ import psycopg
 
 from benchsync_dagster import mapping
 from benchsync_dagster.benchling.fetch import REGISTRY_TYPES, listed_since
+from benchsync_dagster.defs.liveness.resources import RunHeartbeat
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
 from benchsync_dagster.defs.sync.assets import (
     GROUP,
@@ -92,6 +93,7 @@ def registry_reconciliation(
     benchling: BenchlingResource,
     postgres: PostgresResource,
     sync_settings: SyncSettings,
+    run_heartbeat: RunHeartbeat,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]  # Dagster needs the bare class here
     """Lists each of the eight entity types, every mirrored schema, and repairs missing, stale
     and archived snapshots and rows, and those archived as vanished that Benchling returns

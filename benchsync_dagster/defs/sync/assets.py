@@ -21,6 +21,7 @@ from benchsync_dagster import mapping
 from benchsync_dagster.benchling.app_config import read_sync_target
 from benchsync_dagster.benchling.client import is_outage
 from benchsync_dagster.benchling.fetch import Wanted, fetch_entities, sort_by_type
+from benchsync_dagster.defs.liveness.resources import RunHeartbeat
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
 from benchsync_dagster.defs.typed.assets import log_typed_writes
 from benchsync_dagster.rebuild import Rebuild, rebuild_if_stale
@@ -153,6 +154,7 @@ def benchling_entity_snapshots(
     benchling: BenchlingResource,
     postgres: PostgresResource,
     sync_settings: SyncSettings,
+    run_heartbeat: RunHeartbeat,
 ) -> dg.MaterializeResult[Any]:
     """One raw jsonb document per entity, the newest ``modifiedAt`` winning (entities of
     schemas ``BENCHSYNC_SCHEMAS`` leaves out are not stored, their events ignored)."""
@@ -328,6 +330,7 @@ def synced_benchling_data(
     benchling: BenchlingResource,
     postgres: PostgresResource,
     sync_settings: SyncSettings,
+    run_heartbeat: RunHeartbeat,
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]  # Dagster matches the bare class
     """The seed's table: one row per entity of the App's "Synced Schema", with its field value."""
     refresh_app_configuration(benchling, postgres, sync_settings.config_refresh_seconds)
@@ -374,6 +377,7 @@ def benchling_app_configuration(
     config: InboxEventsConfig,
     benchling: BenchlingResource,
     postgres: PostgresResource,
+    run_heartbeat: RunHeartbeat,
 ) -> dg.MaterializeResult[Any]:
     """The App's "Synced Schema" and "Synced Field Data", read from Benchling into
     ``benchsync.app_configuration``; when they changed, ``synced_benchling_data`` is rebuilt
