@@ -185,17 +185,6 @@ class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
         " this since its launch while starting), and still three intervals later, is failed as"
         " orphaned and retried; at least three intervals (BENCHSYNC_HEARTBEAT_STALE_SECONDS)",
     )
-    heartbeat_interval_seconds: int = Field(
-        default=5,
-        description="a run of a job that calls Benchling writes its heartbeat this often"
-        " (BENCHSYNC_HEARTBEAT_INTERVAL_SECONDS)",
-    )
-    heartbeat_stale_seconds: int = Field(
-        default=45,
-        description="such a run silent this long (no heartbeat; or none since it was launched),"
-        " and still so a few intervals later, is failed as orphaned and retried; at least three"
-        " intervals (BENCHSYNC_HEARTBEAT_STALE_SECONDS)",
-    )
     reconcile_max_vanished_percent: int = Field(
         default=10,
         description="a full reconciliation archives the entities Benchling no longer returns"
@@ -215,13 +204,6 @@ class SyncSettings(dg.ConfigurableResource["SyncSettings"]):
         positive(self.stranded_after_seconds, "BENCHSYNC_STRANDED_AFTER_SECONDS")
         positive(self.config_refresh_seconds, "BENCHSYNC_CONFIG_REFRESH_SECONDS")
         positive(self.poll_interval_seconds, "BENCHSYNC_POLL_INTERVAL_SECONDS")
-        positive(self.heartbeat_interval_seconds, "BENCHSYNC_HEARTBEAT_INTERVAL_SECONDS")
-        if self.heartbeat_stale_seconds < 3 * self.heartbeat_interval_seconds:
-            raise ConfigurationError(
-                "BENCHSYNC_HEARTBEAT_STALE_SECONDS must be at least three"
-                " BENCHSYNC_HEARTBEAT_INTERVAL_SECONDS, got"
-                f" {self.heartbeat_stale_seconds} and {self.heartbeat_interval_seconds}"
-            )
         positive(self.heartbeat_interval_seconds, "BENCHSYNC_HEARTBEAT_INTERVAL_SECONDS")
         if self.heartbeat_stale_seconds < 3 * self.heartbeat_interval_seconds:
             raise ConfigurationError(
