@@ -86,6 +86,7 @@ def field_default(resource: type[dg.ConfigurableResource[Any]], field: str) -> A
 # Each SyncSettings field and the variable that sets it; unset, a field keeps its own default.
 SYNC_SETTINGS_VARIABLES = {
     "max_batch_size": "BENCHSYNC_MAX_BATCH_SIZE",
+    "max_batch_bytes": "BENCHSYNC_MAX_BATCH_BYTES",
     "max_runs_in_flight": "BENCHSYNC_MAX_RUNS_IN_FLIGHT",
     "max_attempts": "BENCHSYNC_MAX_ATTEMPTS",
     "max_pending_seconds": "BENCHSYNC_MAX_PENDING_SECONDS",

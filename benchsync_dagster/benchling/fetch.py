@@ -24,11 +24,6 @@ def modified_after(moment: datetime) -> str:
     return f"> {utc}"
 
 
-def chunks(ids: Sequence[str], size: int = BULK_GET_LIMIT) -> Iterator[list[str]]:
-    for start in range(0, len(ids), size):
-        yield list(ids[start : start + size])
-
-
 @dataclass
 class FetchResult:
     documents: list[dict[str, Any]]
@@ -184,10 +179,29 @@ def _many(
         return []
 
 
-def fetch_entities(
-    benchling: Benchling, entity_type: str, entity_ids: Sequence[str]
-) -> FetchResult:
-    """Fetch entities of one type by id, ≤ 100 per call.
+# Of these types a document grows with its sequence (a DNA sequence may hold megabases): a
+# run's first call for one asks for a few, to learn their size before asking for more.
+_SEQUENCE_TYPES = frozenset({"dna_sequence", "rna_sequence", "aa_sequence"})
+FIRST_SEQUENCE_CALL = 10
+
+
+def document_bytes(document: Any) -> int:
+    """About the size of a document as JSON: its text counted, its structure roughly."""
+    if isinstance(document, str):
+        return len(document) + 2
+    if isinstance(document, dict):
+        return sum(len(str(k)) + 4 + document_bytes(v) for k, v in document.items()) + 2
+    if isinstance(document, list):
+        return sum(document_bytes(item) + 1 for item in document) + 2
+    return 8
+
+
+def fetched_in_chunks(
+    benchling: Benchling, entity_type: str, entity_ids: Sequence[str], max_call_bytes: int
+) -> Iterator[FetchResult]:
+    """Fetch entities of one type by id, a call's documents at a time: ≤ 100 ids per call, and
+    as many as ``max_call_bytes`` holds at the size of the largest document seen so far (at
+    least one), so that memory is bounded by bytes whatever the documents.
 
     Benchling does not say whether a bulk get of an id that no longer exists fails the whole
     call or leaves the id out, so both are handled: a chunk refused for what it asked for is
@@ -195,15 +209,21 @@ def fetch_entities(
     own answer; an id left out is fetched alone to learn why. Any other failure is raised.
     """
     kind = REGISTRY_TYPES[entity_type]
-    result = FetchResult(documents=[], unavailable={})
-    for chunk in chunks(list(dict.fromkeys(entity_ids))):
-        documents = [entity.to_dict() for entity in _many(benchling, kind, chunk, result)]
-        result.documents.extend(documents)
-        returned = {document.get("id") for document in documents}
+    remaining = list(dict.fromkeys(entity_ids))
+    size = FIRST_SEQUENCE_CALL if entity_type in _SEQUENCE_TYPES else BULK_GET_LIMIT
+    largest = 0
+    while remaining:
+        chunk, remaining = remaining[:size], remaining[size:]
+        result = FetchResult(documents=[], unavailable={})
+        result.documents = [entity.to_dict() for entity in _many(benchling, kind, chunk, result)]
+        returned = {document.get("id") for document in result.documents}
         for entity_id in chunk:
             if entity_id not in returned and entity_id not in result.unavailable:
                 _fetch_one(getattr(benchling, kind.service), entity_id, result)
-    return result
+        largest = max([largest, *(document_bytes(d) for d in result.documents)])
+        if largest:
+            size = max(1, min(BULK_GET_LIMIT, max_call_bytes // largest))
+        yield result
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import psycopg
+from psycopg import sql
 from psycopg.rows import class_row
 
 from benchsync_dagster.storage import StoredVersion, frame_columns, row_counts
@@ -145,18 +146,45 @@ class StoredSnapshot:
     source_event: str | None
 
 
+# The document keys the rows of synced_benchling_data and of the typed tables are made of
+# (mapping.synced_data_frame, catalog.typed_rows): what is read back to make rows, never a
+# sequence's bases, which may be megabases.
+ROW_KEYS = (
+    "id",
+    "name",
+    "schema",
+    "fields",
+    "registryId",
+    "entityRegistryId",
+    "createdAt",
+    "modifiedAt",
+    "archiveRecord",
+    "webURL",
+)
+_ROW_DOCUMENT = sql.SQL(
+    "(SELECT jsonb_object_agg(key, value) FROM jsonb_each(document) WHERE key = ANY({keys}))"
+).format(keys=sql.Literal(list(ROW_KEYS)))
+
+
 def stored_of_schema(
-    connection: psycopg.Connection[Any], schema_id: str, chunk_size: int
+    connection: psycopg.Connection[Any],
+    schema_id: str,
+    chunk_size: int,
+    entity_ids: Sequence[str] | None = None,
 ) -> Iterator[list[StoredSnapshot]]:
-    """Every stored snapshot of ``schema_id``, ``chunk_size`` at a time (a server-side cursor:
-    memory holds one chunk). Runs in the caller's transaction."""
+    """Every stored snapshot of ``schema_id`` (of these entities, when given), its document cut
+    to ``ROW_KEYS``, ``chunk_size`` at a time (a server-side cursor: memory holds one chunk).
+    Runs in the caller's transaction."""
+    of_entities = sql.SQL("AND entity_id = ANY(%s)" if entity_ids is not None else "")
     with connection.cursor(
         name="stored_of_schema", row_factory=class_row(StoredSnapshot)
     ) as cursor:
         cursor.execute(
-            "SELECT document, entity_type, source_event FROM benchling_entity_snapshots"
-            " WHERE schema_id = %s",
-            [schema_id],
+            sql.SQL(
+                "SELECT {document} AS document, entity_type, source_event"
+                " FROM benchling_entity_snapshots WHERE schema_id = %s {of_entities}"
+            ).format(document=_ROW_DOCUMENT, of_entities=of_entities),
+            [schema_id, *([list(entity_ids)] if entity_ids is not None else [])],
         )
         while rows := cursor.fetchmany(chunk_size):
             yield rows
@@ -167,11 +195,14 @@ def one_per_untyped_schema(connection: psycopg.Connection[Any]) -> list[StoredSn
     tables existed, or whose table was dropped to be made again)."""
     with connection.cursor(row_factory=class_row(StoredSnapshot)) as cursor:
         return cursor.execute(
-            "SELECT DISTINCT ON (schema_id) document, entity_type, source_event"
-            " FROM benchling_entity_snapshots AS stored WHERE schema_id IS NOT NULL"
-            " AND NOT EXISTS (SELECT 1 FROM benchsync.typed_tables AS typed"
-            "                 WHERE typed.schema_id = stored.schema_id)"
-            " ORDER BY schema_id"
+            sql.SQL(
+                "SELECT {document} AS document, entity_type, source_event FROM ("
+                "   SELECT DISTINCT ON (schema_id) document, entity_type, source_event"
+                "   FROM benchling_entity_snapshots AS stored WHERE schema_id IS NOT NULL"
+                "   AND NOT EXISTS (SELECT 1 FROM benchsync.typed_tables AS typed"
+                "                   WHERE typed.schema_id = stored.schema_id)"
+                "   ORDER BY schema_id) AS one_per_schema"
+            ).format(document=_ROW_DOCUMENT)
         ).fetchall()
 
 

@@ -102,15 +102,20 @@ def mark_vanished(
     ).rowcount
 
 
+PREVIEW_CHARACTERS = 100
+
+
 def preview(
     connection: psycopg.Connection[Any], entity_ids: Sequence[str], limit: int = 10
 ) -> pd.DataFrame:
-    """Up to ``limit`` of these entities' rows (a run's), for a materialization's metadata."""
+    """Up to ``limit`` of these entities' rows (a run's), for a materialization's metadata,
+    names and values cut to ``PREVIEW_CHARACTERS`` (a text field may hold megabytes)."""
     cursor = connection.execute(
-        "SELECT benchling_api_id, entity_name, field_value, modified_at, archived"
-        " FROM synced_benchling_data WHERE benchling_api_id = ANY(%s)"
-        " ORDER BY modified_at DESC, benchling_api_id LIMIT %s",
-        [list(entity_ids), limit],
+        "SELECT benchling_api_id, left(entity_name, %(cut)s) AS entity_name,"
+        " left(field_value, %(cut)s) AS field_value, modified_at, archived"
+        " FROM synced_benchling_data WHERE benchling_api_id = ANY(%(ids)s)"
+        " ORDER BY modified_at DESC, benchling_api_id LIMIT %(limit)s",
+        {"cut": PREVIEW_CHARACTERS, "ids": list(entity_ids), "limit": limit},
     )
     columns = [column.name for column in cursor.description or []]
     return pd.DataFrame(cursor.fetchall(), columns=columns)

@@ -20,11 +20,12 @@ from benchsync.settings import ConfigurationError
 from benchsync_dagster import mapping
 from benchsync_dagster.benchling.app_config import read_sync_target
 from benchsync_dagster.benchling.client import is_outage
-from benchsync_dagster.benchling.fetch import Wanted, fetch_entities, sort_by_type
+from benchsync_dagster.benchling.fetch import Wanted, fetched_in_chunks, sort_by_type
 from benchsync_dagster.defs.liveness.resources import RunHeartbeat
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
 from benchsync_dagster.defs.typed.assets import log_typed_writes
 from benchsync_dagster.rebuild import Rebuild, rebuild_if_stale
+from benchsync_dagster.snapshot_writer import SnapshotWriter
 from benchsync_dagster.storage import app_configuration, snapshots, synced_data
 from benchsync_dagster.storage.app_configuration import SyncTarget
 from benchsync_dagster.typed.write import Describe, TableWrite, write_typed
@@ -178,22 +179,27 @@ def benchling_entity_snapshots(
     )
     by_type = sorting.by_type
     refused = dict(sorting.unknown)
-    fetched_documents, entity_types = [], {}
+    # Written as fetched, each time the documents held reach half the budget, for a call
+    # (sized to the other half) to be held beside them.
+    half_budget = sync_settings.max_batch_bytes // 2
+    writer = SnapshotWriter(
+        postgres.transaction,
+        benchling.describe_schema,
+        sync_settings.mirrored_schemas(),
+        source_events,
+        half_budget,
+    )
     for entity_type, ids in by_type.items():
-        fetched = fetch_entities(benchling.client, entity_type, ids)
-        fetched_documents += fetched.documents
-        entity_types.update({str(d.get("id")): entity_type for d in fetched.documents})
-        for entity, its_type in sorting.types.items():
-            if its_type == entity_type and entity.entity_id in fetched.unavailable:
-                refused[entity] = fetched.unavailable[entity.entity_id]
-    documents, malformed = mapping.well_formed(fetched_documents)
-    documents, not_mirrored = mapping.of_schemas(documents, sync_settings.mirrored_schemas())
-    documents = mapping.newest_per_entity(documents)
-    frame = mapping.snapshot_frame(documents, source_events, entity_types)
+        for fetched in fetched_in_chunks(benchling.client, entity_type, ids, half_budget):
+            writer.add(fetched.documents, entity_type)
+            for entity, its_type in sorting.types.items():
+                if its_type == entity_type and entity.entity_id in fetched.unavailable:
+                    refused[entity] = fetched.unavailable[entity.entity_id]
+    writer.flush()
 
     dead: dict[str, list[str]] = {}  # reason → the webhook ids it dead-letters
     for webhook_id, entity in wanted_by_event.items():
-        reason = refused.get(entity) or malformed.get(entity.entity_id)
+        reason = refused.get(entity) or writer.malformed.get(entity.entity_id)
         if reason:
             dead.setdefault(reason, []).append(webhook_id)
     without_entity = [
@@ -202,23 +208,19 @@ def benchling_entity_snapshots(
         if e.message_type in SYNCED_ENTITY_EVENT_TYPES and not e.resource_id
     ]
     with postgres.transaction() as connection:
-        written = snapshots.upsert(connection, frame)
-        typed_writes = write_typed(
-            connection, documents, source_events, entity_types, benchling.describe_schema
-        )
         for reason, webhook_ids in dead.items():
             inbox.mark_dead(connection, webhook_ids, reason, config.span)
         inbox.mark_dead(
             connection, without_entity, "the event names no entity (resourceId)", config.span
         )
-        for entity_id, reason in not_mirrored.items():
+        for entity_id, reason in writer.not_mirrored.items():
             webhook_ids = [e.webhook_id for e in events if e.resource_id == entity_id]
             inbox.mark_ignored(connection, webhook_ids, reason, config.span)
         total = snapshots.row_count(connection)
     for reason, webhook_ids in dead.items():
         # The reason names the entity, quoted and cut short when it is no id.
         context.log.warning(f"dead-lettered {len(webhook_ids)} event(s): {reason}")
-    log_typed_writes(context, typed_writes)
+    log_typed_writes(context, writer.typed)
 
     stats = benchling.call_stats
     if stats.throttled:
@@ -230,11 +232,12 @@ def benchling_entity_snapshots(
         metadata={
             **table_metadata(snapshots.TABLE, snapshots.COLUMNS, total),
             "events_in_batch": len(events),
-            "entities_fetched": len(frame),
+            "entities_fetched": len(writer.entities),
             "entities_by_type": dg.MetadataValue.json({t: len(ids) for t, ids in by_type.items()}),
-            "rows_written": written,
+            "rows_written": writer.written,
+            "writes": writer.flushes,
             "events_dead_lettered": sum(len(ids) for ids in dead.values()),
-            "entities_not_mirrored": len(not_mirrored),
+            "entities_not_mirrored": len(writer.not_mirrored),
             "oldest_event_age_seconds": _oldest_event_age_seconds(events),
             "benchling_requests": stats.requests,
             "benchling_throttled": stats.throttled,
@@ -309,6 +312,10 @@ def _rebuild_metadata(rebuild: Rebuild | None) -> dict[str, Any]:
     }
 
 
+# The batch's stored documents read back at a time to make its rows: cut to what a row needs
+# (snapshots.ROW_KEYS), a few kB each.
+SYNCED_ROWS_CHUNK = 1000
+
 ONE_ROW_PER_ENTITY = dg.AssetCheckSpec(
     "one_row_per_entity",
     asset="synced_benchling_data",
@@ -338,13 +345,13 @@ def synced_benchling_data(
         target = target_for_writing(connection)
         events = inbox.rows_by_webhook_id(connection, config.webhook_ids)
         entity_ids, source_events = _batch_entities(events, config.entity_ids)
-        documents = [
-            document
-            for document in snapshots.documents(connection, entity_ids)
-            if mapping.schema_id(document) == target.schema_id
-        ]
-        frame = mapping.synced_data_frame(documents, target.field_name, source_events)
-        written = synced_data.upsert(connection, frame)
+        written = 0
+        for chunk in snapshots.stored_of_schema(
+            connection, target.schema_id, SYNCED_ROWS_CHUNK, entity_ids
+        ):
+            documents = [snapshot.document for snapshot in chunk]
+            frame = mapping.synced_data_frame(documents, target.field_name, source_events)
+            written += synced_data.upsert(connection, frame)
         settled = inbox.mark_synced(connection, config.webhook_ids, config.span)
         total = synced_data.row_count(connection)
         preview = synced_data.preview(connection, entity_ids)
