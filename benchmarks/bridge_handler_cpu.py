@@ -40,7 +40,7 @@ from tests.support.postgres import (  # noqa: E402
     create_database,
     drop_database,
 )
-from tests.support.webhooks import envelope  # noqa: E402
+from tests.support.webhooks import ENVELOPE_APP_DEFINITION_ID, envelope  # noqa: E402
 from webhook_sensor_bridge import server  # noqa: E402
 from webhook_sensor_bridge.app import create_app  # noqa: E402
 from webhook_sensor_bridge.settings import Settings  # noqa: E402
@@ -93,7 +93,9 @@ def main() -> int:
         settings = Settings.from_env(
             {
                 "BENCHSYNC_DATABASE_URL": database_url,
-                "APP_DEFINITION_ID": emulator.settings.app_definition_id,
+                # The App definition the envelopes name (the keys are the emulator's, by URL),
+                # so each webhook is recorded for the sync, not ignored as another's.
+                "APP_DEFINITION_ID": ENVELOPE_APP_DEFINITION_ID,
                 "BENCHLING_JWKS_URL": emulator.jwks_url,
             }
         )

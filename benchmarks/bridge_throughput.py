@@ -55,7 +55,7 @@ from tests.support.postgres import (  # noqa: E402
     create_database,
     drop_database,
 )
-from tests.support.webhooks import envelope  # noqa: E402
+from tests.support.webhooks import ENVELOPE_APP_DEFINITION_ID, envelope  # noqa: E402
 from webhook_sensor_bridge.server import WORKER_CLASS, default_worker_count  # noqa: E402
 
 LUA_SCRIPT = HERE / "replay_webhooks.lua"
@@ -349,7 +349,9 @@ def main() -> int:
         ],
         {
             "BENCHSYNC_DATABASE_URL": database_url,
-            "APP_DEFINITION_ID": emulator.settings.app_definition_id,
+            # The App definition the envelopes name (the keys are the emulator's, by URL), so
+            # each webhook is recorded for the sync, not ignored as another App definition's.
+            "APP_DEFINITION_ID": ENVELOPE_APP_DEFINITION_ID,
             "BENCHLING_JWKS_URL": emulator.jwks_url,
         },
         bridge_port,

@@ -18,6 +18,10 @@ def close_pool(app: Flask) -> None:
     receiver.pool.close()
 
 
+# The App definition every envelope() names.
+ENVELOPE_APP_DEFINITION_ID = "appdef_test"
+
+
 def new_webhook_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
@@ -37,7 +41,7 @@ def envelope(
             "baseURL": "https://tenant.benchling.com",
             "tenantId": "ten_test",
             "app": {"id": "app_test"},
-            "appDefinition": {"id": "appdef_test", "versionNumber": "0.1.0"},
+            "appDefinition": {"id": ENVELOPE_APP_DEFINITION_ID, "versionNumber": "0.1.0"},
             "channel": channel,
             "message": {
                 "id": f"evt_{uuid.uuid4().hex[:12]}",
