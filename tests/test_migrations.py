@@ -3,6 +3,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from benchsync import database, migrations
 from benchsync.cli import main
@@ -102,3 +103,59 @@ def test_an_unreadable_created_at_recorded_before_the_check_is_forgotten(
     assert kept["msg_far_future"] is None
     assert kept["msg_before_christ"] is None
     assert kept["msg_ordinary"] is not None
+
+
+def test_rows_archived_as_not_returned_before_the_marker_get_it(empty_database_url: str) -> None:
+    migrations.upgrade(empty_database_url, "0015")
+    vanished = {"reason": "Not returned by Benchling"}
+    retired = {"reason": "Retired"}
+    with psycopg.connect(empty_database_url) as connection:
+        for entity_id, record in [("bfi_gone", vanished), ("bfi_retired", retired)]:
+            connection.execute(
+                "INSERT INTO benchling_entity_snapshots (entity_id, entity_type, schema_id,"
+                " modified_at, archived, document) VALUES (%s, 'custom_entity', 'ts_1', now(),"
+                " true, %s)",
+                [entity_id, Jsonb({"id": entity_id, "archiveRecord": record})],
+            )
+            connection.execute(
+                "INSERT INTO synced_benchling_data (benchling_api_id, modified_at, archived,"
+                " archive_reason) VALUES (%s, now(), true, %s)",
+                [entity_id, record["reason"]],
+            )
+        connection.execute(
+            "INSERT INTO benchsync.typed_tables (schema_id, entity_type, schema_name, table_name,"
+            " view_name) VALUES ('ts_1', 'custom_entity', 'Sample', 'sample$raw', 'sample')"
+        )
+        connection.execute(
+            'CREATE TABLE benchling."sample$raw" (id text PRIMARY KEY, "archived$" boolean'
+            ' NOT NULL, "archive_reason$" text)'
+        )
+        connection.execute(
+            'CREATE VIEW benchling.sample AS SELECT * FROM benchling."sample$raw"'
+            ' WHERE NOT "archived$"'
+        )
+        connection.execute(
+            "INSERT INTO benchling.\"sample$raw\" VALUES ('bfi_gone', true, %s),"
+            " ('bfi_retired', true, 'Retired')",
+            [vanished["reason"]],
+        )
+
+    migrations.upgrade(empty_database_url)
+
+    with psycopg.connect(empty_database_url) as connection:
+        snapshots = {
+            entity_id: (is_vanished, record)
+            for entity_id, is_vanished, record in connection.execute(
+                "SELECT entity_id, vanished, document -> 'archiveRecord'"
+                " FROM benchling_entity_snapshots"
+            )
+        }
+        synced = dict(
+            connection.execute("SELECT benchling_api_id, vanished FROM synced_benchling_data")
+        )
+        typed = dict(connection.execute('SELECT id, "vanished$" FROM benchling."sample$raw"'))
+    assert snapshots == {
+        "bfi_gone": (True, {**vanished, "benchsyncVanished": True}),
+        "bfi_retired": (False, retired),
+    }
+    assert synced == typed == {"bfi_gone": True, "bfi_retired": False}

@@ -26,6 +26,7 @@ SETTINGS_VARIABLES = (
     "BENCHSYNC_MAX_ATTEMPTS",
     "BENCHSYNC_MAX_PENDING_SECONDS",
     "BENCHSYNC_RECONCILE_CRON",
+    "BENCHSYNC_RECONCILE_MAX_VANISHED_PERCENT",
     "BENCHSYNC_SCHEMAS",
     "BENCHSYNC_POLL_INTERVAL_SECONDS",
 )
@@ -69,6 +70,7 @@ def test_variables_fill_the_fields_when_set(
     monkeypatch.setenv("CLIENT_SECRET_FILE", str(secret))
     monkeypatch.setenv("BENCHSYNC_BENCHLING_RATE_LIMIT", "30")
     monkeypatch.setenv("BENCHSYNC_MAX_BATCH_SIZE", "200")
+    monkeypatch.setenv("BENCHSYNC_RECONCILE_MAX_VANISHED_PERCENT", "25")
 
     benchling = built("benchling")
     sync_settings = built("sync_settings")
@@ -82,6 +84,7 @@ def test_variables_fill_the_fields_when_set(
     assert benchling.app_id is None
     assert isinstance(sync_settings, SyncSettings)
     assert (sync_settings.max_batch_size, sync_settings.max_attempts) == (200, 3)
+    assert sync_settings.reconcile_max_vanished_percent == 25
 
 
 def test_the_resource_page_shows_variables_not_values(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,6 +110,9 @@ def test_a_missing_variable_is_named_at_first_use(monkeypatch: pytest.MonkeyPatc
         ("BENCHSYNC_MAX_ATTEMPTS", "many", "sync_settings"),
         ("BENCHSYNC_SCHEMAS", " , ", "sync_settings"),
         ("BENCHSYNC_POLL_INTERVAL_SECONDS", "-1", "sync_settings"),
+        ("BENCHSYNC_RECONCILE_MAX_VANISHED_PERCENT", "101", "sync_settings"),
+        ("BENCHSYNC_RECONCILE_MAX_VANISHED_PERCENT", "-1", "sync_settings"),
+        ("BENCHSYNC_RECONCILE_MAX_VANISHED_PERCENT", "0.1", "sync_settings"),
         ("BENCHSYNC_BENCHLING_RATE_LIMIT", "-5", "benchling"),
         ("CLIENT_SECRET_FILE", "/nonexistent/client_secret", "benchling"),
         ("BENCHLING_TENANT_URL", "my-tenant.benchling.com", "benchling"),
