@@ -150,10 +150,12 @@ def test_rows_archived_as_not_returned_before_the_marker_get_it(empty_database_u
                 " FROM benchling_entity_snapshots"
             )
         }
-        synced = dict(
+        synced: dict[str, bool] = dict(
             connection.execute("SELECT benchling_api_id, vanished FROM synced_benchling_data")
         )
-        typed = dict(connection.execute('SELECT id, "vanished$" FROM benchling."sample$raw"'))
+        typed: dict[str, bool] = dict(
+            connection.execute('SELECT id, "vanished$" FROM benchling."sample$raw"')
+        )
     assert snapshots == {
         "bfi_gone": (True, {**vanished, "benchsyncVanished": True}),
         "bfi_retired": (False, retired),
