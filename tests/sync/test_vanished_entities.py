@@ -18,6 +18,7 @@ from benchsync_dagster.defs.reconciliation.assets import VANISHED_REASON
 from tests.support.dagster import run_batch
 from tests.support.emulator import benchling_client
 from tests.support.tenant import Tenant, pending_webhook_ids, register
+from tests.sync.test_hostile_envelopes import failures
 from tests.sync.test_poll import poll
 from tests.sync.test_reconciliation import drift_check, reconcile
 
@@ -224,3 +225,20 @@ def test_benchlings_own_archives_stay_archived_when_entities_reappear(
 
     assert _states(db, retired) == _everywhere(real)
     assert _states(db, archived_while_hidden) == _everywhere((True, False, "Expired"))
+
+
+def test_a_run_naming_no_entity_type_to_archive_fails_saying_which_are(
+    tenant: Tenant, db: psycopg.Connection[Any]
+) -> None:
+    [entity_id] = _synced(tenant, 1)
+    _hide(tenant, [entity_id])
+
+    result = reconcile(
+        tenant, full=True, raise_on_error=False, archive_vanished_of=("custom_entities",)
+    )
+
+    assert not result.success
+    said = "\n".join(failures(result))
+    assert "archive_vanished_of names no entity type: custom_entities" in said
+    assert "custom_entity, " in said
+    assert _states(db, entity_id) == _everywhere(LIVE)

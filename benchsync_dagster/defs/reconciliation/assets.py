@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 import psycopg
 
+from benchsync.settings import ConfigurationError
 from benchsync_dagster import mapping
 from benchsync_dagster.benchling.fetch import REGISTRY_TYPES, listed_since
 from benchsync_dagster.defs.liveness.resources import RunHeartbeat
@@ -100,6 +101,12 @@ def registry_reconciliation(
     again; its check fails when it found drift. In full mode, what Benchling no longer returns
     is archived as vanished, unless that is more of a type than the guard allows: then none of
     that type is, and the run fails. Memory holds one page (≤ 100 entities) at a time."""
+    unknown = sorted(set(config.archive_vanished_of) - set(REGISTRY_TYPES))
+    if unknown:
+        raise ConfigurationError(
+            f"archive_vanished_of names no entity type: {', '.join(unknown)}"
+            f" (the types are {', '.join(REGISTRY_TYPES)})"
+        )
     run_id = context.run.run_id
     mode = "full" if config.full else "watermark"
     mirrored = sync_settings.mirrored_schemas()
