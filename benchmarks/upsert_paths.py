@@ -115,7 +115,7 @@ def main() -> None:
             snapshots.upsert,
         ),
         "synced_benchling_data": (
-            lambda documents: mapping.synced_data_frame(documents, FIELD, {}),
+            lambda documents: mapping.synced_data_frame(documents, (FIELD,), {}),
             synced_data._UPSERT,
             synced_data.upsert,
         ),

@@ -8,7 +8,7 @@ These functions are pure: no I/O, no Dagster.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -54,9 +54,17 @@ def vanished(document: EntityDocument) -> bool:
     return isinstance(record, Mapping) and record.get(snapshots.VANISHED_MARKER) is True
 
 
-def field_text(document: EntityDocument, field_name: str) -> str | None:
-    """The named field as text: its display value where Benchling gives one, else its value."""
-    field = (document.get("fields") or {}).get(field_name)
+def named_field(document: EntityDocument, names: Iterable[str]) -> Any:
+    """The document's field under the first of ``names`` (a field's display names, newest
+    first) that its fields have, or None."""
+    fields = document.get("fields") or {}
+    return next((fields[name] for name in names if name in fields), None)
+
+
+def field_text(document: EntityDocument, *field_names: str) -> str | None:
+    """The field (under the first of ``field_names`` the document has) as text: its display
+    value where Benchling gives one, else its value."""
+    field = named_field(document, field_names)
     if not isinstance(field, Mapping):
         return None
     for key in ("displayValue", "textValue", "value"):
@@ -90,14 +98,17 @@ def snapshot_frame(
 
 
 def synced_data_frame(
-    documents: Sequence[EntityDocument], field_name: str, source_events: Mapping[str, str]
+    documents: Sequence[EntityDocument],
+    field_names: tuple[str, ...],
+    source_events: Mapping[str, str],
 ) -> pd.DataFrame:
-    """One row per entity for the seed's ``synced_benchling_data``, reading ``field_name``."""
+    """One row per entity for the seed's ``synced_benchling_data``, reading the field under the
+    first of ``field_names`` (its display names, newest first) each document has."""
     rows = [
         {
             "benchling_api_id": _required(document, "id"),
             "entity_name": document.get("name"),
-            "field_value": field_text(document, field_name),
+            "field_value": field_text(document, *field_names),
             "schema_id": schema_id(document),
             "registry_id": document.get("registryId"),
             "entity_registry_id": document.get("entityRegistryId"),

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 
 from benchsync_dagster import mapping
-from benchsync_dagster.storage import app_configuration, snapshots, synced_data
+from benchsync_dagster.storage import app_configuration, snapshots, synced_data, typed_tables
 from benchsync_dagster.storage.app_configuration import SyncTarget
 
 REBUILD_CHUNK = 5_000
@@ -25,7 +25,8 @@ class Rebuild:
 
 def rebuild_if_stale(connection: psycopg.Connection[Any], source: str) -> Rebuild | None:
     """When the rows were built for another configuration than the stored one, rebuild them
-    (rows of other schemas removed, every snapshot of the schema mapped anew), holding the
+    (rows of other schemas removed, every snapshot of the schema mapped anew, its field read
+    under every name it has had), holding the
     configuration's row lock so that no sync step writes meanwhile; None when nothing was due.
     Runs in the caller's transaction, which the lock lasts for."""
     stored = app_configuration.current(connection)
@@ -36,11 +37,12 @@ def rebuild_if_stale(connection: psycopg.Connection[Any], source: str) -> Rebuil
         return None
     target = stored.target
     removed = synced_data.delete_other_schemas(connection, target.schema_id)
+    field_names = typed_tables.synced_field_names(connection, target)
     written = 0
     for chunk in snapshots.stored_of_schema(connection, target.schema_id, REBUILD_CHUNK):
         documents = [snapshot.document for snapshot in chunk]
         sources = {document["id"]: source for document in documents}
-        frame = mapping.synced_data_frame(documents, target.field_name, sources)
+        frame = mapping.synced_data_frame(documents, field_names, sources)
         written += synced_data.upsert(connection, frame)
     app_configuration.mark_built(connection, target)
     return Rebuild(target, stored.built_for, removed, written)

@@ -24,4 +24,4 @@ def read_sync_target(benchling: Benchling, app_id: str) -> SyncTarget:
         raise ConfigurationError(
             f"the App's configuration in Benchling is incomplete: {error}"
         ) from error
-    return SyncTarget(schema_id=schema_id, field_name=field.name)
+    return SyncTarget(schema_id=schema_id, field_name=field.name, field_id=field.id)

@@ -20,10 +20,12 @@ from psycopg.rows import class_row
 
 @dataclass(frozen=True)
 class SyncTarget:
-    """Which schema feeds ``synced_benchling_data``, and which of its fields is the value."""
+    """Which schema feeds ``synced_benchling_data``, and which of its fields is the value (by its
+    display name then, and its definition id: None when stored before ids were kept)."""
 
     schema_id: str
     field_name: str
+    field_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,21 +36,23 @@ class StoredConfiguration:
     read_at: datetime
     built_schema_id: str | None
     built_field_name: str | None
+    field_id: str | None
+    built_field_id: str | None
 
     @property
     def target(self) -> SyncTarget:
-        return SyncTarget(self.schema_id, self.field_name)
+        return SyncTarget(self.schema_id, self.field_name, self.field_id)
 
     @property
     def built_for(self) -> SyncTarget | None:
         if self.built_schema_id is None or self.built_field_name is None:
             return None
-        return SyncTarget(self.built_schema_id, self.built_field_name)
+        return SyncTarget(self.built_schema_id, self.built_field_name, self.built_field_id)
 
 
 _SELECT = sql.SQL(
-    "SELECT app_id, schema_id, field_name, read_at, built_schema_id, built_field_name"
-    " FROM benchsync.app_configuration"
+    "SELECT app_id, schema_id, field_name, read_at, built_schema_id, built_field_name,"
+    " field_id, built_field_id FROM benchsync.app_configuration"
 )
 
 
@@ -90,20 +94,22 @@ def store(
     connection.execute(
         """
         INSERT INTO benchsync.app_configuration AS stored
-            (app_id, schema_id, field_name, read_at)
-        VALUES (%s, %s, %s, %s)
+            (app_id, schema_id, field_name, field_id, read_at)
+        VALUES (%s, %s, %s, %s, %s)
         ON CONFLICT (singleton) DO UPDATE SET
             app_id = EXCLUDED.app_id, schema_id = EXCLUDED.schema_id,
-            field_name = EXCLUDED.field_name, read_at = EXCLUDED.read_at
+            field_name = EXCLUDED.field_name, field_id = EXCLUDED.field_id,
+            read_at = EXCLUDED.read_at
         WHERE stored.read_at < EXCLUDED.read_at
         """,
-        (app_id, target.schema_id, target.field_name, read_at),
+        (app_id, target.schema_id, target.field_name, target.field_id, read_at),
     )
 
 
 def mark_built(connection: psycopg.Connection[Any], target: SyncTarget) -> None:
     """Note that the table's rows now follow ``target``."""
     connection.execute(
-        "UPDATE benchsync.app_configuration SET built_schema_id = %s, built_field_name = %s",
-        (target.schema_id, target.field_name),
+        "UPDATE benchsync.app_configuration"
+        " SET built_schema_id = %s, built_field_name = %s, built_field_id = %s",
+        (target.schema_id, target.field_name, target.field_id),
     )

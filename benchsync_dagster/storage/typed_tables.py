@@ -1,5 +1,7 @@
 """The typed tables (``benchling."<schema>$raw"``, with the view ``benchling."<schema>"`` hiding
-archived rows) and their catalog (``benchsync.typed_tables``, ``benchsync.typed_columns``). Every
+archived rows) and their catalog (``benchsync.typed_tables``, ``benchsync.typed_columns``, and
+``benchsync.field_names``: every display name each field has had, kept when a table is dropped
+to be made again). Every
 statement that creates or changes a typed table is run here and logged in
 ``benchsync.typed_table_changes``; identifiers come from the catalog, validated and quoted."""
 
@@ -13,7 +15,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from benchsync_dagster.typed.catalog import SYSTEM_COLUMNS, Changes, TypedTable
+from benchsync_dagster.storage.app_configuration import SyncTarget
+from benchsync_dagster.typed.catalog import SYSTEM_COLUMNS, Changes, TypedTable, names_to_read
 from benchsync_dagster.typed.columns import FieldColumn
 from benchsync_dagster.typed.naming import validated
 
@@ -52,15 +55,46 @@ def load(
             " WHERE %(all)s OR schema_id = ANY(%(ids)s) ORDER BY schema_id, position",
             params,
         ).fetchall()
+        names = cursor.execute(
+            "SELECT schema_id, field_id, name FROM benchsync.field_names"
+            " WHERE %(all)s OR schema_id = ANY(%(ids)s) ORDER BY seen_at DESC, name",
+            params,
+        ).fetchall()
+    names_of: dict[tuple[str, str], list[str]] = {}
+    for name in names:
+        names_of.setdefault((name["schema_id"], name["field_id"]), []).append(name["name"])
     by_schema: dict[str, list[FieldColumn]] = {}
     for column in columns:
-        by_schema.setdefault(column.pop("schema_id"), []).append(FieldColumn(**column))
+        had = names_of.get((column["schema_id"], column["field_id"]), [])
+        former = tuple(name for name in had if name != column["field_name"])
+        by_schema.setdefault(column.pop("schema_id"), []).append(
+            FieldColumn(**column, former_names=former)
+        )
     return {
         table["schema_id"]: TypedTable(
             **table, columns=tuple(by_schema.get(table["schema_id"], []))
         )
         for table in tables
     }
+
+
+def synced_field_names(connection: psycopg.Connection[Any], target: SyncTarget) -> tuple[str, ...]:
+    """The names to read the App's configured field by in its schema's documents, newest first:
+    the catalog's for the field (by id; by name for a configuration stored without one) and the
+    configuration's; the configuration's alone when the schema has no typed table."""
+    table = load(connection, [target.schema_id]).get(target.schema_id)
+    column = next(
+        (
+            c
+            for c in (table.columns if table else ())
+            if c.field_id == target.field_id
+            or (target.field_id is None and c.field_name == target.field_name)
+        ),
+        None,
+    )
+    if table is None or column is None:
+        return (target.field_name,)
+    return names_to_read(table, column, also=[target.field_name])
 
 
 def names_taken(connection: psycopg.Connection[Any]) -> set[str]:
@@ -99,9 +133,10 @@ def _replace_view(connection: psycopg.Connection[Any], table: TypedTable, reason
     _execute_logged(connection, table.schema_id, reason, statement)
 
 
-def apply(connection: psycopg.Connection[Any], table: TypedTable, changes: Changes) -> None:
+def apply(connection: psycopg.Connection[Any], table: TypedTable, changes: Changes) -> TypedTable:
     """Make the database and the catalog hold ``table`` as ``changes`` say it changed (under
-    ``lock_catalog``)."""
+    ``lock_catalog``); returns the table as the catalog now holds it (with the names its fields
+    had before, which a table made again after a drop would not know)."""
     if changes.created:
         system = [_column_definition(name, kind) for name, kind in SYSTEM_COLUMNS.items()]
         fields = [d for column in table.columns for d in _field_definitions(column)]
@@ -159,8 +194,17 @@ def apply(connection: psycopg.Connection[Any], table: TypedTable, changes: Chang
                 column.type_now,
             ],
         )
+    # Each field's name now, noted as seen now (the order names are read in, newest first).
+    named = [column for column in table.columns if column.field_name is not None]
+    connection.execute(
+        "INSERT INTO benchsync.field_names (schema_id, field_id, name)"
+        " SELECT %s, field_id, name FROM unnest(%s::text[], %s::text[]) AS now (field_id, name)"
+        " ON CONFLICT (schema_id, field_id, name) DO UPDATE SET seen_at = now()",
+        [table.schema_id, [c.field_id for c in named], [c.field_name for c in named]],
+    )
     if changes.created or changes.added:
         _replace_view(connection, table, "the table's columns changed")
+    return load(connection, [table.schema_id])[table.schema_id]
 
 
 def upsert(

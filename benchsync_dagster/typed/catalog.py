@@ -3,7 +3,9 @@ entries (``storage.typed_tables`` reads and writes them).
 
 A table is named once, from the schema's display name when first seen, and keeps that name; a
 column likewise from its field's display name, keyed by the field's definition id, so a renamed
-field keeps its column. A field the schema no longer has keeps its column (NULL from then on). A
+field keeps its column, and its values are read under every name it has had (``names_to_read``:
+entity JSON keys fields by display name, and a stored snapshot keeps the names it was fetched
+with). A field the schema no longer has keeps its column (NULL from then on). A
 field whose type changed keeps its column and type, and is flagged (``type_now``): its values
 are not cast, they are left NULL until someone decides (docs/architecture.md says how).
 """
@@ -15,7 +17,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchsync_dagster.mapping import vanished
+from benchsync_dagster.mapping import named_field, vanished
 from benchsync_dagster.typed.columns import FieldColumn, FieldValueError, column_values, sql_type
 from benchsync_dagster.typed.naming import OPTION_ID_SUFFIX, TABLE_SUFFIX, unique_name
 
@@ -129,6 +131,23 @@ def needs_description(table: TypedTable | None, documents: Iterable[Mapping[str,
     return False
 
 
+def _names_but(column: FieldColumn, name: str | None) -> tuple[str, ...]:
+    """The column's display names, newest first, but ``name`` (the one it has now)."""
+    names = (column.field_name, *column.former_names)
+    return tuple(dict.fromkeys(n for n in names if n is not None and n != name))
+
+
+def names_to_read(
+    table: TypedTable, column: FieldColumn, also: Iterable[str] = ()
+) -> tuple[str, ...]:
+    """The names a field's value may be under in an entity's JSON, newest first: its name now,
+    ``also`` (a name the App configuration gives it), then those it had before, but a name
+    another field of the table has now (under it is that field's value, not this one's)."""
+    held = {c.field_name for c in table.columns if c.field_id != column.field_id}
+    names = (column.field_name, *also, *column.former_names)
+    return tuple(dict.fromkeys(n for n in names if n is not None and n not in held))
+
+
 def _new_column(definition: SchemaField, taken: set[str]) -> FieldColumn:
     reserve = len(OPTION_ID_SUFFIX) if definition.type == "dropdown" else 0
     column_name = unique_name(definition.name, taken, "field", reserve)
@@ -170,14 +189,21 @@ def evolve(
         if current is None:
             if column.field_name is not None:
                 changes.removed.append(column.field_name)
-            columns.append(dataclasses.replace(column, field_name=None))
+            columns.append(
+                dataclasses.replace(column, field_name=None, former_names=_names_but(column, None))
+            )
             continue
         if current.name != column.field_name:
             changes.renamed.append((column.field_name, current.name))
         type_now = (
             None if current.kind == kind(column.field_type, column.is_multi) else current.kind
         )
-        updated = dataclasses.replace(column, field_name=current.name, type_now=type_now)
+        updated = dataclasses.replace(
+            column,
+            field_name=current.name,
+            type_now=type_now,
+            former_names=_names_but(column, current.name),
+        )
         if type_now != column.type_now:  # newly retyped, or back to its column's type
             changes.retyped.append(updated)
         columns.append(updated)
@@ -199,6 +225,7 @@ def typed_rows(
     that concurrent upserts lock rows in one order), and per field why a value was left NULL."""
     problems: dict[str, str] = {}
     rows = []
+    read_as = {column.field_id: names_to_read(table, column) for column in table.columns}
     for document in sorted(documents, key=lambda d: str(d["id"])):
         archive = document.get("archiveRecord") or {}
         row: dict[str, Any] = {
@@ -216,12 +243,11 @@ def typed_rows(
             "web_url$": document.get("webURL"),
             "source_event$": sources.get(document["id"]),
         }
-        fields = document.get("fields") or {}
         for column in table.columns:
             if column.field_name is None or column.type_now is not None:
                 continue  # a removed field's column stays NULL; a retyped one is not cast
             try:
-                row.update(column_values(column, fields.get(column.field_name)))
+                row.update(column_values(column, named_field(document, read_as[column.field_id])))
             except FieldValueError as error:
                 problems[column.field_name] = f"{document['id']}: {error}"
         rows.append(row)

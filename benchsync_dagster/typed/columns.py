@@ -57,6 +57,9 @@ class FieldColumn:
     option_id_column: str | None  # dropdowns: the column of the option ids
     sql_type: str
     type_now: str | None = None  # the type Benchling gives it now, when not ``field_type``
+    # The display names it had before, newest first: a stored snapshot keys its fields by the
+    # names they had when it was fetched (a schema edit changes no entity's modifiedAt).
+    former_names: tuple[str, ...] = ()
 
 
 class FieldValueError(ValueError):

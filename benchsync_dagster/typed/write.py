@@ -87,7 +87,7 @@ def _follow_schemas(
         write = writes.setdefault(schema_id, TableWrite(evolved))
         write.table, write.changes = evolved, changes
         if changes:
-            typed_tables.apply(connection, evolved, changes)
+            evolved = typed_tables.apply(connection, evolved, changes)
         if changes.created:
             _backfill(connection, evolved, write)
         tables[schema_id] = evolved

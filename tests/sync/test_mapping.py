@@ -8,7 +8,7 @@ from tests.support.documents import FIELD, SCHEMA_ID, entity_document
 
 def test_synced_data_frame_has_the_seed_columns_typed() -> None:
     frame = mapping.synced_data_frame(
-        [entity_document("bfi_001", value="hello")], FIELD, {"bfi_001": "msg_1"}
+        [entity_document("bfi_001", value="hello")], (FIELD,), {"bfi_001": "msg_1"}
     )
 
     assert list(frame.columns) == list(synced_data.COLUMNS)
@@ -24,7 +24,7 @@ def test_synced_data_frame_has_the_seed_columns_typed() -> None:
 
 def test_archived_entity_carries_its_reason() -> None:
     frame = mapping.synced_data_frame(
-        [entity_document("bfi_001", archive_reason="Retired")], FIELD, {}
+        [entity_document("bfi_001", archive_reason="Retired")], (FIELD,), {}
     )
 
     assert frame.iloc[0]["archived"]

@@ -16,7 +16,7 @@ def _write(db: Connection, *documents: dict[str, Any], source: str = "msg_1") ->
     sources = {document["id"]: source for document in documents}
     return (
         snapshots.upsert(db, mapping.snapshot_frame(list(documents), sources)),
-        synced_data.upsert(db, mapping.synced_data_frame(list(documents), FIELD, sources)),
+        synced_data.upsert(db, mapping.synced_data_frame(list(documents), (FIELD,), sources)),
     )
 
 
@@ -69,9 +69,9 @@ def test_same_modified_at_rewrites_only_a_row_whose_content_differs(db: Connecti
     _write(db, entity_document("bfi_1", value="a"))
     documents = [entity_document("bfi_1", value="a")]
 
-    unchanged = synced_data.upsert(db, mapping.synced_data_frame(documents, FIELD, {}))
+    unchanged = synced_data.upsert(db, mapping.synced_data_frame(documents, (FIELD,), {}))
     # The App configuration now names another field: same modifiedAt, different value.
-    other_field = synced_data.upsert(db, mapping.synced_data_frame(documents, "Other", {}))
+    other_field = synced_data.upsert(db, mapping.synced_data_frame(documents, ("Other",), {}))
 
     assert (unchanged, other_field) == (0, 1)
     assert _row(db, "bfi_1")[1] is None

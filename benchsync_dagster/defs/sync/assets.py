@@ -26,7 +26,7 @@ from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource
 from benchsync_dagster.defs.typed.assets import log_typed_writes
 from benchsync_dagster.rebuild import Rebuild, rebuild_if_stale
 from benchsync_dagster.snapshot_writer import SnapshotWriter
-from benchsync_dagster.storage import app_configuration, snapshots, synced_data
+from benchsync_dagster.storage import app_configuration, snapshots, synced_data, typed_tables
 from benchsync_dagster.storage.app_configuration import SyncTarget
 from benchsync_dagster.typed.write import Describe, TableWrite, write_typed
 from webhook_sensor_bridge import inbox
@@ -296,9 +296,8 @@ def store_listed(
     typed_writes = write_typed(connection, documents, sources, entity_types, describe)
     if stored is not None:
         of_schema = [d for d in documents if mapping.schema_id(d) == stored.schema_id]
-        synced_data.upsert(
-            connection, mapping.synced_data_frame(of_schema, stored.field_name, sources)
-        )
+        names = typed_tables.synced_field_names(connection, stored.target)
+        synced_data.upsert(connection, mapping.synced_data_frame(of_schema, names, sources))
     return written, typed_writes
 
 
@@ -343,6 +342,7 @@ def synced_benchling_data(
     refresh_app_configuration(benchling, postgres, sync_settings.config_refresh_seconds)
     with postgres.transaction() as connection:
         target = target_for_writing(connection)
+        field_names = typed_tables.synced_field_names(connection, target)
         events = inbox.rows_by_webhook_id(connection, config.webhook_ids)
         entity_ids, source_events = _batch_entities(events, config.entity_ids)
         written = 0
@@ -350,7 +350,7 @@ def synced_benchling_data(
             connection, target.schema_id, SYNCED_ROWS_CHUNK, entity_ids
         ):
             documents = [snapshot.document for snapshot in chunk]
-            frame = mapping.synced_data_frame(documents, target.field_name, source_events)
+            frame = mapping.synced_data_frame(documents, field_names, source_events)
             written += synced_data.upsert(connection, frame)
         settled = inbox.mark_synced(connection, config.webhook_ids, config.span)
         total = synced_data.row_count(connection)
