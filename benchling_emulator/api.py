@@ -163,6 +163,9 @@ def _add_entity_routes(kind: EntityType) -> None:
         return {kind.list_key: current_services().tenant.bulk_get(ids, (kind,))}
 
     def list_all() -> Response:
+        status = current_services().faults.list_statuses.get(kind.name)
+        if status is not None:
+            raise ApiError(status, f"injected fault for listing {kind.name}")
         args = request.args
         query = EntityQuery(
             types=frozenset({kind.name}),

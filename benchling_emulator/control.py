@@ -61,7 +61,8 @@ def list_schemas() -> dict[str, Any]:
 @control.post("/faults")
 def faults() -> dict[str, Any]:
     """Change any of rate_limit, fail_rate, fail_statuses, entity_statuses (entity id → the
-    status every call naming it gets), duplicate_rate, shuffle, bulk_get_missing."""
+    status every call naming it gets), list_statuses (entity type → the status every list call
+    of it gets), duplicate_rate, shuffle, bulk_get_missing."""
     body = json_object()
     services = current_services()
     try:
@@ -85,6 +86,14 @@ def faults() -> dict[str, Any]:
         ):
             raise bad_request("entity_statuses must map entity ids to statuses from 400 to 599")
         services.faults.entity_statuses = {str(key): value for key, value in statuses.items()}
+    if "list_statuses" in body:
+        statuses = body["list_statuses"]
+        if not isinstance(statuses, dict) or not all(
+            key in ENTITY_TYPES and isinstance(status, int) and 400 <= status <= 599
+            for key, status in statuses.items()
+        ):
+            raise bad_request("list_statuses must map entity types to statuses from 400 to 599")
+        services.faults.list_statuses = dict(statuses)
     if "shuffle" in body:
         services.delivery.shuffle = bool(body["shuffle"])
     if "bulk_get_missing" in body:
@@ -100,6 +109,7 @@ def fault_settings(services: EmulatorServices) -> dict[str, Any]:
         "fail_rate": services.faults.fail_rate,
         "fail_statuses": list(services.faults.statuses),
         "entity_statuses": dict(services.faults.entity_statuses),
+        "list_statuses": dict(services.faults.list_statuses),
         "duplicate_rate": services.delivery.duplicate_rate,
         "shuffle": services.delivery.shuffle,
         "bulk_get_missing": services.tenant.bulk_get_missing,

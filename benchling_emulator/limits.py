@@ -82,8 +82,9 @@ class SlidingWindowLimiter:
 
 class FaultInjector:
     """Answers a ``fail_rate`` fraction of API calls with one of ``statuses`` (429 or 503 by
-    default), and every call that names an entity of ``entity_statuses`` with that entity's
-    status (one bad entity in a batch).
+    default), every call that names an entity of ``entity_statuses`` with that entity's
+    status (one bad entity in a batch), and every list call of an entity type in
+    ``list_statuses`` with that type's status (one type that cannot be listed).
 
     The rate holds over every ten calls (a fraction of a fault carries over to the next ten),
     at seeded random places among them, and the statuses take turns: a test that counts faults
@@ -98,6 +99,7 @@ class FaultInjector:
     ) -> None:
         self.statuses = statuses
         self.entity_statuses: dict[str, int] = {}
+        self.list_statuses: dict[str, int] = {}
         self._rng = rng
         self._lock = threading.Lock()
         self.fail_rate = fail_rate

@@ -57,6 +57,7 @@ from benchsync_dagster.defs.sync.sensors import (
     settle_cancelled_batches,
 )
 from benchsync_dagster.defs.typed.assets import typed_table_checks, typed_table_specs
+from benchsync_dagster.defs.typed.checks import typed_tables_complete
 from benchsync_dagster.defs.typed.sensors import (
     WEBSERVER_URL_VARIABLE,
     DagsterWebserver,
@@ -182,6 +183,7 @@ def build_definitions(
             no_event_pending_too_long,
             no_recent_dead_letters,
             benchling_answers,
+            typed_tables_complete,
             *typed_table_checks(tables),
         ],
         jobs=[

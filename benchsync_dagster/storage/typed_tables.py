@@ -7,6 +7,7 @@ statement that creates or changes a typed table is run here and logged in
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -17,7 +18,7 @@ from psycopg.rows import dict_row
 
 from benchsync_dagster.storage.app_configuration import SyncTarget
 from benchsync_dagster.typed.catalog import SYSTEM_COLUMNS, Changes, TypedTable, names_to_read
-from benchsync_dagster.typed.columns import FieldColumn
+from benchsync_dagster.typed.columns import WIDE_INTEGER, FieldColumn
 from benchsync_dagster.typed.naming import validated
 
 SCHEMA = "benchling"
@@ -205,6 +206,44 @@ def apply(connection: psycopg.Connection[Any], table: TypedTable, changes: Chang
     if changes.created or changes.added:
         _replace_view(connection, table, "the table's columns changed")
     return load(connection, [table.schema_id])[table.schema_id]
+
+
+def widen(
+    connection: psycopg.Connection[Any], table: TypedTable, columns: Sequence[FieldColumn]
+) -> TypedTable:
+    """Make these integer columns ``numeric`` (a value passed bigint); returns the table as it
+    now is (under ``lock_catalog``). The view is made again: Postgres retypes no column a view
+    uses."""
+    widened = {
+        column.column_name: column.sql_type.replace("bigint", WIDE_INTEGER) for column in columns
+    }
+    reason = "an integer passed bigint"
+    view = sql.Identifier(SCHEMA, validated(table.view_name))
+    _execute_logged(connection, table.schema_id, reason, sql.SQL("DROP VIEW {}").format(view))
+    statement = sql.SQL("ALTER TABLE {} {}").format(
+        table_identifier(table),
+        sql.SQL(", ").join(
+            sql.SQL("ALTER COLUMN {0} TYPE {1} USING {0}::{1}").format(
+                sql.Identifier(validated(name)), sql.SQL(kind)
+            )
+            for name, kind in widened.items()
+        ),
+    )
+    _execute_logged(connection, table.schema_id, reason, statement)
+    connection.execute(
+        "UPDATE benchsync.typed_columns SET sql_type = new.sql_type"
+        " FROM unnest(%s::text[], %s::text[]) AS new (column_name, sql_type)"
+        " WHERE schema_id = %s AND typed_columns.column_name = new.column_name",
+        [list(widened), list(widened.values()), table.schema_id],
+    )
+    _replace_view(connection, table, reason)
+    return dataclasses.replace(
+        table,
+        columns=tuple(
+            dataclasses.replace(c, sql_type=widened.get(c.column_name, c.sql_type))
+            for c in table.columns
+        ),
+    )
 
 
 def upsert(

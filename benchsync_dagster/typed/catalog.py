@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchsync_dagster.mapping import named_field, vanished
-from benchsync_dagster.typed.columns import FieldColumn, FieldValueError, column_values, sql_type
+from benchsync_dagster.typed.columns import (
+    FieldColumn,
+    FieldValueError,
+    column_values,
+    past_bigint,
+    row_fits,
+    sql_type,
+)
 from benchsync_dagster.typed.naming import OPTION_ID_SUFFIX, TABLE_SUFFIX, unique_name
 
 # benchsync's own columns, before the fields' (the ``$`` keeps them apart from any field's).
@@ -100,6 +107,9 @@ class Changes:
     removed: list[str] = field(default_factory=list)
     retyped: list[FieldColumn] = field(default_factory=list)
     schema_renamed: bool = False
+    # Fields past Postgres's limits (``row_fits``): no column, their values in the snapshots
+    # alone. Not a change to make: they are found again at each description.
+    unfit: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(
@@ -207,12 +217,37 @@ def evolve(
         if type_now != column.type_now:  # newly retyped, or back to its column's type
             changes.retyped.append(updated)
         columns.append(updated)
+    types = column_types(columns)
     for definition_field in definition.fields:
         if definition_field.id not in by_id:
+            kind_of = sql_type(definition_field.type, definition_field.is_multi)
+            new_types = [kind_of] * (2 if definition_field.type == "dropdown" else 1)
+            if not row_fits([*types, *new_types]):
+                changes.unfit.append(definition_field.name)
+                continue
+            types += new_types
             added = _new_column(definition_field, taken)
             changes.added.append(added)
             columns.append(added)
     return dataclasses.replace(table, schema_name=definition.name, columns=tuple(columns)), changes
+
+
+def column_types(columns: Iterable[FieldColumn]) -> list[str]:
+    """A table's column types in table order: benchsync's own, then the fields'."""
+    types = [declared.split()[0] for declared in SYSTEM_COLUMNS.values()]
+    for column in columns:
+        types += [column.sql_type] * (1 if column.option_id_column is None else 2)
+    return types
+
+
+def columns_past_bigint(table: TypedTable, rows: Sequence[Mapping[str, Any]]) -> list[FieldColumn]:
+    """The table's bigint columns that some of these rows' values pass (to become numeric)."""
+    return [
+        column
+        for column in table.columns
+        if column.sql_type.startswith("bigint")
+        and any(past_bigint(row.get(column.column_name)) for row in rows)
+    ]
 
 
 def typed_rows(

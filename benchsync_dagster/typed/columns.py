@@ -3,7 +3,7 @@
 | Benchling field type                    | column (multi-valued: an array of it)          |
 |-----------------------------------------|------------------------------------------------|
 | text, long_text                         | text                                           |
-| integer                                 | bigint                                         |
+| integer                                 | bigint; numeric once a value passes bigint     |
 | float                                   | double precision                               |
 | boolean                                 | boolean                                        |
 | date                                    | date                                           |
@@ -14,6 +14,9 @@
 | json, and any type not listed           | jsonb: the value as Benchling gives it         |
 
 Empty values are NULL; an empty multi-valued field is an empty array.
+
+A table holds at most 1,600 columns and, when every value is set, 8,160 bytes of row: the
+fields of a schema that would pass either limit get no column (``row_fits``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,26 @@ _SCALAR_TYPES = {
     "dropdown": "text",
 }
 _JSON = "jsonb"
+BIGINT_RANGE = range(-(2**63), 2**63)
+WIDE_INTEGER = "numeric"  # an integer column once a value passes bigint
+
+# Postgres's limits on a table: columns (MaxHeapAttributeNumber) and bytes in a row that must
+# fit one 8 kB page (MaxHeapTupleSize); values of variable width move out of line when long.
+MAX_COLUMNS = 1600
+MAX_ROW_BYTES = 8160
+_TUPLE_HEADER_BYTES = 24
+# Kept for the inline part of the variable-width values: benchsync's own text columns, and
+# the short values (or the pointers of long ones) of text, array and jsonb fields.
+_VARIABLE_WIDTH_RESERVE_BYTES = 1024
+# Fixed-width column types: (bytes, alignment).
+_FIXED_WIDTHS = {
+    "bigint": (8, 8),
+    "double precision": (8, 8),
+    "timestamptz": (8, 8),
+    "date": (4, 4),
+    "boolean": (1, 1),
+}
+
 
 
 def sql_type(field_type: str, is_multi: bool) -> str:
@@ -43,6 +66,25 @@ def sql_type(field_type: str, is_multi: bool) -> str:
     if scalar == _JSON:
         return _JSON  # a multi-valued json field is one jsonb array
     return f"{scalar}[]" if is_multi else scalar
+
+
+def row_fits(column_types: list[str]) -> bool:
+    """Whether a table of columns of these types (in table order) stays within Postgres's
+    limits with every value set: its column count, and its row's bytes (fixed-width values,
+    aligned as Postgres aligns them, beside a reserve for the inline part of the others)."""
+    if len(column_types) > MAX_COLUMNS:
+        return False
+    offset = _TUPLE_HEADER_BYTES + -(-len(column_types) // 8)  # the header, and its null bitmap
+    for column_type in column_types:
+        width, alignment = _FIXED_WIDTHS.get(column_type, (0, 1))
+        offset += -offset % alignment + width
+    return offset + _VARIABLE_WIDTH_RESERVE_BYTES <= MAX_ROW_BYTES
+
+
+def past_bigint(value: Any) -> bool:
+    """Whether an integer column's value (or any of an array's) lies outside bigint."""
+    values = value if isinstance(value, list) else [value]
+    return any(isinstance(v, int) and v not in BIGINT_RANGE for v in values)
 
 
 @dataclass(frozen=True)

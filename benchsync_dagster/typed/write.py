@@ -1,6 +1,11 @@
 """Writing documents into their schemas' typed tables, in the caller's transaction, beside
 their snapshots: the catalog follows the schema first (a new table, filled from the stored
-snapshots; an added column; a renamed or retyped field noted), then the rows are upserted."""
+snapshots; an added column; a renamed or retyped field noted), then the rows are upserted.
+
+Each schema is written under savepoints of its own: what Postgres refuses of one schema (a
+value, a row too big, a limit) is rolled back alone and noted in
+``benchsync.typed_table_problems``, and the caller's transaction (the snapshots, the other
+schemas) goes on. A later whole write of the schema fills its table from the snapshots again."""
 
 from __future__ import annotations
 
@@ -11,11 +16,12 @@ from typing import Any
 import psycopg
 
 from benchsync_dagster import mapping
-from benchsync_dagster.storage import snapshots, typed_tables
+from benchsync_dagster.storage import snapshots, typed_table_problems, typed_tables
 from benchsync_dagster.typed.catalog import (
     Changes,
     SchemaDefinition,
     TypedTable,
+    columns_past_bigint,
     evolve,
     needs_description,
     typed_rows,
@@ -24,17 +30,25 @@ from benchsync_dagster.typed.catalog import (
 # Reads a schema's definition from Benchling (None: Benchling has no such schema).
 Describe = Callable[[str], SchemaDefinition | None]
 BACKFILL_CHUNK = 1000
+# SQLSTATE classes of what one schema's shape or values make Postgres refuse: data exceptions,
+# integrity, dependent objects, syntax or access rules, program limits. Any other error (the
+# connection lost, a query cancelled, a deadlock) fails the whole write, as before.
+_SCHEMA_ERROR_CLASSES = ("22", "23", "2B", "42", "54")
+UNFIT_NAMES_SHOWN = 5
 
 
 @dataclass
 class TableWrite:
-    """What one write did to one typed table."""
+    """What one write did to one typed table (``table`` as the catalog has it, or would have
+    had it when its creation failed)."""
 
     table: TypedTable
     rows_written: int = 0
     rows_inserted: int = 0
     changes: Changes = field(default_factory=Changes)
     value_problems: dict[str, str] = field(default_factory=dict)  # field → an example
+    widened: list[str] = field(default_factory=list)  # integer columns made numeric
+    error: str | None = None  # what Postgres refused: this write of the schema was rolled back
 
     def add(self, upserted: tuple[int, int], problems: Mapping[str, str]) -> None:
         self.rows_written += upserted[0]
@@ -51,15 +65,48 @@ def merged(writes: Sequence[TableWrite]) -> list[TableWrite]:
         kept.rows_written += write.rows_written
         kept.rows_inserted += write.rows_inserted
         kept.value_problems.update(write.value_problems)
+        kept.widened += [name for name in write.widened if name not in kept.widened]
+        kept.error = write.error or kept.error
         for name in ("added", "renamed", "removed", "retyped"):
             getattr(kept.changes, name).extend(getattr(write.changes, name))
+        kept.changes.unfit = write.changes.unfit
         kept.changes.created |= write.changes.created
         kept.changes.schema_renamed |= write.changes.schema_renamed
     return list(by_schema.values())
 
 
-def _backfill(connection: psycopg.Connection[Any], table: TypedTable, write: TableWrite) -> None:
-    """A new table filled from the schema's stored snapshots (those written before it existed)."""
+def _refused_by_postgres(connection: psycopg.Connection[Any], error: psycopg.Error) -> bool:
+    """Whether ``error`` is Postgres refusing one schema's table or rows (see
+    ``_SCHEMA_ERROR_CLASSES``), the connection still usable."""
+    state = error.sqlstate or ""
+    return not connection.broken and state[:2] in _SCHEMA_ERROR_CLASSES
+
+
+def _upsert(
+    connection: psycopg.Connection[Any],
+    table: TypedTable,
+    rows: list[dict[str, Any]],
+    write: TableWrite,
+) -> TypedTable:
+    """Upsert these rows, an integer column first made numeric where a value passes bigint;
+    returns the table as it now is."""
+    if columns_past_bigint(table, rows):
+        typed_tables.lock_catalog(connection)
+        # Read again under the lock: another run may have widened it meanwhile.
+        table = typed_tables.load(connection, [table.schema_id])[table.schema_id]
+        wider = columns_past_bigint(table, rows)
+        if wider:
+            table = typed_tables.widen(connection, table, wider)
+            write.widened += [column.column_name for column in wider]
+    write.add(typed_tables.upsert(connection, table, rows), {})
+    return table
+
+
+def _backfill(
+    connection: psycopg.Connection[Any], table: TypedTable, write: TableWrite
+) -> TypedTable:
+    """The table filled from the schema's stored snapshots (a new table, or one a refused write
+    left short); returns the table as it now is."""
     for chunk in snapshots.stored_of_schema(connection, table.schema_id, BACKFILL_CHUNK):
         documents = [snapshot.document for snapshot in chunk]
         rows, problems = typed_rows(
@@ -68,30 +115,87 @@ def _backfill(connection: psycopg.Connection[Any], table: TypedTable, write: Tab
             {s.document["id"]: s.source_event for s in chunk if s.source_event},
             {s.document["id"]: s.entity_type for s in chunk},
         )
-        write.add(typed_tables.upsert(connection, table, rows), problems)
+        write.value_problems.update(problems)
+        table = _upsert(connection, table, rows, write)
+    return table
 
 
-def _follow_schemas(
+def _unfit_problem(unfit: Sequence[str]) -> str:
+    shown = ", ".join(repr(name) for name in unfit[:UNFIT_NAMES_SHOWN])
+    more = f" and {len(unfit) - UNFIT_NAMES_SHOWN} more" if len(unfit) > UNFIT_NAMES_SHOWN else ""
+    return (
+        f"{len(unfit)} field(s) have no column, past Postgres's limits (1,600 columns, 8,160"
+        f" bytes a row): {shown}{more}; their values are in benchling_entity_snapshots"
+    )
+
+
+@dataclass
+class _SchemaWrite:
+    """One schema's part of a write: its documents, and what the catalog knows of it."""
+
+    schema_id: str
+    documents: list[mapping.EntityDocument]
+    table: TypedTable | None
+    definition: SchemaDefinition | None  # read from Benchling for this write, if it was
+    problem: typed_table_problems.TypedTableProblem | None  # noted before this write
+
+
+def _write_schema(
     connection: psycopg.Connection[Any],
-    definitions: Mapping[str, SchemaDefinition],
-    writes: dict[str, TableWrite],
-) -> dict[str, TypedTable]:
-    """Bring the catalog and the tables in line with these definitions, under the catalog
-    lock (read again under it: another run may have done it meanwhile)."""
-    typed_tables.lock_catalog(connection)
-    tables = typed_tables.load(connection, list(definitions))
-    taken = typed_tables.names_taken(connection)
-    for schema_id, definition in definitions.items():
-        evolved, changes = evolve(tables.get(schema_id), definition, taken)
-        taken.add(evolved.view_name)
-        write = writes.setdefault(schema_id, TableWrite(evolved))
-        write.table, write.changes = evolved, changes
-        if changes:
-            evolved = typed_tables.apply(connection, evolved, changes)
-        if changes.created:
-            _backfill(connection, evolved, write)
-        tables[schema_id] = evolved
-    return tables
+    part: _SchemaWrite,
+    taken: set[str],
+    sources: Mapping[str, str],
+    entity_types: Mapping[str, str],
+) -> TableWrite | None:
+    """Follow the schema's definition, then write its rows, each under a savepoint; what
+    Postgres refuses is noted as the schema's problem, and what was short is filled again from
+    the snapshots once a write is whole."""
+    table, write = part.table, None
+    try:
+        if part.definition is not None:
+            evolved, changes = evolve(table, part.definition, taken)
+            taken.add(evolved.view_name)
+            write = TableWrite(evolved, changes=changes)
+            if changes:
+                with connection.transaction():
+                    evolved = typed_tables.apply(connection, evolved, changes)
+            table = evolved
+        if table is None:
+            return None  # a schema Benchling no longer has: its snapshots alone are kept
+        write = write or TableWrite(table)
+        with connection.transaction():
+            if write.changes.created:
+                table = _backfill(connection, table, write)
+            rows, problems = typed_rows(table, part.documents, sources, entity_types)
+            write.value_problems.update(problems)
+            table = _upsert(connection, table, rows, write)
+        if write.changes.unfit:
+            typed_table_problems.note(
+                connection,
+                part.schema_id,
+                table.schema_name,
+                "unfit",
+                _unfit_problem(write.changes.unfit),
+            )
+        elif part.problem is not None and (
+            part.problem.kind == "error" or part.definition is not None
+        ):
+            # Whole again: the rows a refused write, or a missing column, left out.
+            with connection.transaction():
+                if not write.changes.created:
+                    table = _backfill(connection, table, write)
+                typed_table_problems.clear(connection, part.schema_id)
+    except psycopg.Error as error:
+        if not _refused_by_postgres(connection, error):
+            raise
+        failed = write
+        assert failed is not None, "every statement runs once the write is made"
+        failed.error = f"{type(error).__name__}: {error}".strip()
+        name = part.definition.name if part.definition else failed.table.schema_name
+        typed_table_problems.note(connection, part.schema_id, name, "error", failed.error)
+        return failed
+    write.table = table
+    return write
 
 
 def write_typed(
@@ -102,8 +206,9 @@ def write_typed(
     describe: Describe,
 ) -> list[TableWrite]:
     """Write ``documents`` (already in ``benchling_entity_snapshots``) into their schemas'
-    typed tables; returns what was done per table. ``describe`` is called only for a schema
-    the catalog does not yet match (a network call, rare: when a schema is new or changed)."""
+    typed tables; returns what was done per table, a refused one with its ``error``.
+    ``describe`` is called only for a schema the catalog does not yet match (a network call,
+    rare: when a schema is new or changed, or has fields past Postgres's limits)."""
     by_schema: dict[str, list[mapping.EntityDocument]] = {}
     for document in documents:
         schema_id = mapping.schema_id(document)
@@ -118,14 +223,28 @@ def write_typed(
         if needs_description(tables.get(schema_id), of_schema)
         and (definition := describe(schema_id)) is not None
     }
-    writes: dict[str, TableWrite] = {}
+    taken: set[str] = set()
     if definitions:
-        tables.update(_follow_schemas(connection, definitions, writes))
-    for schema_id, of_schema in by_schema.items():
-        table = tables.get(schema_id)
-        if table is None:
-            continue  # a schema Benchling no longer has: its snapshots alone are kept
-        write = writes.setdefault(schema_id, TableWrite(table))
-        rows, problems = typed_rows(table, of_schema, sources, entity_types)
-        write.add(typed_tables.upsert(connection, table, rows), problems)
-    return list(writes.values())
+        # Catalog changes under its lock, the catalog read again under it: another run may
+        # have made them meanwhile.
+        typed_tables.lock_catalog(connection)
+        tables.update(typed_tables.load(connection, list(definitions)))
+        taken = typed_tables.names_taken(connection)
+    noted = typed_table_problems.noted(connection, list(by_schema))
+    writes = [
+        _write_schema(
+            connection,
+            _SchemaWrite(
+                schema_id,
+                of_schema,
+                tables.get(schema_id),
+                definitions.get(schema_id),
+                noted.get(schema_id),
+            ),
+            taken,
+            sources,
+            entity_types,
+        )
+        for schema_id, of_schema in by_schema.items()
+    ]
+    return [write for write in writes if write is not None]

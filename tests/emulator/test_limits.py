@@ -182,6 +182,7 @@ def test_faults_change_while_running(emulator: EmulatorServer) -> None:
         "fail_rate": 0.0,
         "fail_statuses": [503],
         "entity_statuses": {},
+        "list_statuses": {},
         "duplicate_rate": 0.5,
         "shuffle": True,
         "bulk_get_missing": "error",
@@ -211,3 +212,19 @@ def test_an_entity_can_be_made_to_fail_every_call_that_names_it(emulator: Emulat
     assert httpx.get(f"{entities}/{good}", headers=headers).status_code == 200
     refused = httpx.post(faults, json={"entity_statuses": {bad: 200}})
     assert refused.status_code == 400
+
+
+def test_an_entity_type_can_be_made_to_fail_every_list_call(emulator: EmulatorServer) -> None:
+    faults = f"{emulator.base_url}/_emulator/faults"
+    headers = _bearer(emulator)
+    api = f"{emulator.base_url}/api/v2"
+
+    assert httpx.post(faults, json={"list_statuses": {"aa_sequence": 400}}).status_code == 200
+
+    refused = httpx.get(f"{api}/aa-sequences", headers=headers)
+    assert refused.status_code == 400 and "aa_sequence" in refused.text
+    assert httpx.get(f"{api}/custom-entities", headers=headers).status_code == 200
+    for body in ({"list_statuses": {"protein": 400}}, {"list_statuses": {"aa_sequence": 200}}):
+        assert httpx.post(faults, json=body).status_code == 400
+    httpx.post(faults, json={"list_statuses": {}})
+    assert httpx.get(f"{api}/aa-sequences", headers=headers).status_code == 200

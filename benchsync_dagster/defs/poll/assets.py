@@ -10,9 +10,9 @@ import pandas as pd
 import psycopg
 
 from benchsync_dagster import mapping
+from benchsync_dagster.benchling.client import is_outage
 from benchsync_dagster.benchling.fetch import BULK_GET_LIMIT, REGISTRY_TYPES, listed_since
 from benchsync_dagster.benchling.pacing import RATE_WINDOW_SECONDS
-from benchsync_dagster.defs.liveness.resources import RunHeartbeat
 from benchsync_dagster.defs.reconciliation.assets import WATERMARK_OVERLAP
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
 from benchsync_dagster.defs.sync.assets import (
@@ -23,6 +23,7 @@ from benchsync_dagster.defs.sync.assets import (
     store_listed,
 )
 from benchsync_dagster.defs.typed.assets import log_typed_writes
+from benchsync_dagster.defs.typed.checks import log_typed_table_problems
 from benchsync_dagster.storage import app_configuration, poll_watermarks
 from benchsync_dagster.typed.write import Describe, TableWrite, merged
 from webhook_sensor_bridge import inbox
@@ -39,58 +40,107 @@ def registry_poll(
     benchling: BenchlingResource,
     postgres: PostgresResource,
     sync_settings: SyncSettings,
-    run_heartbeat: RunHeartbeat,
 ) -> dg.MaterializeResult[Any]:
     """Lists each type's entities changed since its watermark (minus a few minutes, for clock
     ties) and stores the newer ones: snapshots of every mirrored schema, and the rows of the
     configured one in ``synced_benchling_data``. One page (≤ 100) in memory at a time. While a
     burst of webhook events waits in the inbox, a type's listing stops after a full page and the
-    next poll goes on from the watermark."""
+    next poll goes on from the watermark. A type whose listing or storing fails stops there
+    (its watermark where its last stored page left it); the others are polled all the same,
+    and the run then fails naming it. A schema whose typed table Postgres refuses stops
+    nothing: its snapshots are stored, and ``typed_tables_complete`` fails naming it."""
     source = f"poll:{context.run.run_id}"
     mirrored = sync_settings.mirrored_schemas()
     listed: dict[str, int] = {}
     deferred: list[str] = []
+    failed: dict[str, str] = {}  # entity type → why its listing stopped
     written = 0
     typed: list[TableWrite] = []
     with postgres.session() as connection:
         marks = poll_watermarks.watermarks(connection)
         for entity_type in REGISTRY_TYPES:
-            began = app_configuration.database_now(connection)
-            since = marks.get(entity_type)
             listed[entity_type] = 0
-            pages = listed_since(
-                benchling.client, entity_type, since - WATERMARK_OVERLAP if since else None
-            )
-            for documents in pages:
-                listed[entity_type] += len(documents)
-                page_written, page_typed = _store(
-                    connection, entity_type, documents, mirrored, source, benchling.describe_schema
+            try:
+                page_count, page_typed, was_deferred = _poll_type(
+                    connection,
+                    benchling,
+                    entity_type,
+                    marks.get(entity_type),
+                    mirrored,
+                    source,
+                    listed,
                 )
-                written += page_written
-                typed += page_typed
-                if len(documents) == BULK_GET_LIMIT and _burst_waiting(connection):
-                    deferred.append(entity_type)
-                    break
-            else:
-                poll_watermarks.note_listed_to_the_end(connection, entity_type, began)
+            except Exception as error:
+                if is_outage(error) or connection.broken:
+                    raise  # Benchling or the database is down, not this type: retried whole
+                # One type's failure keeps neither the other types nor their watermarks back.
+                failed[entity_type] = f"{type(error).__name__}: {error}"
+                context.log.error(
+                    f"polling {entity_type} failed after {listed[entity_type]} listed; its"
+                    f" watermark stays where its last stored page left it: {failed[entity_type]}"
+                )
+                continue
+            written += page_count
+            typed += page_typed
+            if was_deferred:
+                deferred.append(entity_type)
     if deferred:
         context.log.info(
             f"a burst of webhook events waits in the inbox: the poll leaves the rest of"
             f" {', '.join(deferred)} to its next run, from the watermark"
         )
     log_typed_writes(context, merged(typed))
+    typed_problems = log_typed_table_problems(context, postgres, merged(typed))
     stats = benchling.call_stats
     budget = benchling.rate_limit * sync_settings.poll_interval_seconds / RATE_WINDOW_SECONDS
-    return dg.MaterializeResult(
-        metadata={
-            "listed_by_type": dg.MetadataValue.json(listed),
-            "types_deferred_to_next_poll": dg.MetadataValue.json(deferred),
-            "snapshots_written": written,
-            "benchling_requests": stats.requests,
-            # What one poll costs of the requests the rate limit allows between two polls.
-            "share_of_rate_budget": round(stats.requests / budget, 4),
-        }
+    metadata: dict[str, Any] = {
+        "listed_by_type": dg.MetadataValue.json(listed),
+        "types_deferred_to_next_poll": dg.MetadataValue.json(deferred),
+        "types_failed": dg.MetadataValue.json(failed),
+        "typed_table_problems": dg.MetadataValue.json(typed_problems),
+        "snapshots_written": written,
+        "benchling_requests": stats.requests,
+        # What one poll costs of the requests the rate limit allows between two polls.
+        "share_of_rate_budget": round(stats.requests / budget, 4),
+    }
+    if failed:
+        # After every other type was listed and stored: the run fails, naming each type.
+        raise dg.Failure(
+            description="the poll could not list or store "
+            + "; ".join(f"{entity_type} ({error})" for entity_type, error in failed.items()),
+            metadata=metadata,
+        )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _poll_type(
+    connection: psycopg.Connection[Any],
+    benchling: BenchlingResource,
+    entity_type: str,
+    since: datetime | None,
+    mirrored: frozenset[str] | None,
+    source: str,
+    listed: dict[str, int],
+) -> tuple[int, list[TableWrite], bool]:
+    """List one type since its watermark, each page stored (and the watermark moved) in its
+    own transaction, counting what it lists in ``listed``; returns the snapshots written, the
+    typed writes, and whether a waiting burst stopped it (else it is noted listed to its end)."""
+    began = app_configuration.database_now(connection)
+    written, typed = 0, []
+    pages = listed_since(
+        benchling.client, entity_type, since - WATERMARK_OVERLAP if since else None
     )
+    for documents in pages:
+        listed[entity_type] += len(documents)
+        page_written, page_typed = _store(
+            connection, entity_type, documents, mirrored, source, benchling.describe_schema
+        )
+        written += page_written
+        typed += page_typed
+        if len(documents) == BULK_GET_LIMIT and _burst_waiting(connection):
+            return written, typed, True
+    poll_watermarks.note_listed_to_the_end(connection, entity_type, began)
+    return written, typed, False
 
 
 def _burst_waiting(connection: psycopg.Connection[Any]) -> bool:

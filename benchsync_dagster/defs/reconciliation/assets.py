@@ -25,6 +25,7 @@ from benchsync_dagster.defs.sync.assets import (
     target_for_writing,
 )
 from benchsync_dagster.defs.typed.assets import log_typed_writes
+from benchsync_dagster.defs.typed.checks import log_typed_table_problems
 from benchsync_dagster.reconciliation import Drift, Vanishing, find_drift, oldest_copies
 from benchsync_dagster.storage import (
     StoredVersion,
@@ -194,9 +195,9 @@ def registry_reconciliation(
     drift = Drift()
     for listing in listings.values():
         drift.add(listing.drift)
-    log_typed_writes(
-        context, merged([*made, *(w for listing in listings.values() for w in listing.typed)])
-    )
+    typed = merged([*made, *(w for listing in listings.values() for w in listing.typed)])
+    log_typed_writes(context, typed)
+    log_typed_table_problems(context, postgres, typed)
     if drift.total:
         # The repaired tables changed outside a sync run: say so on their own timelines too.
         for repaired in (benchling_entity_snapshots, synced_benchling_data):

@@ -136,6 +136,8 @@ def typed_table_events(
     """What a run logs for the typed tables it wrote."""
     events: list[dg.AssetMaterialization | dg.AssetCheckEvaluation] = []
     for write in writes:
+        if write.error is not None:
+            continue  # rolled back: nothing written (typed_tables_complete names it)
         table, changes = write.table, write.changes
         key = typed_table_key(table)
         metadata: dict[str, Any] = {
@@ -151,6 +153,8 @@ def typed_table_events(
             metadata["fields_renamed"] = [f"{was} → {now}" for was, now in changes.renamed]
         if changes.removed:
             metadata["fields_removed"] = list(changes.removed)
+        if write.widened:
+            metadata["columns_made_numeric"] = write.widened
         if write.value_problems:
             metadata["values_left_null"] = dg.MetadataValue.json(write.value_problems)
         events.append(
