@@ -59,7 +59,6 @@ _FIXED_WIDTHS = {
 }
 
 
-
 def sql_type(field_type: str, is_multi: bool) -> str:
     """The column type of a field of this Benchling type."""
     scalar = _SCALAR_TYPES.get(field_type, "text" if field_type.endswith("_link") else _JSON)
