@@ -67,6 +67,9 @@ def test_a_run_whose_heartbeat_stopped_is_failed_and_says_why(
         [orphan],
     )
     run_heartbeats.beat(db, alive, "poll_job")
+    slots = instance.event_log_storage
+    slots.set_concurrency_slots("benchling_api", 2)
+    slots.claim_concurrency_slot("benchling_api", orphan, "benchling_entity_snapshots")
 
     cursor = tick(instance, tenant, None)
     assert status(instance, orphan) == dg.DagsterRunStatus.STARTED  # found silent once
@@ -79,6 +82,8 @@ def test_a_run_whose_heartbeat_stopped_is_failed_and_says_why(
     assert status(instance, not_beating) == dg.DagsterRunStatus.STARTED
     (failure,) = instance.all_logs(orphan, of_type=dg.DagsterEventType.RUN_FAILURE)
     assert failure.message.startswith("Orphaned run: no heartbeat from its process for")
+    # Its pool slot is freed at once: the queue holds the runs that need it until then.
+    assert slots.get_concurrency_info("benchling_api").active_run_ids == set()
 
 
 def test_every_job_judged_keeps_a_heartbeat_over_the_whole_run(tenant: Tenant) -> None:

@@ -6,7 +6,9 @@ claimed, until their time limit (``BENCHSYNC_RUN_TIMEOUT_SECONDS``, 600 s) or th
 timeout (180 s). Each run of the jobs below keeps a heartbeat (``RunHeartbeat``); this sensor
 reports one whose heartbeat stopped FAILURE, through the instance, as run monitoring does: then
 ``retry_failed_batches`` requests its batch again (the daemon's run retries, the other jobs'
-runs), and run monitoring frees its pool slots ``free_slots_after_run_end_seconds`` later.
+runs). Its pool slots are freed at once, as the UI's "Free concurrency slots" does: run
+monitoring would free them ``free_slots_after_run_end_seconds`` later, and until then the queue
+holds the runs that need them (measured: the retry of an orphan's batch waited 40 s).
 """
 
 from __future__ import annotations
@@ -85,6 +87,11 @@ def fail_orphaned_runs(
         if run is None or run.status not in JUDGED_STATUSES:
             continue  # it ended meanwhile
         context.instance.report_run_failed(run, f"Orphaned run: {orphan.reason}.")
+        # Its process is gone: its pool slots go now, not free_slots_after_run_end_seconds (30 s)
+        # plus a monitoring interval later, while its batch's retry and the queue wait on them.
+        storage = context.instance.event_log_storage
+        if storage.supports_global_concurrency_limits:
+            storage.free_concurrency_slots_for_run(run.run_id)
         context.log.warning(f"run {run.run_id} of {run.job_name} failed: {orphan.reason}")
         failed.append(run.run_id)
     context.update_cursor(_cursor(verdict.silences))
