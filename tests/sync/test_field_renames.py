@@ -99,7 +99,7 @@ def test_the_configured_field_renamed_keeps_its_values_in_synced_benchling_data(
         m.asset_key.to_user_string(): m.metadata
         for m in result.asset_materializations_for_node("benchling_app_configuration")
     }
-    assert materialized["synced_benchling_data"]["rebuilt_for"].value.endswith("/ Summary")
+    assert materialized["synced_benchling_data"]["rebuilt_for"].value == f"{schema_id} / Summary"
     assert field_values(db) == values_in_benchling(tenant, ids, "Summary")
     (stored,) = db.execute(
         "SELECT field_name, field_id, built_field_name, built_field_id"
