@@ -9,7 +9,7 @@ and checks every entity has its snapshot and its typed row.
     .venv/bin/python benchmarks/sync_memory.py --entities 200 --bases 10000000
 
 BENCHSYNC_DATABASE_URL names the Postgres server to use (default the local one at
-127.0.0.1:5432); a database ``benchsync_sync_memory`` is made afresh there.
+127.0.0.1:5432); a database ``benchsync_sync_memory`` (--database) is made afresh there.
 """
 
 from __future__ import annotations
@@ -43,11 +43,13 @@ DATABASE = "benchsync_sync_memory"
 DNA = ENTITY_TYPES["dna_sequence"]
 
 
-def _fresh_database(server_url: str) -> str:
+def _fresh_database(server_url: str, name: str) -> str:
     with psycopg.connect(server_url, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DATABASE}")
-    database_url = make_conninfo(server_url, dbname=DATABASE)
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    database_url = make_conninfo(server_url, dbname=name)
     upgrade(database_url)
     return database_url
 
@@ -135,9 +137,9 @@ def _record_events(database_url: str, entity_ids: list[str], schema_id: str) -> 
     return webhook_ids
 
 
-def measure(entities: int, bases: int, max_batch_bytes: str | None) -> None:
+def measure(entities: int, bases: int, max_batch_bytes: str | None, database: str) -> None:
     server_url = os.environ.get("BENCHSYNC_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432")
-    database_url = _fresh_database(server_url)
+    database_url = _fresh_database(server_url, database)
     settings = EmulatorSettings(port=0, rate_limit=6000, seed=1)
     with EmulatorServer(settings) as emulator:
         started = time.monotonic()
@@ -204,12 +206,13 @@ def main() -> None:
     parser.add_argument(
         "--max-batch-bytes", default=None, help="BENCHSYNC_MAX_BATCH_BYTES for the run"
     )
+    parser.add_argument("--database", default=DATABASE, help="made afresh on the server")
     parser.add_argument("--run-sync", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_sync:
         run_sync(json.loads(sys.stdin.read()))
     else:
-        measure(args.entities, args.bases, args.max_batch_bytes)
+        measure(args.entities, args.bases, args.max_batch_bytes, args.database)
 
 
 if __name__ == "__main__":

@@ -40,11 +40,11 @@ from benchsync_dagster.typed.catalog import SchemaDefinition
 # A batch of 2,000 takes seconds, or minutes under a tight rate limit; a run orphaned by a
 # crash, forever.
 SYNC_RUN_TIMEOUT_SECONDS = 600
-# A run process holds ~200 MiB of its own (Dagster, pandas, the SDK); each byte of the documents
-# it holds costs about four more (parsed, as JSON, as query parameters): 16 MiB keeps a run
-# under 300 MiB whatever the documents (benchmarks/sync_memory.py), and still writes 2,000
-# custom entities (a few kB each) in one go.
-MAX_BATCH_BYTES = 16 * 1024 * 1024
+# A run process holds ~220 MiB of its own (Dagster, pandas, the SDK, the batch's events); each
+# byte of the documents it holds costs a few more (the response, parsed, as JSON, as query
+# parameters): 8 MiB keeps a run near 260 MiB whatever the documents, where 16 MiB reached
+# 300 (benchmarks/sync_memory.py), and still writes 2,000 custom entities (~3 kB each) in two.
+MAX_BATCH_BYTES = 8 * 1024 * 1024
 
 
 class DeploymentSettingInRunConfig(ConfigurationError):

@@ -76,6 +76,14 @@ def typed_ids(db: psycopg.Connection[Any], entity_ids: list[str]) -> set[str]:
     return {entity_id for (entity_id,) in rows}
 
 
+def bulk_gets_of_dna(tenant: Tenant) -> list[object]:
+    return [
+        logged
+        for logged in tenant.emulator.stats.request_log()
+        if logged.route == "GET /api/v2/dna-sequences:bulk-get"
+    ]
+
+
 def test_a_batch_over_the_byte_budget_is_written_in_several_goes_and_all_of_it_lands(
     tenant: Tenant, db: psycopg.Connection[Any]
 ) -> None:
@@ -98,26 +106,25 @@ def test_a_batch_over_the_byte_budget_is_written_in_several_goes_and_all_of_it_l
         set(custom)
     )
     assert inbox_states(tenant.database_url) == {"synced": 30 + 5 + 30}
-    calls = [
-        logged
-        for logged in tenant.emulator.stats.request_log()
-        if logged.route == "GET /api/v2/dna-sequences:bulk-get"
-    ]
-    assert len(calls) >= 11
+    assert len(bulk_gets_of_dna(tenant)) >= 11
 
 
-def test_one_document_over_the_whole_budget_still_syncs(
+def test_documents_each_over_the_whole_budget_are_fetched_and_written_one_at_a_time(
     tenant: Tenant, db: psycopg.Connection[Any]
 ) -> None:
-    (sequence,) = register(tenant, 1, types=["dna_sequence"])
-    lengthen(tenant, [sequence], 300_000)
+    sequences = register(tenant, 12, types=["dna_sequence"])
+    lengthen(tenant, sequences, 30_000)
 
     result = run_with_budget(tenant, max_batch_bytes=10_000)
 
     assert result.success
-    assert stored_lengths(db, [sequence]) == {sequence: 300_000}
-    assert typed_ids(db, [sequence]) == {sequence}
-    assert inbox_states(tenant.database_url) == {"synced": 2}
+    # The first call asks for 10 (their size unknown), then one sequence per call and per write.
+    writes = materialization_of(result, "benchling_entity_snapshots").metadata["writes"].value
+    assert writes == 3
+    assert len(bulk_gets_of_dna(tenant)) == 3
+    assert stored_lengths(db, sequences) == dict.fromkeys(sequences, 30_000)
+    assert typed_ids(db, sequences) == set(sequences)
+    assert inbox_states(tenant.database_url) == {"synced": 24}
 
 
 def test_rows_are_made_from_the_stored_documents_without_their_sequences(
