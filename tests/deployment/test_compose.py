@@ -34,7 +34,7 @@ from webhook_sensor_bridge.settings import Settings
 
 DAGSTER_SERVICES = ("dagster-code", "dagster-webserver", "dagster-daemon")
 BRIDGE_ROLE = "benchsync_bridge"
-OWNER_ROLE = "benchsync"
+OWNER_ROLE = "benchsync_owner"
 SECRETS_DIR = "/run/secrets/"
 # The secret holding each role's password.
 ROLE_SECRETS = {

@@ -26,8 +26,8 @@ def entrypoint() -> ModuleType:
     return module
 
 
-BENCHSYNC_URL = "postgresql://benchsync@postgres:5432/benchling"
-DAGSTER_URL = "postgresql+psycopg2://benchsync@postgres:5432/dagster"
+BENCHSYNC_URL = "postgresql://benchsync_owner@postgres:5432/benchling"
+DAGSTER_URL = "postgresql+psycopg2://benchsync_owner@postgres:5432/dagster"
 
 
 def _passfile_for(
@@ -92,8 +92,8 @@ def test_each_url_gets_a_line_naming_its_host_port_database_and_user(
         DAGSTER_POSTGRES_URL=DAGSTER_URL,
     )
     assert Path(environ["PGPASSFILE"]).read_text() == (
-        "postgres:5432:benchling:benchsync:pass\\:word\\\\\n"
-        "postgres:5432:dagster:benchsync:pass\\:word\\\\\n"
+        "postgres:5432:benchling:benchsync_owner:pass\\:word\\\\\n"
+        "postgres:5432:dagster:benchsync_owner:pass\\:word\\\\\n"
     )
 
 
@@ -151,7 +151,7 @@ def test_the_passfile_is_private_and_holds_no_newline_of_the_secret(
     # Only trailing newlines go, as when the postgres image reads POSTGRES_PASSWORD_FILE.
     environ = _passfile_for(entrypoint, " secret \n\n", tmp_path)
     passfile = Path(environ["PGPASSFILE"])
-    assert passfile.read_text() == "postgres:5432:benchling:benchsync: secret \n"
+    assert passfile.read_text() == "postgres:5432:benchling:benchsync_owner: secret \n"
     assert stat.S_IMODE(passfile.stat().st_mode) == 0o600
 
 
@@ -159,7 +159,7 @@ def test_every_run_rewrites_one_passfile(entrypoint: ModuleType, tmp_path: Path)
     """The daemon's healthcheck runs through the entrypoint every 30 s: no file per run."""
     paths = {_passfile_for(entrypoint, f"secret{run}", tmp_path)["PGPASSFILE"] for run in range(3)}
     (path,) = paths
-    assert Path(path).read_text() == "postgres:5432:benchling:benchsync:secret2\n"
+    assert Path(path).read_text() == "postgres:5432:benchling:benchsync_owner:secret2\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["database_password", Path(path).name]
     )

@@ -27,7 +27,7 @@ from webhook_sensor_bridge import inbox
 ROLES_SCRIPT = REPO / "deploy" / "postgres-roles.sh"
 PSQL_DIRECTORY = Path(pgserver.__file__).parent / "pginstall" / "bin"
 SUPERUSER = "postgres"
-OWNER = "benchsync"
+OWNER = "benchsync_owner"
 BRIDGE = "benchsync_bridge"
 # Characters that mean something to a shell, to psql or to SQL.
 PASSWORDS = {OWNER: "own'er \\ $HOME :pw", BRIDGE: 'bri"dge; pw'}
@@ -139,6 +139,13 @@ def test_the_owner_migrates_grants_the_bridge_and_owns_dagsters_database(server:
         connection.execute("CREATE TABLE runs (id serial PRIMARY KEY)")
 
     assert {owner for _, owner in server.owners("benchling")} == {OWNER}
+    # In public, where users query them: a role named like a schema would have put them there.
+    with server.connect() as admin:
+        found = admin.execute(
+            "SELECT to_regclass('public.synced_benchling_data'),"
+            " to_regclass('public.benchling_entity_snapshots')"
+        ).fetchone()
+    assert found is not None and None not in found
     with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
         server.connect("dagster", BRIDGE, PASSWORDS[BRIDGE])
 
