@@ -20,40 +20,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import psycopg
-from psycopg.conninfo import make_conninfo
+from child_process import peak_rss_kib, run_child
+from scratch import fresh_database
 
 from benchling_emulator.entity_types import ENTITY_TYPES
 from benchling_emulator.server import EmulatorServer
 from benchling_emulator.settings import EmulatorSettings
-from benchsync.migrations import upgrade
 from benchsync_dagster.definitions import defs
 
 DATABASE = "benchsync_initial_load"
 WINDOW_SECONDS = 30
-
-
-def _fresh_database(server_url: str) -> str:
-    with psycopg.connect(server_url, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DATABASE}")
-    database_url = make_conninfo(server_url, dbname=DATABASE)
-    upgrade(database_url)
-    return database_url
-
-
-def _peak_rss_kib() -> int:
-    """This process's peak RSS since it started: VmHWM, not getrusage's ru_maxrss, which keeps
-    the peak of the parent that forked it (here the emulator, holding every entity)."""
-    status = Path("/proc/self/status").read_text()
-    return int(status.split("VmHWM:")[1].split()[0])
 
 
 def run_reconciliation() -> None:
@@ -75,7 +56,7 @@ def run_reconciliation() -> None:
             {
                 "success": result.success,
                 "seconds": seconds,
-                "peak_rss_mib": _peak_rss_kib() / 1024,
+                "peak_rss_mib": peak_rss_kib() / 1024,
                 "listed": materialization.metadata["listed"].value,
                 "requests": materialization.metadata["benchling_requests"].value,
             }
@@ -85,28 +66,22 @@ def run_reconciliation() -> None:
 
 def measure(entities: int, rate_limit: int) -> None:
     server_url = os.environ.get("BENCHSYNC_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432")
-    database_url = _fresh_database(server_url)
+    database_url = fresh_database(server_url, DATABASE)
     settings = EmulatorSettings(port=0, rate_limit=rate_limit, seed=1)
     with EmulatorServer(settings) as emulator:
         started = time.monotonic()
         emulator.tenant.create_registered(entities, list(ENTITY_TYPES))
         made = time.monotonic() - started
         print(f"emulator: {entities:,} entities of 8 types made in {made:.0f} s")
-        child = subprocess.run(
-            [sys.executable, __file__, "--run-reconciliation"],
-            env={
-                **os.environ,
+        report = run_child(
+            __file__,
+            "--run-reconciliation",
+            {
                 **emulator.environment(),
                 "BENCHSYNC_DATABASE_URL": database_url,
                 "BENCHSYNC_BENCHLING_RATE_LIMIT": str(rate_limit),
             },
-            capture_output=True,
-            text=True,
-            check=False,
         )
-        if child.returncode != 0:
-            sys.exit(child.stderr[-4000:])
-        report: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
     with psycopg.connect(database_url) as connection:
         by_type: dict[str, int] = dict(
             connection.execute(

@@ -1,5 +1,6 @@
 """What the benchmarks share: a scratch database on the server BENCHSYNC_DATABASE_URL names,
-migrated, and dropped afterwards; and entity documents as the emulator renders them."""
+migrated, and dropped afterwards (or one made afresh and kept); and entity documents as the
+emulator renders them."""
 
 from __future__ import annotations
 
@@ -65,3 +66,16 @@ def edited(documents: list[dict[str, Any]], seconds: int) -> list[dict[str, Any]
         {**d, "modifiedAt": isoformat(pd.Timestamp(d["modifiedAt"]).to_pydatetime() + later)}
         for d in documents
     ]
+
+
+def fresh_database(server_url: str, name: str) -> str:
+    """The database ``name`` on the server, dropped if it was there, made and migrated: kept
+    afterwards, to look at."""
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_conninfo(server_url, dbname=name)
+    migrations.upgrade(url)
+    return url

@@ -18,46 +18,25 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import psycopg
+from child_process import peak_rss_kib, run_child
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
-from benchling_emulator.entity_types import ENTITY_TYPES
-from benchling_emulator.server import EmulatorServer
-from benchling_emulator.settings import EmulatorSettings
-from benchsync.migrations import upgrade
 from benchsync_dagster.definitions import defs
 from benchsync_dagster.defs.sync.sensors import batch_run_config
 from benchsync_dagster.storage import typed_tables
 from webhook_sensor_bridge import inbox
 
+if TYPE_CHECKING:
+    from benchling_emulator.server import EmulatorServer
+
 DATABASE = "benchsync_sync_memory"
-DNA = ENTITY_TYPES["dna_sequence"]
-
-
-def _fresh_database(server_url: str, name: str) -> str:
-    with psycopg.connect(server_url, autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    database_url = make_conninfo(server_url, dbname=name)
-    upgrade(database_url)
-    return database_url
-
-
-def _peak_rss_kib() -> int:
-    """This process's peak RSS since it started (VmHWM: exec gave it a fresh address space)."""
-    status = Path("/proc/self/status").read_text()
-    return int(status.split("VmHWM:")[1].split()[0])
 
 
 def run_sync(webhook_ids: list[str]) -> None:
@@ -87,7 +66,7 @@ def run_sync(webhook_ids: list[str]) -> None:
                 "success": result.success,
                 "failure": failures[0][:300] if failures else None,
                 "seconds": seconds,
-                "peak_rss_mib": _peak_rss_kib() / 1024,
+                "peak_rss_mib": peak_rss_kib() / 1024,
                 "snapshots_written": snapshot_step.get("rows_written", 0),
                 "writes": snapshot_step.get("writes", 1),
                 "events_settled": metadata.get("synced_benchling_data", {}).get(
@@ -102,12 +81,15 @@ def run_sync(webhook_ids: list[str]) -> None:
 def _register_sequences(emulator: EmulatorServer, entities: int, bases: int) -> list[str]:
     """``entities`` registered DNA sequences of the seeded schema, each of ``bases`` bases (one
     string shared by all in the emulator, which renders each apart)."""
+    from benchling_emulator.entity_types import ENTITY_TYPES  # the parent's alone, as below
+
+    dna = ENTITY_TYPES["dna_sequence"]
     tenant = emulator.tenant
-    schema = tenant.seed.schema_of_type(DNA.name)
+    schema = tenant.seed.schema_of_type(dna.name)
     long_bases = "".join(random.Random(1).choices("ACGT", k=bases))
     ids = tenant.create_registered_of_schema(entities, schema.id)
     for entity_id in ids:
-        tenant.update_entity(entity_id, {"bases": long_bases, "isCircular": False}, DNA)
+        tenant.update_entity(entity_id, {"bases": long_bases, "isCircular": False}, dna)
     return ids
 
 
@@ -138,35 +120,36 @@ def _record_events(database_url: str, entity_ids: list[str], schema_id: str) -> 
 
 
 def measure(entities: int, bases: int, max_batch_bytes: str | None, database: str) -> None:
+    # Imported here, not at the top: the child, whose peak is measured, loads what a run worker
+    # does, not the emulator nor the migrations.
+    from scratch import fresh_database
+
+    from benchling_emulator.server import EmulatorServer
+    from benchling_emulator.settings import EmulatorSettings
+
     server_url = os.environ.get("BENCHSYNC_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432")
-    database_url = _fresh_database(server_url, database)
+    database_url = fresh_database(server_url, database)
     settings = EmulatorSettings(port=0, rate_limit=6000, seed=1)
     with EmulatorServer(settings) as emulator:
         started = time.monotonic()
         entity_ids = _register_sequences(emulator, entities, bases)
-        schema_id = emulator.tenant.seed.schema_of_type(DNA.name).id
+        schema_id = emulator.tenant.seed.schema_of_type("dna_sequence").id
         webhook_ids = _record_events(database_url, entity_ids, schema_id)
         print(
             f"emulator: {entities:,} DNA sequences of {bases:,} bases made and their events"
             f" recorded in {time.monotonic() - started:.0f} s"
         )
-        child = subprocess.run(
-            [sys.executable, __file__, "--run-sync"],
-            input=json.dumps(webhook_ids),
-            env={
-                **os.environ,
+        report = run_child(
+            __file__,
+            "--run-sync",
+            {
                 **emulator.environment(),
                 "BENCHSYNC_DATABASE_URL": database_url,
                 "BENCHSYNC_BENCHLING_RATE_LIMIT": str(settings.rate_limit),
                 **({"BENCHSYNC_MAX_BATCH_BYTES": max_batch_bytes} if max_batch_bytes else {}),
             },
-            capture_output=True,
-            text=True,
-            check=False,
+            stdin=json.dumps(webhook_ids),
         )
-        if child.returncode != 0:
-            sys.exit(child.stderr[-4000:])
-        report: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
     with psycopg.connect(database_url) as connection:
         (stored,) = connection.execute(
             "SELECT count(*) FROM benchling_entity_snapshots WHERE entity_id = ANY(%s)"
