@@ -5,9 +5,11 @@ code change or a restart: its typed table is made by the sync, and ``typed_table
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from benchsync.demo.progress import wait_until_synced
 from benchsync.demo.stack import Stack
+from benchsync_dagster.typed.naming import dagster_name, normalised
 
 ASSET_QUERY = """
 query Asset($key: AssetKeyInput!) {
@@ -17,6 +19,35 @@ query Asset($key: AssetKeyInput!) {
   }
 }
 """
+
+LOCATION_QUERY = """
+query Location {
+  workspaceOrError {
+    ... on Workspace {
+      locationEntries {
+        locationOrLoadError {
+          __typename
+          ... on RepositoryLocation { repositories { sensors { name } } }
+          ... on PythonError { message }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def wait_for_asset(stack: Stack, path: list[str]) -> dict[str, Any]:
+    """The asset's definition, once the reloaded code location shows it."""
+    key = {"path": path}
+    deadline = time.monotonic() + 90
+    while True:
+        found = stack.graphql(ASSET_QUERY, {"key": key})["assetOrError"]
+        definition = found.get("definition")
+        if definition is not None:
+            return definition  # type: ignore[no-any-return]
+        assert time.monotonic() < deadline, f"no asset {key} in the UI: {found}"
+        time.sleep(2)
 
 
 def test_a_new_schema_appears_as_an_asset_in_the_running_ui(stack: Stack) -> None:
@@ -35,15 +66,34 @@ def test_a_new_schema_appears_as_an_asset_in_the_running_ui(stack: Stack) -> Non
     entity_ids = tenant.create_registered_of_schema(3, "ts_e2eFresh")
     wait_until_synced(stack, entity_ids, timeout=120)
 
-    key = {"path": ["benchling", "e2e_fresh_schema"]}
-    deadline = time.monotonic() + 90
-    while True:
-        found = stack.graphql(ASSET_QUERY, {"key": key})["assetOrError"]
-        definition = found.get("definition")
-        if definition is not None:
-            break
-        assert time.monotonic() < deadline, f"no asset {key} in the UI: {found}"
-        time.sleep(2)
+    definition = wait_for_asset(stack, ["benchling", "e2e_fresh_schema"])
     assert definition["groupName"] == "benchling_typed_tables"
     labels = {entry["label"] for entry in definition["metadataEntries"]}
     assert {"dagster/table_name", "dagster/column_schema"} <= labels
+
+
+def test_a_schema_named_in_another_script_keeps_the_code_location_loaded(stack: Stack) -> None:
+    """Dagster refuses names outside [A-Za-z0-9_]: such a name in an asset key stopped the
+    location from loading, and with it every sensor, schedule and job."""
+    assert stack.emulator is not None
+    tenant = stack.emulator.tenant
+    name = "Échantillon 🧪 样品"
+    tenant.define_schema(
+        "ts_e2eUnicode",
+        {
+            "name": name,
+            "prefix": "UNI",
+            "fields": [{"id": "tsf_e2e_size", "name": "Größe", "type": "text"}],
+        },
+    )
+    entity_ids = tenant.create_registered_of_schema(2, "ts_e2eUnicode")
+    wait_until_synced(stack, entity_ids, timeout=120)
+
+    asset = dagster_name(normalised(name, "schema"), "ts_e2eUnicode")
+    definition = wait_for_asset(stack, ["benchling", asset])
+    assert definition["groupName"] == "benchling_typed_tables"
+    (entry,) = stack.graphql(LOCATION_QUERY)["workspaceOrError"]["locationEntries"]
+    location = entry["locationOrLoadError"]
+    assert location["__typename"] == "RepositoryLocation", location
+    sensors = {s["name"] for r in location["repositories"] for s in r["sensors"]}
+    assert {"inbox_sensor", "typed_tables_sensor", "poll_sensor"} <= sensors
