@@ -119,7 +119,7 @@ def test_each_role_logs_in_with_its_own_password_only_and_neither_is_a_superuser
             " WHERE rolname IN (%s, %s) ORDER BY rolname",
             [OWNER, BRIDGE],
         ).fetchall()
-    assert rows == [(OWNER, False, False, False, False), (BRIDGE, False, False, False, False)]
+    assert rows == [(BRIDGE, False, False, False, False), (OWNER, False, False, False, False)]
     for role, password in PASSWORDS.items():
         with server.connect(user=role, password=password):
             pass
