@@ -22,7 +22,8 @@ BENCHSYNC_BRIDGE_PASSWORD=$benchsync_bridge_password \
 "${benchsync_psql[@]}" --dbname "${POSTGRES_DB:-benchling}" <<'SQL'
 \getenv owner_password BENCHSYNC_OWNER_PASSWORD
 \getenv bridge_password BENCHSYNC_BRIDGE_PASSWORD
-SELECT format('CREATE ROLE %I', name) FROM unnest(ARRAY['benchsync_owner', 'benchsync_bridge']) AS name
+SELECT format('CREATE ROLE %I', name)
+FROM unnest(ARRAY['benchsync_owner', 'benchsync_bridge']) AS name
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = name) \gexec
 ALTER ROLE benchsync_owner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
     PASSWORD :'owner_password';
