@@ -1,7 +1,7 @@
 """Throughput and latency of the bridge under gunicorn, next to a naive baseline, on loopback.
 
-Both servers run under the same gunicorn settings on one fresh database; each round starts each
-afresh, then measures:
+Both servers run under the same gunicorn settings (--baseline-worker-class may give the baseline
+another worker class) on one fresh database; each round starts each afresh, then measures:
 1. wrk at full speed, replaying pre-signed webhooks (fresh ids, signed just before the run);
 2. a fixed rate (default 500 webhooks/s) from a bounded Python load generator, whose latency
    counts from each request's scheduled send time, so a stall is not hidden;
@@ -125,12 +125,30 @@ def run_wrk(
 def run_fixed_rate(
     port: int, webhooks: list[SignedWebhook], rate: float, senders: int = 32
 ) -> dict[str, float]:
+    latencies, failed = send_at_rate(port, webhooks, rate, senders)
+    cuts = statistics.quantiles(latencies, n=100)
+    return {
+        "rate_p50_ms": cuts[49] * 1000,
+        "rate_p99_ms": cuts[98] * 1000,
+        "rate_failed": len(failed),
+    }
+
+
+def send_at_rate(
+    port: int,
+    webhooks: list[SignedWebhook],
+    rate: float,
+    senders: int = 32,
+    timeout: float = 10.0,
+) -> tuple[list[float], list[int]]:
+    """Each webhook's latency in seconds, counted from its scheduled send time so that a stall is
+    not hidden, and the positions of those not answered 200 (within ``timeout``)."""
     start = time.perf_counter() + 0.5
     latencies: list[float] = []
     failed: list[int] = []
 
     def send_share(first: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         for index in range(first, len(webhooks), senders):
             due = start + index / rate
             time.sleep(max(0.0, due - time.perf_counter()))
@@ -144,7 +162,7 @@ def run_fixed_rate(
                 ok = response.status == 200
             except (OSError, http.client.HTTPException):
                 ok = False
-            connection.close()  # gunicorn's sync workers close every connection anyway
+            connection.close()  # a connection per webhook, whatever the server keeps alive
             latencies.append(time.perf_counter() - due)
             if not ok:
                 failed.append(index)
@@ -154,12 +172,7 @@ def run_fixed_rate(
         thread.start()
     for thread in threads:
         thread.join()
-    cuts = statistics.quantiles(latencies, n=100)
-    return {
-        "rate_p50_ms": cuts[49] * 1000,
-        "rate_p99_ms": cuts[98] * 1000,
-        "rate_failed": len(failed),
-    }
+    return latencies, failed
 
 
 class CpuMeter:
@@ -264,7 +277,8 @@ def report(baseline: Server, bridge: Server, args: argparse.Namespace) -> str:
         f"date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; "
         f"load average before the run: {args.load_before}",
         f"machine: {machine()}",
-        f"gunicorn: {args.workers} {WORKER_CLASS} workers each; wrk: {WRK_THREADS} threads, "
+        f"gunicorn: {args.workers} workers each, the bridge's {WORKER_CLASS}, the baseline's "
+        f"{args.baseline_worker_class}; wrk: {WRK_THREADS} threads, "
         f"{args.connections} connections, {args.seconds} s; medians of {args.rounds} rounds",
         "",
         f"| server | webhooks/s | p50 ms | p99 ms | p50 ms @ {rate} | p99 ms @ {rate} "
@@ -304,6 +318,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=default_worker_count())
     parser.add_argument("--rate", type=float, default=500.0, help="the fixed rate, webhooks/s")
     parser.add_argument("--rate-seconds", type=float, default=6.0)
+    parser.add_argument(
+        "--baseline-worker-class",
+        default=WORKER_CLASS,
+        help="the baseline's gunicorn worker class (default: the bridge's, %(default)s)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
@@ -327,7 +346,7 @@ def main() -> int:
             f"127.0.0.1:{baseline_port}",
             *gunicorn,
             "--worker-class",
-            WORKER_CLASS,
+            args.baseline_worker_class,
             "--no-control-socket",
             "--pythonpath",
             str(HERE),

@@ -52,7 +52,8 @@ def check_database(database_url: str) -> None:
 
 
 def default_worker_count() -> int:
-    # Two per core keeps both cores busy while some workers wait on Postgres' commit.
+    # Two per core: a worker runs one greenlet at a time, so a request busy with the CPU (a
+    # signature check, a 1 MiB body) holds up only its own worker's connections.
     return 2 * (os.cpu_count() or 1)
 
 
