@@ -130,15 +130,6 @@ def modified_at_by_id(
     return {entity_id: StoredVersion(*version) for entity_id, *version in rows}
 
 
-def documents(connection: psycopg.Connection[Any], entity_ids: Sequence[str]) -> list[Any]:
-    """The stored documents of these entities (those we have)."""
-    rows = connection.execute(
-        "SELECT document FROM benchling_entity_snapshots WHERE entity_id = ANY(%s)",
-        [list(entity_ids)],
-    ).fetchall()
-    return [document for (document,) in rows]
-
-
 @dataclass(frozen=True)
 class StoredSnapshot:
     document: dict[str, Any]

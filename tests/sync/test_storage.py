@@ -52,8 +52,9 @@ def test_an_older_snapshot_never_replaces_a_newer_one(db: Connection) -> None:
 
     assert _row(db, "bfi_1")[1] == "new"
     assert _row(db, "bfi_1")[4] == "msg_new"
-    (document,) = snapshots.documents(db, ["bfi_1"])
-    assert document["fields"][FIELD]["value"] == "new"
+    with db.transaction():  # a server-side cursor's
+        ((stored,),) = snapshots.stored_of_schema(db, SCHEMA_ID, 10)
+    assert stored.document["fields"][FIELD]["value"] == "new"
 
 
 def test_a_newer_snapshot_replaces_an_older_one(db: Connection) -> None:
