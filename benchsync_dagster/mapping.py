@@ -56,8 +56,10 @@ def vanished(document: EntityDocument) -> bool:
 
 def named_field(document: EntityDocument, names: Iterable[str]) -> Any:
     """The document's field under the first of ``names`` (a field's display names, newest
-    first) that its fields have, or None."""
+    first) that its fields have, or None (also when its ``fields`` is no object)."""
     fields = document.get("fields") or {}
+    if not isinstance(fields, Mapping):
+        return None
     return next((fields[name] for name in names if name in fields), None)
 
 

@@ -161,3 +161,40 @@ def test_rows_archived_as_not_returned_before_the_marker_get_it(empty_database_u
         "bfi_retired": (False, retired),
     }
     assert synced == typed == {"bfi_gone": True, "bfi_retired": False}
+
+
+def test_field_names_and_the_configured_field_id_come_from_the_catalog(
+    empty_database_url: str,
+) -> None:
+    migrations.upgrade(empty_database_url, "0016")
+    with psycopg.connect(empty_database_url) as connection:
+        connection.execute(
+            "INSERT INTO benchsync.typed_tables (schema_id, entity_type, schema_name, table_name,"
+            " view_name) VALUES ('ts_1', 'custom_entity', 'Sample', 'sample$raw', 'sample')"
+        )
+        for position, (field_id, name) in enumerate(
+            [("tsf_text", "Description"), ("tsf_gone", None), ("tsf_count", "Count")]
+        ):
+            connection.execute(
+                "INSERT INTO benchsync.typed_columns (schema_id, field_id, field_name,"
+                " field_type, is_multi, column_name, sql_type, position)"
+                " VALUES ('ts_1', %s, %s, 'text', false, %s, 'text', %s)",
+                [field_id, name, field_id, position],
+            )
+        connection.execute(
+            "INSERT INTO benchsync.app_configuration (app_id, schema_id, field_name, read_at,"
+            " built_schema_id, built_field_name) VALUES ('app_1', 'ts_1', 'Description', now(),"
+            " 'ts_other', 'Notes')"
+        )
+
+    migrations.upgrade(empty_database_url)
+
+    with psycopg.connect(empty_database_url) as connection:
+        names = connection.execute(
+            "SELECT field_id, name FROM benchsync.field_names ORDER BY field_id"
+        ).fetchall()
+        ids = connection.execute(
+            "SELECT field_id, built_field_id FROM benchsync.app_configuration"
+        ).fetchone()
+    assert names == [("tsf_count", "Count"), ("tsf_text", "Description")]
+    assert ids == ("tsf_text", None)  # the rows were built for a schema the catalog lacks

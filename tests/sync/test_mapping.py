@@ -51,6 +51,13 @@ def test_missing_field_is_none() -> None:
     assert mapping.field_text(entity_document("bfi_1"), "No Such Field") is None
 
 
+def test_a_field_is_read_under_the_first_of_its_names_the_document_has() -> None:
+    document = entity_document("bfi_1", value="kept")  # its field named FIELD
+    assert mapping.field_text(document, "Renamed", FIELD) == "kept"
+    assert mapping.field_text(document, "Renamed", "Older") is None
+    assert mapping.named_field({**document, "fields": ["not", "an", "object"]}, [FIELD]) is None
+
+
 def test_a_document_without_modified_at_is_rejected_by_name() -> None:
     document = entity_document("bfi_1")
     del document["modifiedAt"]

@@ -9,7 +9,8 @@ Benchling keys an entity's fields by display name, and a schema edit changes no 
 remembers each name a field (by definition id) has had, with when it was last its name; it
 does not go with a typed table that is dropped to be made again. The App configuration keeps
 the configured field's id beside its name (``field_id``, ``built_field_id``), filled here from
-the catalog where it knows the field.
+the catalog where it knows the field by that name (else the next read of the configuration
+stores the id, and the rows are rebuilt once).
 """
 
 from alembic import op
@@ -44,11 +45,13 @@ def upgrade() -> None:
     op.execute(
         """
         UPDATE benchsync.app_configuration AS stored SET
-            field_id = (SELECT field_id FROM benchsync.typed_columns AS c
-                        WHERE c.schema_id = stored.schema_id AND c.field_name = stored.field_name),
-            built_field_id = (SELECT field_id FROM benchsync.typed_columns AS c
+            field_id = (SELECT min(field_id) FROM benchsync.typed_columns AS c
+                        WHERE c.schema_id = stored.schema_id AND c.field_name = stored.field_name
+                        HAVING count(*) = 1),
+            built_field_id = (SELECT min(field_id) FROM benchsync.typed_columns AS c
                               WHERE c.schema_id = stored.built_schema_id
-                                AND c.field_name = stored.built_field_name)
+                                AND c.field_name = stored.built_field_name
+                              HAVING count(*) = 1)
         """
     )
 
