@@ -13,6 +13,7 @@ from benchsync_dagster import mapping
 from benchsync_dagster.benchling.client import is_outage
 from benchsync_dagster.benchling.fetch import BULK_GET_LIMIT, REGISTRY_TYPES, listed_since
 from benchsync_dagster.benchling.pacing import RATE_WINDOW_SECONDS
+from benchsync_dagster.defs.liveness.resources import RunHeartbeat
 from benchsync_dagster.defs.reconciliation.assets import WATERMARK_OVERLAP
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
 from benchsync_dagster.defs.sync.assets import (
@@ -40,6 +41,7 @@ def registry_poll(
     benchling: BenchlingResource,
     postgres: PostgresResource,
     sync_settings: SyncSettings,
+    run_heartbeat: RunHeartbeat,
 ) -> dg.MaterializeResult[Any]:
     """Lists each type's entities changed since its watermark (minus a few minutes, for clock
     ties) and stores the newer ones: snapshots of every mirrored schema, and the rows of the
