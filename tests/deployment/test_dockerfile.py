@@ -184,3 +184,14 @@ def test_the_compose_tests_stand_ins_carry_the_projects_names_and_their_true_ver
     assert 'build_stand_in "$python_stand_in"' in run_sh
     assert 'build_stand_in "$postgres_stand_in"' in run_sh
     assert "export PYTHON_IMAGE=$python_stand_in POSTGRES_IMAGE=$postgres_stand_in" in run_sh
+
+
+def test_every_dependency_of_the_project_is_pinned_at_a_version_it_accepts() -> None:
+    """A dependency added to pyproject.toml and not to the constraints fails `pip check` in the
+    image build (--no-deps), and the build with it."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pinned = pinned_versions()
+    for dependency in map(Requirement, project["dependencies"]):
+        name = canonicalize_name(dependency.name)
+        assert name in pinned, f"{dependency.name} is not in deploy/constraints.txt"
+        assert dependency.specifier.contains(pinned[name]), (str(dependency), pinned[name])
