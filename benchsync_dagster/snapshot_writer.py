@@ -21,9 +21,9 @@ Transaction = Callable[[], AbstractContextManager[psycopg.Connection[Any]]]
 
 @dataclass
 class SnapshotWriter:
-    """Collects fetched documents and writes them, in a transaction of their own, once they
-    hold ``max_bytes`` (and at ``flush``): newest wins in each table, so writing a batch in
-    several transactions ends as writing it in one would."""
+    """Collects fetched documents and writes them, in a transaction of their own, before they
+    would hold more than ``max_bytes`` (and at ``flush``): newest wins in each table, so writing
+    a batch in several transactions ends as writing it in one would."""
 
     transaction: Transaction
     describe: Describe
@@ -41,13 +41,15 @@ class SnapshotWriter:
     _held_bytes: int = 0
 
     def add(self, documents: Sequence[mapping.EntityDocument], entity_type: str) -> None:
-        """Hold these documents of one type, writing what is held once it reaches the budget."""
+        """Hold these documents of one type, writing what is held whenever the next one would
+        take it past the budget (a document larger than the budget is written alone)."""
         for document in documents:
+            size = document_bytes(document)
+            if self._held and self._held_bytes + size > self.max_bytes:
+                self.flush()
             self._held.append(document)
             self._types[str(document.get("id"))] = entity_type
-            self._held_bytes += document_bytes(document)
-        if self._held_bytes >= self.max_bytes:
-            self.flush()
+            self._held_bytes += size
 
     def flush(self) -> None:
         """Write what is held, and let go of it."""

@@ -179,8 +179,8 @@ def benchling_entity_snapshots(
     )
     by_type = sorting.by_type
     refused = dict(sorting.unknown)
-    # Written as fetched, each time the documents held reach half the budget, for a call
-    # (sized to the other half) to be held beside them.
+    # Written as fetched, in writes of at most half the budget, for a call (sized to the other
+    # half) to be held beside them.
     half_budget = sync_settings.max_batch_bytes // 2
     writer = SnapshotWriter(
         postgres.transaction,
