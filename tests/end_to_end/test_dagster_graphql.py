@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 from benchsync.demo.progress import summary, wait_until_synced
 from benchsync.demo.stack import Stack
+from tests.support.dagster_api import launch_run, run_errors, wait_for_run_end
+from tests.support.listener import Listener
 
 RESOURCE_QUERY = """
 query Resource($selector: ResourceSelector!) {
@@ -58,3 +60,28 @@ def test_the_demo_summary_counts_the_sync_runs(stack: Stack) -> None:
     assert report["events synced"].strip() == "5"
     assert int(report["runs"]) >= 1
     assert report["failed runs"].strip() == "0"
+
+
+def test_a_run_launched_from_the_ui_cannot_send_the_credentials_elsewhere(
+    stack: Stack, listener: Listener
+) -> None:
+    """As a UI user would: the Launchpad's run config points the tenant at another host."""
+    run_config = {
+        "resources": {
+            "benchling": {
+                "config": {
+                    "tenant_url": listener.url,
+                    "client_id": {"env": "CLIENT_ID"},
+                    "client_secret": {"env": "CLIENT_SECRET"},
+                }
+            }
+        }
+    }
+
+    run_id = launch_run(stack, "reconciliation_job", run_config, tags={})
+    status, _ = wait_for_run_end(stack, run_id, timeout=120)
+
+    assert status == "FAILURE"
+    errors = run_errors(stack, run_id)
+    assert any("resources.benchling.config.tenant_url" in error for error in errors), errors
+    assert listener.connections == 0

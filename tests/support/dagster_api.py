@@ -21,6 +21,13 @@ query Logs($runId: ID!) {
   }
 }
 """
+ERRORS_QUERY = """
+query Errors($runId: ID!) {
+  logsForRun(runId: $runId) {
+    ... on EventConnection { events { ... on ErrorEvent { error { message causes { message } } } } }
+  }
+}
+"""
 LAUNCH_RUN = """
 mutation Launch($params: ExecutionParams!) {
   launchRun(executionParams: $params) {
@@ -87,6 +94,17 @@ def run_messages(stack: Stack, run_id: str) -> list[str]:
     """The messages of the run's event log, oldest first."""
     events = stack.graphql(LOGS_QUERY, {"runId": run_id})["logsForRun"]["events"]
     return [event.get("message") or "" for event in events]
+
+
+def run_errors(stack: Stack, run_id: str) -> list[str]:
+    """The errors the run's event log carries (resource setup, failed steps), causes included."""
+    events = stack.graphql(ERRORS_QUERY, {"runId": run_id})["logsForRun"]["events"]
+    return [
+        error["message"]
+        for event in events
+        if event.get("error")
+        for error in (event["error"], *event["error"]["causes"])
+    ]
 
 
 def launch_run(
