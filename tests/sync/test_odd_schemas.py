@@ -191,10 +191,10 @@ def test_a_type_benchling_will_not_list_fails_the_poll_after_every_other_type(
 
     assert not failed.success
     (failure,) = [e for e in failed.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-    message = failure.step_failure_data.error.message if failure.step_failure_data else ""
-    assert "aa_sequence" in message
-    assert failure.step_failure_data and failure.step_failure_data.user_failure_data
-    metadata = failure.step_failure_data.user_failure_data.metadata
+    data = failure.step_failure_data
+    assert data is not None and data.error is not None and data.user_failure_data is not None
+    assert "aa_sequence" in data.error.message
+    metadata = data.user_failure_data.metadata
     assert set(metadata["types_failed"].value) == {"aa_sequence"}  # type: ignore[arg-type]
     marks = _watermarks(db)
     assert {"custom_entity", "dna_sequence"} <= set(marks) and "aa_sequence" not in marks

@@ -92,7 +92,7 @@ def registry_poll(
             f" {', '.join(deferred)} to its next run, from the watermark"
         )
     log_typed_writes(context, merged(typed))
-    typed_problems = log_typed_table_problems(context, postgres, merged(typed))
+    typed_problems = log_typed_table_problems(context, postgres)
     stats = benchling.call_stats
     budget = benchling.rate_limit * sync_settings.poll_interval_seconds / RATE_WINDOW_SECONDS
     metadata: dict[str, Any] = {

@@ -195,9 +195,10 @@ def registry_reconciliation(
     drift = Drift()
     for listing in listings.values():
         drift.add(listing.drift)
-    typed = merged([*made, *(w for listing in listings.values() for w in listing.typed)])
-    log_typed_writes(context, typed)
-    log_typed_table_problems(context, postgres, typed)
+    log_typed_writes(
+        context, merged([*made, *(w for listing in listings.values() for w in listing.typed)])
+    )
+    log_typed_table_problems(context, postgres)
     if drift.total:
         # The repaired tables changed outside a sync run: say so on their own timelines too.
         for repaired in (benchling_entity_snapshots, synced_benchling_data):

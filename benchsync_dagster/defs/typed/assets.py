@@ -178,8 +178,22 @@ def typed_table_events(
 
 def log_typed_writes(context: dg.AssetExecutionContext, writes: Sequence[TableWrite]) -> None:
     """Log what a run did to the typed tables: their materializations and checks, and an error
-    for each field whose type changed (its column is left as it was, its values NULL)."""
+    for each field whose type changed (its column is left as it was, its values NULL), each
+    schema Postgres refused, and each with fields past its limits."""
     for write in writes:
+        table = write.table
+        if write.error is not None:
+            context.log.error(
+                f"schema {table.schema_name!r} ({table.schema_id}): Postgres refused its typed"
+                f" table {qualified_name(table.table_name)}, rolled back alone (its snapshots"
+                f" are stored): {write.error}"
+            )
+        elif write.changes.unfit:
+            context.log.error(
+                f"schema {table.schema_name!r} ({table.schema_id}):"
+                f" {len(write.changes.unfit)} field(s) past Postgres's limits have no column in"
+                f" {qualified_name(table.table_name)}"
+            )
         for column in write.table.retyped:
             context.log.error(
                 f"{qualified_name(write.table.table_name)}: field {column.field_name!r} is now"

@@ -4,16 +4,13 @@ too big, say), or when its fields pass Postgres's limits and some get no column;
 and ``synced_benchling_data`` are written all the same, and the other schemas' tables too.
 Every run that writes typed tables evaluates it; it can also run on its own."""
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
 
 import dagster as dg
 
 from benchsync_dagster.defs.resources import PostgresResource
 from benchsync_dagster.storage import typed_table_problems
 from benchsync_dagster.storage.typed_table_problems import TypedTableProblem
-from benchsync_dagster.storage.typed_tables import qualified_name
-from benchsync_dagster.typed.write import TableWrite
 
 COMPLETE_CHECK = "typed_tables_complete"
 SNAPSHOTS = dg.AssetKey("benchling_entity_snapshots")
@@ -58,24 +55,10 @@ def typed_tables_complete(postgres: PostgresResource) -> dg.AssetCheckResult:
 
 
 def log_typed_table_problems(
-    context: dg.AssetExecutionContext, postgres: PostgresResource, writes: Sequence[TableWrite]
-) -> dict[str, Any]:
-    """Log an error for each schema this run could not write whole, and the check's outcome;
-    returns the problems for the run's metadata (schema id → what)."""
-    for write in writes:
-        table = write.table
-        if write.error is not None:
-            context.log.error(
-                f"schema {table.schema_name!r} ({table.schema_id}): Postgres refused its typed"
-                f" table {qualified_name(table.table_name)}, rolled back alone (its snapshots"
-                f" are stored): {write.error}"
-            )
-        elif write.changes.unfit:
-            context.log.error(
-                f"schema {table.schema_name!r} ({table.schema_id}):"
-                f" {len(write.changes.unfit)} field(s) past Postgres's limits have no column in"
-                f" {qualified_name(table.table_name)}"
-            )
+    context: dg.AssetExecutionContext, postgres: PostgresResource
+) -> dict[str, str]:
+    """Log the check's outcome over the problems noted now (a run that wrote typed tables);
+    returns them for the run's metadata (schema id → what)."""
     with postgres.transaction() as connection:
         problems = typed_table_problems.noted(connection)
     context.log_event(completeness_evaluation(problems))
