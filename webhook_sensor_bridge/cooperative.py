@@ -21,17 +21,28 @@ class PatchedTooLate(RuntimeError):
     """A module that must see gevent's patches was imported before them."""
 
 
-def patch() -> None:
-    """Make sockets, ``select``, threads and locks cooperative in this process and its forks."""
-    imported = [name for name in BOUND_AT_IMPORT if name in sys.modules]
-    if imported and not is_patched():
-        raise PatchedTooLate(
-            f"{', '.join(imported)} imported before gevent's monkey-patching: their waits would"
-            " block a whole gevent worker"
-        )
+def patch() -> bool:
+    """Make sockets, ``select``, threads and locks cooperative in this process and its forks.
+
+    Too late once psycopg or psycopg_pool is imported (they would keep blocking): then it patches
+    nothing (an in-process caller, a test, keeps its process as it was) and returns False, and
+    ``require_patched`` refuses.
+    """
+    if any(name in sys.modules for name in BOUND_AT_IMPORT) and not is_patched():
+        return False
     from gevent import monkey
 
     monkey.patch_all()
+    return True
+
+
+def require_patched() -> None:
+    """Raise PatchedTooLate unless ``patch()`` ran before psycopg and psycopg_pool were imported."""
+    if not is_patched():
+        raise PatchedTooLate(
+            "the bridge's gevent workers need webhook_sensor_bridge.cooperative.patch() before"
+            f" {' and '.join(BOUND_AT_IMPORT)} are imported: their waits would block a whole worker"
+        )
 
 
 def is_patched() -> bool:

@@ -24,6 +24,10 @@ WORKER_CLASS = "gevent"
 # A worker whose event loop is blocked longer than this is replaced; Benchling's own deliveries
 # are answered well inside its 3 s limit.
 WORKER_TIMEOUT_SECONDS = 10
+# Stopping, a worker finishes its requests for this long, then is killed: a webhook in flight ends
+# within ~3 s (pool wait 1 s, statement 2 s), and slow clients must not hold a stop for gunicorn's
+# 30 s (nor a worker that missed the signal while booting, a gunicorn race).
+GRACEFUL_TIMEOUT_SECONDS = 5
 
 
 class NotMigrated(Exception):
@@ -122,11 +126,7 @@ def configure_logging(stream: TextIO) -> None:
 
 
 def serve(settings: Settings, host: str, port: int, workers: int | None = None) -> int:
-    if not cooperative.is_patched():
-        raise cooperative.PatchedTooLate(
-            "the bridge's gevent workers need webhook_sensor_bridge.cooperative.patch() to run"
-            " before psycopg is imported"
-        )
+    cooperative.require_patched()
     configure_logging(sys.stderr)
     BridgeServer(
         settings,
@@ -135,6 +135,7 @@ def serve(settings: Settings, host: str, port: int, workers: int | None = None) 
             "workers": workers or default_worker_count(),
             "worker_class": WORKER_CLASS,
             "timeout": WORKER_TIMEOUT_SECONDS,
+            "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
             # Our one JSON line per request replaces gunicorn's access log.
             "accesslog": None,
             "errorlog": "-",

@@ -119,16 +119,20 @@ def wait_for_insert_waiting_on_lock(database_url: str) -> None:
     raise AssertionError("the webhook's INSERT never waited on the lock")
 
 
-def test_patching_after_psycopg_is_imported_is_refused() -> None:
+def test_too_late_to_patch_it_patches_nothing_and_the_bridge_refuses_to_serve() -> None:
     probe = (
         "import psycopg\n"
-        "from webhook_sensor_bridge import cooperative\n"
+        "from webhook_sensor_bridge import cooperative, server\n"
+        "from webhook_sensor_bridge.settings import Settings\n"
+        "print(cooperative.patch(), cooperative.is_patched())\n"
         "try:\n"
-        "    cooperative.patch()\n"
+        "    server.serve(Settings('postgresql://unused', 'http://unused/jwks'), '127.0.0.1', 0)\n"
         "except cooperative.PatchedTooLate as error:\n"
         "    print(error)\n"
     )
-    assert "psycopg imported before gevent's monkey-patching" in printed_by(probe)
+    patched, is_patched, refusal = printed_by(probe).split(maxsplit=2)
+    assert (patched, is_patched) == ("False", "False")
+    assert "before psycopg and psycopg_pool are imported" in refusal
 
 
 def test_patched_first_psycopg_and_its_pool_wait_cooperatively() -> None:
