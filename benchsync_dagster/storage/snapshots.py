@@ -81,13 +81,17 @@ def unlisted_by_type(
     connection: psycopg.Connection[Any], run_id: str, stored_before: datetime
 ) -> dict[str, Unlisted]:
     """Per entity type, what ``mark_vanished`` would archive of it, out of how many."""
+    # A row the same listing repaired (stale, reappeared) was stored since, yet was there before.
     rows = connection.execute(
-        "SELECT entity_type, count(*), count(*) FILTER (WHERE NOT EXISTS ("
+        "SELECT entity_type,"
+        " count(*) FILTER (WHERE synced_at < %(before)s OR listed),"
+        " count(*) FILTER (WHERE synced_at < %(before)s AND NOT listed)"
+        " FROM (SELECT entity_type, synced_at, EXISTS ("
         "   SELECT 1 FROM benchsync.reconciliation_listed AS listed"
-        "   WHERE listed.run_id = %s AND listed.entity_id = benchling_entity_snapshots.entity_id))"
-        " FROM benchling_entity_snapshots WHERE NOT archived AND synced_at < %s"
+        "   WHERE listed.run_id = %(run_id)s AND listed.entity_id = snapshot.entity_id) AS listed"
+        "   FROM benchling_entity_snapshots AS snapshot WHERE NOT archived) AS mirrored"
         " GROUP BY entity_type",
-        [run_id, stored_before],
+        {"run_id": run_id, "before": stored_before},
     ).fetchall()
     return {entity_type: Unlisted(stored, unlisted) for entity_type, stored, unlisted in rows}
 

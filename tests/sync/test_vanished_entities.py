@@ -139,6 +139,26 @@ def test_half_of_a_type_not_returned_is_held_back_until_the_guard_allows_it_or_i
     assert all(_states(db, entity_id) == _everywhere(VANISHED) for entity_id in ids[:5])
 
 
+def test_entities_the_same_listing_repaired_count_among_those_mirrored(
+    tenant: Tenant, db: psycopg.Connection[Any]
+) -> None:
+    """A type whose rows went stale (its poll failed for days) has them repaired by the nightly
+    listing; they were mirrored all along, so one not returned of 20 is 5 %, not all of them."""
+    ids = _synced(tenant, 20)
+    db.execute(
+        "UPDATE benchling_entity_snapshots SET modified_at = modified_at - interval '1 day'"
+        " WHERE entity_id = ANY(%s)",
+        [ids[1:]],
+    )
+    _hide(tenant, ids[:1])
+
+    result = reconcile(tenant, full=True)
+
+    assert _guard(result).passed
+    assert drift_check(result).metadata["stale"].value == 19
+    assert _states(db, ids[0]) == _everywhere(VANISHED)
+
+
 def test_an_operator_can_archive_a_whole_type_that_is_gone_by_naming_it(
     tenant: Tenant, db: psycopg.Connection[Any]
 ) -> None:
