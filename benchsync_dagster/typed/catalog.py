@@ -129,8 +129,8 @@ def needs_description(table: TypedTable | None, documents: Iterable[Mapping[str,
         return True
     known = {(c.field_name, c.type_now or kind(c.field_type, c.is_multi)) for c in table.columns}
     for document in documents:
-        fields = document.get("fields") or {}
-        for name, value in fields.items():
+        fields = document.get("fields")
+        for name, value in fields.items() if isinstance(fields, Mapping) else ():
             if not isinstance(value, Mapping):
                 continue
             seen = kind(str(value.get("type")), bool(value.get("isMulti")))

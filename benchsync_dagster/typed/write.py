@@ -169,22 +169,24 @@ def _write_schema(
             rows, problems = typed_rows(table, part.documents, sources, entity_types)
             write.value_problems.update(problems)
             table = _upsert(connection, table, rows, write)
-        if write.changes.unfit:
-            typed_table_problems.note(
-                connection,
-                part.schema_id,
-                table.schema_name,
-                "unfit",
-                _unfit_problem(write.changes.unfit),
-            )
-        elif part.problem is not None and (
-            part.problem.kind == "error" or part.definition is not None
+        if part.problem is not None and (
+            part.problem.kind == "error"
+            or (part.definition is not None and not write.changes.unfit)
         ):
             # Whole again: the rows a refused write, or a missing column, left out.
             with connection.transaction():
                 if not write.changes.created:
                     table = _backfill(connection, table, write)
                 typed_table_problems.clear(connection, part.schema_id)
+        if write.changes.unfit:  # noted after the refill, so an error is never hidden unfilled
+            with connection.transaction():
+                typed_table_problems.note(
+                    connection,
+                    part.schema_id,
+                    table.schema_name,
+                    "unfit",
+                    _unfit_problem(write.changes.unfit),
+                )
     except psycopg.Error as error:
         if not _refused_by_postgres(connection, error):
             raise

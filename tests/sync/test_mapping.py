@@ -3,6 +3,7 @@ import pytest
 
 from benchsync_dagster import mapping
 from benchsync_dagster.storage import snapshots, synced_data
+from benchsync_dagster.typed.catalog import TypedTable, needs_description
 from tests.support.documents import FIELD, SCHEMA_ID, entity_document
 
 
@@ -91,3 +92,12 @@ def test_a_document_without_a_usable_modified_at_is_set_apart_with_the_reason() 
     assert kept == [good]
     assert set(refused) == {"bfi_missing", "bfi_garbled"}
     assert "modifiedAt" in refused["bfi_missing"]
+
+
+def test_a_document_whose_fields_are_no_object_asks_for_no_description() -> None:
+    """What a hostile or broken document holds under ``fields`` is read as no fields at all."""
+    document = {**entity_document("bfi_odd"), "fields": ["not", "an", "object"]}
+
+    table = TypedTable(SCHEMA_ID, "custom_entity", "Plasmid", "plasmid$raw", "plasmid")
+
+    assert not needs_description(table, [{**document, "schema": {"name": "Plasmid"}}])

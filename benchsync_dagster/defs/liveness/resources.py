@@ -24,7 +24,7 @@ class RunHeartbeat(dg.ConfigurableResource["RunHeartbeat"]):
     _beat: ExitStack = PrivateAttr(default_factory=ExitStack)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        run = context.dagster_run
+        run = context.run
         if run is None:  # a sensor's or a schedule's tick
             return
         self._beat.enter_context(
