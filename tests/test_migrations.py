@@ -156,6 +156,14 @@ def test_rows_archived_as_not_returned_before_the_marker_get_it(empty_database_u
         typed: dict[str, bool] = dict(
             connection.execute('SELECT id, "vanished$" FROM benchling."sample$raw"')
         )
+        view_columns = [
+            name
+            for (name,) in connection.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = 'benchling' AND table_name = 'sample'"
+            )
+        ]
+    assert "vanished$" in view_columns, "the view made before the column shows it too"
     assert snapshots == {
         "bfi_gone": (True, {**vanished, "benchsyncVanished": True}),
         "bfi_retired": (False, retired),

@@ -52,12 +52,17 @@ def upgrade() -> None:
     bind = op.get_bind()
     # Table names from the catalog, quoted by the dialect: the S608 noqa below is for these.
     quote = bind.dialect.identifier_preparer.quote
-    tables = bind.execute(sa.text("SELECT schema_id, table_name FROM benchsync.typed_tables"))
-    for schema_id, table_name in tables.fetchall():
-        table = f"benchling.{quote(table_name)}"
+    tables = bind.execute(
+        sa.text("SELECT schema_id, table_name, view_name FROM benchsync.typed_tables")
+    )
+    for schema_id, table_name, view_name in tables.fetchall():
+        table, view = f"benchling.{quote(table_name)}", f"benchling.{quote(view_name)}"
         bind.execute(
             sa.text(f'ALTER TABLE {table} ADD COLUMN "vanished$" boolean NOT NULL DEFAULT false')
         )
+        # A view's SELECT * was expanded when it was made: made again, it shows the new column.
+        replace = f'CREATE OR REPLACE VIEW {view} AS SELECT * FROM {table} WHERE NOT "archived$"'  # noqa: S608
+        bind.execute(sa.text(replace))
         bind.execute(
             sa.text(
                 f'UPDATE {table} SET "vanished$" = true'  # noqa: S608
