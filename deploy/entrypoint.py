@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The image's entrypoint: turns the Postgres password into a libpq passfile, then runs the command.
 
-The password lives in the `.database_password` secret file, as in Benchling's example app. libpq,
+The password is the container's role's own secret file (`.benchsync_database_password` for the
+Dagster side, `.bridge_database_password` for the bridge; `.database_password`, as in Benchling's
+example app, is the superuser's and only the postgres service holds it). libpq,
 under both psycopg (benchsync's database) and psycopg2 (Dagster's storage), reads a connection's
 password from the passfile that ``PGPASSFILE`` names, so the compose file's URLs carry none and
 no environment variable holds it. This writes that passfile, private to the container's user,
