@@ -22,6 +22,7 @@ RUN pip install --require-hashes --only-binary :all: --no-deps --requirement dep
 # pyproject.toml names README.md as the package's readme, so the build needs it.
 COPY pyproject.toml README.md ./
 COPY benchsync/ benchsync/
+COPY benchsync_core/ benchsync_core/
 COPY webhook_sensor_bridge/ webhook_sensor_bridge/
 COPY benchsync_dagster/ benchsync_dagster/
 COPY benchling_emulator/ benchling_emulator/

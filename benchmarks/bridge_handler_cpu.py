@@ -34,7 +34,7 @@ import baseline_app  # noqa: E402
 from benchling_emulator.server import EmulatorServer  # noqa: E402
 from benchling_emulator.settings import EmulatorSettings  # noqa: E402
 from benchling_emulator.signing import WebhookSigner  # noqa: E402
-from benchsync import migrations  # noqa: E402
+from benchsync_core import migrations  # noqa: E402
 from tests.support.postgres import (  # noqa: E402
     LOCAL_SERVER_URL,
     create_database,

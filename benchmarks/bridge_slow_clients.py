@@ -38,7 +38,7 @@ from bridge_throughput import machine, send_at_rate, sign_webhooks  # noqa: E402
 
 from benchling_emulator.server import EmulatorServer  # noqa: E402
 from benchling_emulator.settings import EmulatorSettings  # noqa: E402
-from benchsync import migrations  # noqa: E402
+from benchsync_core import migrations  # noqa: E402
 from tests.support.bridge import SlowClients, running_bridge  # noqa: E402
 from tests.support.postgres import LOCAL_SERVER_URL, create_database, drop_database  # noqa: E402
 from webhook_sensor_bridge.server import WORKER_CLASS, default_worker_count  # noqa: E402

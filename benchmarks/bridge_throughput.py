@@ -48,8 +48,8 @@ from baseline_app import CREATE_TABLE  # noqa: E402
 from benchling_emulator.server import EmulatorServer  # noqa: E402
 from benchling_emulator.settings import EmulatorSettings  # noqa: E402
 from benchling_emulator.signing import WebhookSigner  # noqa: E402
-from benchsync import migrations  # noqa: E402
 from benchsync.demo.processes import free_port  # noqa: E402
+from benchsync_core import migrations  # noqa: E402
 from tests.support.postgres import (  # noqa: E402
     LOCAL_SERVER_URL,
     create_database,

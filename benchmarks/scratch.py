@@ -20,7 +20,7 @@ from psycopg.conninfo import make_conninfo
 from benchling_emulator.clock import TenantClock, isoformat
 from benchling_emulator.seed import seeded_tenant
 from benchling_emulator.tenant import Tenant
-from benchsync import migrations
+from benchsync_core import migrations
 
 
 @contextmanager

@@ -1,6 +1,5 @@
-"""The ``benchsync`` command line and what it runs: migrations, status, replay, the local demo.
+"""The ``benchsync`` command line and what it runs: status, replay, the local demo.
 
-None of it is Dagster code. Two modules are leaves that every package may import, as they load
-only the standard library and psycopg: ``settings`` (reading the environment) and ``database``
-(finding and reaching benchsync's Postgres).
+None of it is Dagster code, and nothing else imports it: what the parts share lives in
+``benchsync_core``.
 """

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
-    from benchsync import database, migrations
+    from benchsync_core import database, migrations
 
     url = database.resolve_database_url()
     try:
@@ -31,7 +31,7 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 def _db_grant_bridge(args: argparse.Namespace) -> int:
     import psycopg
 
-    from benchsync import database
+    from benchsync_core import database
     from webhook_sensor_bridge import inbox
 
     try:
@@ -56,8 +56,8 @@ def _bridge(args: argparse.Namespace) -> int:
 
     cooperative.patch()
     # Only the bridge's own modules: its processes load neither Dagster nor Alembic.
-    from benchsync.database import DatabaseUnavailable
-    from benchsync.settings import ConfigurationError
+    from benchsync_core.database import DatabaseUnavailable
+    from benchsync_core.settings import ConfigurationError
     from webhook_sensor_bridge.server import NotMigrated, check_database, serve
     from webhook_sensor_bridge.settings import Settings
 
@@ -74,7 +74,8 @@ def _bridge(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     import psycopg
 
-    from benchsync import database, status
+    from benchsync import status
+    from benchsync_core import database
 
     try:
         with database.connect(database.resolve_database_url(), connect_timeout=5) as connection:
@@ -90,7 +91,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from benchsync import database
+    from benchsync_core import database
     from webhook_sensor_bridge import inbox
 
     try:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import dagster as dg
 import psycopg
 
-from benchsync.settings import DATABASE_URL_VARIABLE
+from benchsync_core.settings import DATABASE_URL_VARIABLE
 from benchsync_dagster.defs.liveness.resources import RunHeartbeat
 from benchsync_dagster.defs.liveness.sensors import fail_orphaned_runs
 from benchsync_dagster.defs.poll.assets import registry_poll

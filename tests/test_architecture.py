@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-LEAVES = ("benchsync.settings", "benchsync.database")
+LEAVES = ("benchsync_core.settings", "benchsync_core.database")
+OURS = (
+    "benchsync",
+    "benchsync_core",
+    "benchsync_dagster",
+    "webhook_sensor_bridge",
+    "benchling_emulator",
+)
 
 
 def imports(path: Path) -> set[str]:
@@ -59,6 +66,7 @@ def violations(
                 "alembic",
                 "sqlalchemy",
                 "benchsync",
+                "benchsync_core",
                 "benchsync_dagster",
                 "benchling_emulator",
             ),
@@ -68,15 +76,34 @@ def violations(
         (
             "benchsync_dagster",
             ("migrations",),
-            ("webhook_sensor_bridge", "benchsync", "benchling_emulator", "alembic"),
+            (
+                "webhook_sensor_bridge",
+                "benchsync",
+                "benchsync_core",
+                "benchling_emulator",
+                "alembic",
+            ),
             ("webhook_sensor_bridge.inbox", *LEAVES),
         ),
         # The emulator stands alone: it is Benchling, not benchsync.
         (
             "benchling_emulator",
             (),
-            ("benchsync", "benchsync_dagster", "webhook_sensor_bridge", "dagster"),
+            (
+                "benchsync",
+                "benchsync_core",
+                "benchsync_dagster",
+                "webhook_sensor_bridge",
+                "dagster",
+            ),
             (),
+        ),
+        # What the parts share imports none of them, and never the command line.
+        (
+            "benchsync_core",
+            (),
+            ("benchsync", "benchsync_dagster", "webhook_sensor_bridge", "benchling_emulator"),
+            ("benchsync_core",),
         ),
     ],
 )
@@ -96,6 +123,10 @@ def test_the_plain_sync_functions_do_without_dagster() -> None:
 
 
 def test_the_leaves_everyone_may_import_import_no_other_package_of_ours() -> None:
-    leaves = [REPO / "benchsync" / "settings.py", REPO / "benchsync" / "database.py"]
-    ours = ("benchsync", "benchsync_dagster", "webhook_sensor_bridge", "benchling_emulator")
-    assert violations(leaves, ours, ("benchsync.settings",)) == []
+    leaves = [REPO / "benchsync_core" / "settings.py", REPO / "benchsync_core" / "database.py"]
+    assert violations(leaves, OURS, ("benchsync_core.settings",)) == []
+
+
+def test_nothing_imports_the_command_line() -> None:
+    others = [path for package in OURS if package != "benchsync" for path in sources(package)]
+    assert violations(others, ("benchsync",)) == []

@@ -5,8 +5,8 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from benchsync import database, migrations
 from benchsync.cli import main
+from benchsync_core import database, migrations
 from tests.support.postgres import create_database, drop_database
 
 

@@ -16,7 +16,7 @@ from flask import Flask, Response, request
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 
-from benchsync.database import DatabaseUnavailable
+from benchsync_core.database import DatabaseUnavailable
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.connections import LazyPool
 from webhook_sensor_bridge.events import MalformedWebhook, Origin, parse_webhook

@@ -14,7 +14,7 @@ from typing import TypeVar
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from benchsync.database import DatabaseUnavailable
+from benchsync_core.database import DatabaseUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import psycopg
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from benchsync.database import connect
+from benchsync_core.database import connect
 from webhook_sensor_bridge import cooperative, inbox
 from webhook_sensor_bridge.app import WebhookReceiver, create_app, request_log
 from webhook_sensor_bridge.settings import Settings

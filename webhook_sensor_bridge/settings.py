@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from benchsync import settings
-from benchsync.settings import DATABASE_URL_VARIABLE, ConfigurationError
+from benchsync_core import settings
+from benchsync_core.settings import DATABASE_URL_VARIABLE, ConfigurationError
 from webhook_sensor_bridge.events import Origin
 
 APP_DEFINITION_ID_VARIABLE = "APP_DEFINITION_ID"

@@ -8,7 +8,7 @@ import sqlalchemy
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from benchsync import settings
+from benchsync_core import settings
 
 DAGSTER_DATABASE = "dagster"
 DAGSTER_URL_VARIABLE = "DAGSTER_POSTGRES_URL"

@@ -16,10 +16,10 @@ import httpx
 
 from benchling_emulator.server import EmulatorServer
 from benchling_emulator.settings import EmulatorSettings
-from benchsync import migrations, settings
-from benchsync.database import start_embedded_postgres
 from benchsync.demo.databases import DAGSTER_URL_VARIABLE, dagster_database_url
 from benchsync.demo.processes import Child, check_port_free, free_port, spawn, wait_for_http
+from benchsync_core import migrations, settings
+from benchsync_core.database import start_embedded_postgres
 from benchsync_dagster.defs.typed.sensors import WEBSERVER_URL_VARIABLE
 
 DEMO_HOME = Path(".benchsync")

@@ -6,7 +6,7 @@ from benchling_sdk.apps.config.errors import MissingRequiredConfigItemError
 from benchling_sdk.apps.framework import App
 from benchling_sdk.benchling import Benchling
 
-from benchsync.settings import ConfigurationError
+from benchsync_core.settings import ConfigurationError
 from benchsync_dagster.storage.app_configuration import SyncTarget
 
 # The App configuration paths this code reads; manifest.yaml declares the same.

@@ -19,7 +19,7 @@ from benchling_sdk.benchling import Benchling
 from psycopg_pool import ConnectionPool
 from pydantic import Field, PrivateAttr
 
-from benchsync.settings import (
+from benchsync_core.settings import (
     DATABASE_URL_VARIABLE,
     ConfigurationError,
     positive,

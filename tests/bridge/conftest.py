@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from benchling_emulator.server import EmulatorServer
 from benchling_emulator.signing import WebhookSigner
-from benchsync import migrations
+from benchsync_core import migrations
 from tests.support.postgres import create_database, drop_database
 from tests.support.webhooks import close_pool
 from webhook_sensor_bridge.app import create_app

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from benchsync.database import DatabaseUnavailable
+from benchsync_core.database import DatabaseUnavailable
 from webhook_sensor_bridge.connections import LazyPool
 
 

@@ -18,7 +18,7 @@ from pgserver.postgres_server import PostgresServer, get_server
 
 from benchling_emulator.server import EmulatorServer
 from benchling_emulator.signing import WebhookSigner
-from benchsync import migrations
+from benchsync_core import migrations
 from tests.support.webhooks import close_pool, envelope, new_webhook_id
 from webhook_sensor_bridge.app import create_app
 from webhook_sensor_bridge.settings import Settings

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from benchsync import cli
-from benchsync.settings import ConfigurationError
 from benchsync.status import read_status, render_table, status_document
+from benchsync_core.settings import ConfigurationError
 from tests.support.webhooks import envelope, new_webhook_id
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.events import Origin, parse_webhook

@@ -20,7 +20,7 @@ import pytest
 from pgserver.postgres_server import get_server
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from benchsync import migrations
+from benchsync_core import migrations
 from tests.deployment.stack import REPO
 from webhook_sensor_bridge import inbox
 

@@ -16,7 +16,7 @@ from pgserver.postgres_server import get_server
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from benchsync import migrations
+from benchsync_core import migrations
 
 TEST_SERVER_VARIABLE = "BENCHSYNC_TEST_DATABASE_URL"
 LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"

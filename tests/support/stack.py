@@ -17,9 +17,9 @@ from typing import Any, Literal
 import psycopg
 import pytest
 
-from benchsync import migrations
 from benchsync.demo.databases import dagster_storage_url
 from benchsync.demo.stack import Stack
+from benchsync_core import migrations
 from tests.support.postgres import create_database, drop_database
 
 

@@ -15,7 +15,7 @@ import dagster as dg
 import psycopg
 import pytest
 
-from benchsync.settings import ConfigurationError
+from benchsync_core.settings import ConfigurationError
 from benchsync_dagster.defs.resources import SyncSettings
 from benchsync_dagster.liveness import (
     STARTING_GRACE,

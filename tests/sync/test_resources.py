@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from benchsync.settings import ConfigurationError
+from benchsync_core.settings import ConfigurationError
 from benchsync_dagster.definitions import defs, resources_from_env
 from benchsync_dagster.defs.reconciliation.schedules import reconciliation_schedule
 from benchsync_dagster.defs.resources import BenchlingResource, SyncSettings

@@ -9,7 +9,7 @@ import dagster as dg
 import pandas as pd
 import psycopg
 
-from benchsync.settings import ConfigurationError
+from benchsync_core.settings import ConfigurationError
 from benchsync_dagster import mapping
 from benchsync_dagster.benchling.fetch import REGISTRY_TYPES, listed_since
 from benchsync_dagster.defs.liveness.resources import RunHeartbeat

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from benchsync.settings import ConfigurationError
+from benchsync_core.settings import ConfigurationError
 from benchsync_dagster.defs.reconciliation.assets import registry_reconciliation
 from benchsync_dagster.defs.sync.jobs import MAX_RUNTIME_TAG
 

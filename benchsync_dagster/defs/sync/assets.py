@@ -16,7 +16,7 @@ import dagster as dg
 import pandas as pd
 import psycopg
 
-from benchsync.settings import ConfigurationError
+from benchsync_core.settings import ConfigurationError
 from benchsync_dagster import mapping
 from benchsync_dagster.benchling.app_config import read_sync_target
 from benchsync_dagster.benchling.client import is_outage

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psycopg
 
-from benchsync import settings
+from benchsync_core import settings
 
 EMBEDDED_DATA_DIR = Path(".benchsync") / "postgres"
 

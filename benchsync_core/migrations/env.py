@@ -1,8 +1,8 @@
-"""Alembic environment: runs on the connection that ``benchsync.migrations`` hands over."""
+"""Alembic environment: runs on the connection that ``benchsync_core.migrations`` hands over."""
 
 from alembic import context
 
-from benchsync.migrations import SYNC_SCHEMA
+from benchsync_core.migrations import SYNC_SCHEMA
 
 # Two processes upgrading at once (the demo and the compose `migrate` service, say) take turns.
 MIGRATION_LOCK_KEY = 0x62656E6368  # "bench"

@@ -17,7 +17,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.pool import NullPool
 
-from benchsync.database import connect
+from benchsync_core.database import connect
 
 # The inbox and the sync state live here, apart from the user's tables.
 SYNC_SCHEMA = "benchsync"
@@ -38,7 +38,7 @@ def _engine(database_url: str) -> sqlalchemy.Engine:
 
 def _alembic_config(connection: sqlalchemy.Connection) -> Config:
     config = Config()
-    config.set_main_option("script_location", "benchsync:migrations")
+    config.set_main_option("script_location", "benchsync_core:migrations")
     config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", os.pathsep.join(version_locations()))
     config.attributes["connection"] = connection

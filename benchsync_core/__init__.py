@@ -1,0 +1,7 @@
+"""What every part of benchsync shares: reading settings from the environment (``settings``),
+finding and reaching benchsync's Postgres (``database``), and the migrations runner behind
+``benchsync db upgrade`` (``migrations``).
+
+``settings`` and ``database`` load only the standard library and psycopg, so the bridge, the
+code location and the command line may all import them; ``migrations`` alone loads Alembic.
+"""
