@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from benchsync_dagster.benchling.fetch import BULK_GET_LIMIT
+from benchsync_dagster.benchling.listing import BULK_GET_LIMIT
 from webhook_sensor_bridge.inbox import ReadPosition
 
 

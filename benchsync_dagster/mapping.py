@@ -1,8 +1,9 @@
 """Benchling entity documents → typed pandas frames, one frame shape per table.
 
-An entity document is a custom entity as Benchling's JSON has it (``CustomEntity.to_dict()``):
-``id``, ``name``, ``schema``, ``fields`` keyed by display name, ``modifiedAt``, ``archiveRecord``…
-These functions are pure: no I/O, no Dagster.
+An entity document is an object of one of the kinds (``kinds.KINDS``) as Benchling's JSON has it
+(``CustomEntity.to_dict()``, ``DnaSequence.to_dict()``…): ``id``, ``name``, ``schema``,
+``fields`` keyed by display name, ``modifiedAt``, ``archiveRecord``… These functions are pure:
+no I/O, no Dagster.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from benchsync_dagster.kinds import kind_of_id
 from benchsync_dagster.storage import snapshots, synced_data
 
 EntityDocument = Mapping[str, Any]
@@ -76,17 +78,30 @@ def field_text(document: EntityDocument, *field_names: str) -> str | None:
     return None
 
 
+def _entity_type(document: EntityDocument, entity_types: Mapping[str, str]) -> str:
+    """The document's entity type: as ``entity_types`` (id → type) has it, else the one kind
+    whose ids look like its id."""
+    entity_id = _required(document, "id")
+    named = entity_types.get(entity_id)
+    if named is not None:
+        return named
+    kind = kind_of_id(str(entity_id))
+    if kind is None:
+        raise EntityDocumentError(f"entity document {entity_id!r} has no type its id tells")
+    return kind.name
+
+
 def snapshot_frame(
     documents: Sequence[EntityDocument],
     source_events: Mapping[str, str],
     entity_types: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """One row per entity for ``benchling_entity_snapshots``; ``source_events`` maps id → event,
-    ``entity_types`` id → entity type (custom entities where it says nothing)."""
+    ``entity_types`` id → entity type (where it says nothing, the type the id tells)."""
     rows = [
         {
             "entity_id": _required(document, "id"),
-            "entity_type": (entity_types or {}).get(document["id"], "custom_entity"),
+            "entity_type": _entity_type(document, entity_types or {}),
             "schema_id": schema_id(document),
             "modified_at": _required(document, "modifiedAt"),
             "archived": archive_reason(document) is not None,

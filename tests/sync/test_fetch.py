@@ -55,10 +55,12 @@ NOT_IDS = [
     "bfi_" + "a" * 70_000,  # longer than any URL
     "BFI_1",
     "bfi_",
+    "etr_1",  # a notebook entry's: no kind benchsync mirrors has ids like it
+    "0f8c2a4e-5b1d-4c3e-9a7f-2d6e8b1c3a5f",  # a UUID, as assay results have: none yet
 ]
 
 
-def test_what_is_no_benchling_id_is_set_apart_without_asking_benchling() -> None:
+def test_what_is_no_id_of_a_mirrored_kind_is_set_apart_without_asking_benchling() -> None:
     wanted = [Wanted(text, "v2.entity.registered", "ts_1") for text in NOT_IDS]
 
     sorting = sort_by_type(no_schema, wanted, {})
@@ -66,7 +68,7 @@ def test_what_is_no_benchling_id_is_set_apart_without_asking_benchling() -> None
     assert sorting.by_type == {}
     assert [entity.entity_id for entity in sorting.unknown] == NOT_IDS
     reasons = list(sorting.unknown.values())
-    assert all(reason.endswith("is not a Benchling entity id") for reason in reasons)
+    assert all(reason.endswith("is no id of a kind benchsync mirrors") for reason in reasons)
     assert len(reasons[NOT_IDS.index("bfi_" + "a" * 70_000)]) < 200  # a long one is cut short
 
 
@@ -105,3 +107,11 @@ def test_events_disagreeing_on_a_sequences_type_are_each_sorted_by_their_own() -
 
     assert sorting.types == {genuine: "dna_sequence", forged: "rna_sequence"}
     assert sorting.by_type == {"dna_sequence": ["seq_1"], "rna_sequence": ["seq_1"]}
+
+
+def test_a_sequences_event_naming_a_kind_with_other_ids_gives_way_to_its_schema() -> None:
+    wanted = Wanted("seq_1", "v3.customEntity.updated", "ts_dna")
+
+    sorting = sort_by_type(no_schema, [wanted], {"ts_dna": "dna_sequence"})
+
+    assert sorting.types == {wanted: "dna_sequence"}
