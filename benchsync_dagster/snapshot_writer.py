@@ -1,6 +1,8 @@
 """A sync run's fetched documents, written as they arrive: to ``benchling_entity_snapshots`` and
 the typed tables, each time the documents held reach a byte budget, so that a run's memory is
-bounded by bytes whatever the documents (a batch of 2,000 megabase sequences is gigabytes)."""
+bounded by bytes whatever the documents (a batch of 2,000 megabase sequences is gigabytes).
+Benchling is asked about schemas the typed tables' catalog does not match before each write's
+transaction opens, never inside it."""
 
 from __future__ import annotations
 
@@ -14,7 +16,13 @@ import psycopg
 from benchsync_dagster import mapping
 from benchsync_dagster.benchling.fetch import document_bytes
 from benchsync_dagster.storage import snapshots
-from benchsync_dagster.typed.write import Describe, TableWrite, merged, write_typed
+from benchsync_dagster.typed.write import (
+    Describe,
+    TableWrite,
+    merged,
+    unmatched_schemas,
+    write_typed,
+)
 
 Transaction = Callable[[], AbstractContextManager[psycopg.Connection[Any]]]
 
@@ -65,10 +73,14 @@ class SnapshotWriter:
         self.malformed.update(malformed)
         self.not_mirrored.update(not_mirrored)
         with self.transaction() as connection:
+            unmatched = unmatched_schemas(connection, documents)
+        # Outside any transaction: a call may wait for a rate slot.
+        described = {schema_id: self.describe(schema_id) for schema_id in unmatched}
+        with self.transaction() as connection:
             frame = mapping.snapshot_frame(documents, self.source_events, types)
             self.written += snapshots.upsert(connection, frame)
             del frame  # its JSON copy of the documents, before the typed rows are made
-            typed = write_typed(connection, documents, self.source_events, types, self.describe)
+            typed = write_typed(connection, documents, self.source_events, types, described)
         self.typed = merged([*self.typed, *typed])
         self.entities.update(str(document["id"]) for document in documents)
         self.flushes += 1

@@ -1,6 +1,12 @@
 """Writing documents into their schemas' typed tables, in the caller's transaction, beside
-their snapshots: the catalog follows the schema first (a new table, filled from the stored
-snapshots; an added column; a renamed or retyped field noted), then the rows are upserted.
+their snapshots: the catalog follows the schema first (a new table; an added column; a renamed
+or retyped field noted), then the rows are upserted.
+
+What the catalog does not match is described by Benchling before that transaction opens
+(``unmatched_schemas``; a call may wait for a rate slot, never with rows locked), and the
+write is handed the descriptions. Filling a table from the schema's older snapshots (O(rows))
+is left to a run of its own: the write notes it due (``storage/typed_backfills.py``) and
+``backfill`` does it.
 
 Each schema is written under savepoints of its own: what Postgres refuses of one schema (a
 value, a row too big, a limit) is rolled back alone and noted in
@@ -16,7 +22,12 @@ from typing import Any
 import psycopg
 
 from benchsync_dagster import mapping
-from benchsync_dagster.storage import snapshots, typed_table_problems, typed_tables
+from benchsync_dagster.storage import (
+    snapshots,
+    typed_backfills,
+    typed_table_problems,
+    typed_tables,
+)
 from benchsync_dagster.typed.catalog import (
     Changes,
     SchemaDefinition,
@@ -29,6 +40,8 @@ from benchsync_dagster.typed.catalog import (
 
 # Reads a schema's definition from Benchling (None: Benchling has no such schema).
 Describe = Callable[[str], SchemaDefinition | None]
+# What Benchling said of the schemas a write needs described, read before its transaction.
+Described = Mapping[str, SchemaDefinition | None]
 BACKFILL_CHUNK = 1000
 # SQLSTATE classes of what one schema's shape or values make Postgres refuse: data exceptions,
 # integrity, dependent objects, syntax or access rules, program limits. Any other error (the
@@ -105,8 +118,8 @@ def _upsert(
 def _backfill(
     connection: psycopg.Connection[Any], table: TypedTable, write: TableWrite
 ) -> TypedTable:
-    """The table filled from the schema's stored snapshots (a new table, or one a refused write
-    left short); returns the table as it now is."""
+    """The table filled from the schema's stored snapshots (a new table's older ones, or those
+    a refused write left out); returns the table as it now is."""
     for chunk in snapshots.stored_of_schema(connection, table.schema_id, BACKFILL_CHUNK):
         documents = [snapshot.document for snapshot in chunk]
         rows, problems = typed_rows(
@@ -164,19 +177,19 @@ def _write_schema(
             return None  # a schema Benchling no longer has: its snapshots alone are kept
         write = write or TableWrite(table)
         with connection.transaction():
-            if write.changes.created:
-                table = _backfill(connection, table, write)
             rows, problems = typed_rows(table, part.documents, sources, entity_types)
             write.value_problems.update(problems)
             table = _upsert(connection, table, rows, write)
+            if write.changes.created:
+                written_ids = [str(document["id"]) for document in part.documents]
+                typed_backfills.note_due_if_older(connection, part.schema_id, written_ids)
         if part.problem is not None and (
             part.problem.kind == "error"
             or (part.definition is not None and not write.changes.unfit)
         ):
-            # Whole again: the rows a refused write, or a missing column, left out.
+            # Whole again: the rows a refused write, or a missing column, left out are due.
             with connection.transaction():
-                if not write.changes.created:
-                    table = _backfill(connection, table, write)
+                typed_backfills.note_due(connection, part.schema_id)
                 typed_table_problems.clear(connection, part.schema_id)
         if write.changes.unfit:  # noted after the refill, so an error is never hidden unfilled
             with connection.transaction():
@@ -200,22 +213,44 @@ def _write_schema(
     return write
 
 
-def write_typed(
-    connection: psycopg.Connection[Any],
+def _by_schema(
     documents: Sequence[mapping.EntityDocument],
-    sources: Mapping[str, str],
-    entity_types: Mapping[str, str],
-    describe: Describe,
-) -> list[TableWrite]:
-    """Write ``documents`` (already in ``benchling_entity_snapshots``) into their schemas'
-    typed tables; returns what was done per table, a refused one with its ``error``.
-    ``describe`` is called only for a schema the catalog does not yet match (a network call,
-    rare: when a schema is new or changed, or has fields past Postgres's limits)."""
+) -> dict[str, list[mapping.EntityDocument]]:
     by_schema: dict[str, list[mapping.EntityDocument]] = {}
     for document in documents:
         schema_id = mapping.schema_id(document)
         if schema_id:
             by_schema.setdefault(schema_id, []).append(document)
+    return by_schema
+
+
+def unmatched_schemas(
+    connection: psycopg.Connection[Any], documents: Sequence[mapping.EntityDocument]
+) -> list[str]:
+    """The schemas of these documents that the catalog does not yet match (rare: a schema new
+    or changed, or with fields past Postgres's limits), to describe before writing them."""
+    by_schema = _by_schema(documents)
+    tables = typed_tables.load(connection, list(by_schema))
+    return [
+        schema_id
+        for schema_id, of_schema in by_schema.items()
+        if needs_description(tables.get(schema_id), of_schema)
+    ]
+
+
+def write_typed(
+    connection: psycopg.Connection[Any],
+    documents: Sequence[mapping.EntityDocument],
+    sources: Mapping[str, str],
+    entity_types: Mapping[str, str],
+    described: Described,
+) -> list[TableWrite]:
+    """Write ``documents`` (already in ``benchling_entity_snapshots``) into their schemas'
+    typed tables; returns what was done per table, a refused one with its ``error``. Calls no
+    one: a schema the catalog does not match follows ``described`` (what Benchling said of the
+    ``unmatched_schemas``); one it has no description of (another run changed the catalog
+    since) is written to its table as it is."""
+    by_schema = _by_schema(documents)
     if not by_schema:
         return []
     tables = typed_tables.load(connection, list(by_schema))
@@ -223,7 +258,7 @@ def write_typed(
         schema_id: definition
         for schema_id, of_schema in by_schema.items()
         if needs_description(tables.get(schema_id), of_schema)
-        and (definition := describe(schema_id)) is not None
+        and (definition := described.get(schema_id)) is not None
     }
     taken: set[str] = set()
     if definitions:
@@ -247,6 +282,26 @@ def write_typed(
             sources,
             entity_types,
         )
-        for schema_id, of_schema in by_schema.items()
+        # Schemas in id order: two runs writing the same schemas lock their tables in one order.
+        for schema_id, of_schema in sorted(by_schema.items(), key=lambda item: item[0])
     ]
     return [write for write in writes if write is not None]
+
+
+def backfill(connection: psycopg.Connection[Any], schema_id: str) -> TableWrite | None:
+    """Fill the schema's typed table from its stored snapshots, under a savepoint: what
+    Postgres refuses is noted as the schema's problem (a later whole write notes it due again).
+    None when the catalog has no table of the schema (nothing to fill)."""
+    table = typed_tables.load(connection, [schema_id]).get(schema_id)
+    if table is None:
+        return None
+    write = TableWrite(table)
+    try:
+        with connection.transaction():
+            write.table = _backfill(connection, table, write)
+    except psycopg.Error as error:
+        if not _refused_by_postgres(connection, error):
+            raise
+        write.error = f"{type(error).__name__}: {error}".strip()
+        typed_table_problems.note(connection, schema_id, table.schema_name, "error", write.error)
+    return write

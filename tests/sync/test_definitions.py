@@ -15,15 +15,36 @@ def test_definitions_are_loadable() -> None:
     dg.Definitions.validate_loadable(defs())
 
 
-def test_the_registry_is_upstream_of_the_tables() -> None:
+def test_the_lineage_runs_from_the_edge_through_the_inbox_to_the_tables() -> None:
+    """Benchling → the bridge's inbox → the tables; the poll and the reconciliation, which
+    write the tables too, are upstream of them, never downstream."""
     graph = defs().resolve_asset_graph()
+    registry, inbox = dg.AssetKey("benchling_registry"), dg.AssetKey("benchling_webhook_inbox")
     snapshots = dg.AssetKey("benchling_entity_snapshots")
     synced = dg.AssetKey("synced_benchling_data")
     configuration = dg.AssetKey("benchling_app_configuration")
+    poll, reconciliation = dg.AssetKey("registry_poll"), dg.AssetKey("registry_reconciliation")
 
-    assert graph.get(snapshots).parent_keys == {dg.AssetKey("benchling_registry")}
-    assert graph.get(configuration).parent_keys == {dg.AssetKey("benchling_registry")}
+    assert graph.get(inbox).parent_keys == {registry}
+    assert not graph.get(inbox).is_materializable  # the bridge writes it, outside Dagster
+    assert graph.get(snapshots).parent_keys == {registry, inbox, poll, reconciliation}
+    assert graph.get(configuration).parent_keys == {registry, inbox}
     assert graph.get(synced).parent_keys == {snapshots, configuration}
+    assert graph.get(poll).parent_keys == {registry}
+    assert graph.get(reconciliation).parent_keys == {registry}
+
+
+def test_the_inbox_checks_are_the_inbox_s_and_run_after_every_sync() -> None:
+    definitions = defs()
+    inbox = dg.AssetKey("benchling_webhook_inbox")
+    checks = {key for checks in definitions.asset_checks or [] for key in checks.check_keys}
+    for name in ("no_event_pending_too_long", "no_recent_dead_letters"):
+        assert dg.AssetCheckKey(inbox, name) in checks
+    sync = definitions.resolve_job_def("sync_job")
+    assert {
+        dg.AssetCheckKey(inbox, "no_event_pending_too_long"),
+        dg.AssetCheckKey(inbox, "no_recent_dead_letters"),
+    } <= sync.asset_layer.asset_graph.asset_check_keys
 
 
 def test_the_sensors_and_the_schedules_run_by_default() -> None:

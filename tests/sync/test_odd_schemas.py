@@ -14,13 +14,14 @@ from benchling_sdk.helpers.serialization_helpers import fields
 from benchling_sdk.models import CustomEntityUpdate
 
 from benchsync_dagster.defs.typed.checks import COMPLETE_CHECK
+from benchsync_dagster.storage import typed_backfills
 from benchsync_dagster.typed.columns import MAX_COLUMNS
 from tests.support.dagster import materialization_of, run_batch
 from tests.support.emulator import benchling_client
 from tests.support.tenant import Tenant, inbox_states, pending_webhook_ids, register
 from tests.sync.test_poll import poll
 from tests.sync.test_reconciliation import reconcile
-from tests.sync.test_typed_tables import define, typed_rows
+from tests.sync.test_typed_tables import backfill, define, typed_rows
 
 ODD = "ts_odd"
 HUGE = 2**70  # past bigint (2**63 - 1)
@@ -166,12 +167,15 @@ def test_rows_postgres_refuses_are_named_by_the_check_and_filled_in_once_they_fi
     )
     assert _completeness(reconcile(tenant, full=True)).passed is False  # the reconciliation too
 
-    # An admin trims the schema; the next write fills the table from the stored snapshots.
+    # An admin trims the schema; the next write is whole, and a backfill run fills the table
+    # from the stored snapshots.
     define(tenant, "Long Notes", _fields(20, "long_text"), ODD)
     benchling_client(tenant.emulator).custom_entities.update(
         odd[0], CustomEntityUpdate(fields=fields({"F0000": {"value": "trimmed"}}))
     )
     repaired = poll(tenant)
+    assert ODD in typed_backfills.due(db)
+    backfill(tenant)
 
     rows = typed_rows(db, '"long_notes$raw"')
     assert set(rows) == set(odd) and rows[odd[0]]["f0000"] == "trimmed"

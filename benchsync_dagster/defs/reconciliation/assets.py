@@ -14,18 +14,12 @@ from benchsync_dagster import mapping
 from benchsync_dagster.benchling.fetch import REGISTRY_TYPES, listed_since
 from benchsync_dagster.defs.liveness.resources import RunHeartbeat
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
-from benchsync_dagster.defs.sync.assets import (
-    GROUP,
-    benchling_entity_snapshots,
-    benchling_registry,
-    refresh_app_configuration,
-    retried_when_benchling_fails,
-    store_listed,
-    synced_benchling_data,
-    target_for_writing,
-)
+from benchsync_dagster.defs.step_retries import retried_when_benchling_fails
 from benchsync_dagster.defs.typed.assets import log_typed_writes
 from benchsync_dagster.defs.typed.checks import log_typed_table_problems
+from benchsync_dagster.defs.upstream import GROUP, benchling_registry
+from benchsync_dagster.defs.writers import refresh_app_configuration
+from benchsync_dagster.listed_writes import store_listed, target_for_writing
 from benchsync_dagster.reconciliation import Drift, Vanishing, find_drift, oldest_copies
 from benchsync_dagster.storage import (
     StoredVersion,
@@ -35,13 +29,15 @@ from benchsync_dagster.storage import (
     synced_data,
     typed_tables,
 )
-from benchsync_dagster.typed.write import TableWrite, merged, write_typed
+from benchsync_dagster.typed.write import TableWrite, merged, unmatched_schemas, write_typed
 
 # What an entity a full listing no longer returns is marked archived with (Benchling archives
 # rather than deletes, so this is an entity the App can no longer see).
 VANISHED_REASON = "Not returned by Benchling"
 # Listing again a little before the watermark costs a page and catches clock-tie stragglers.
 WATERMARK_OVERLAP = timedelta(minutes=5)
+# The tables it repairs, downstream of it (their assets are defined by the sync).
+REPAIRED = (dg.AssetKey("benchling_entity_snapshots"), dg.AssetKey("synced_benchling_data"))
 
 
 class ReconciliationConfig(dg.Config):
@@ -79,7 +75,8 @@ class TypeListing:
 
 
 @dg.asset(
-    deps=[benchling_registry, benchling_entity_snapshots, synced_benchling_data],
+    # Upstream of the tables it repairs (benchling_entity_snapshots depends on it).
+    deps=[benchling_registry],
     group_name=GROUP,
     kinds={"postgres"},
     pool="benchling_api",
@@ -134,15 +131,21 @@ def registry_reconciliation(
             )
             for entity_type in REGISTRY_TYPES
         }
+        untyped = snapshots.one_per_untyped_schema(connection)
+        untyped_documents = [s.document for s in untyped]
+        described = {
+            schema_id: benchling.describe_schema(schema_id)
+            for schema_id in unmatched_schemas(connection, untyped_documents)
+        }
         with connection.transaction():
-            untyped = snapshots.one_per_untyped_schema(connection)
-            # Writing one entity of a schema makes its table, filled from all its snapshots.
+            # Writing one entity of a schema makes its table; typed_table_backfill_job fills
+            # it from the schema's other snapshots.
             made = write_typed(
                 connection,
-                [s.document for s in untyped],
+                untyped_documents,
                 {s.document["id"]: s.source_event for s in untyped if s.source_event},
                 {s.document["id"]: s.entity_type for s in untyped},
-                benchling.describe_schema,
+                described,
             )
         with connection.transaction():
             target_for_writing(connection)  # no rebuild runs while rows are archived
@@ -201,10 +204,10 @@ def registry_reconciliation(
     log_typed_table_problems(context, postgres)
     if drift.total:
         # The repaired tables changed outside a sync run: say so on their own timelines too.
-        for repaired in (benchling_entity_snapshots, synced_benchling_data):
+        for repaired in REPAIRED:
             context.log_event(
                 dg.AssetMaterialization(
-                    asset_key=repaired.key,
+                    asset_key=repaired,
                     description=f"repaired by reconciliation run {run_id}",
                     metadata={"rows_repaired": drift.total, **drift.as_metadata()},
                 )
@@ -314,6 +317,11 @@ def _reconcile_type(
         kept = mapping.to_mirror(documents, mirrored)
         if kept:  # pages come in modifiedAt order: the last one is the newest
             listing.watermark_to = pd.Timestamp(kept[-1]["modifiedAt"]).to_pydatetime()
+        # Before the page's transaction: a Benchling call may wait for a rate slot.
+        described = {
+            schema_id: benchling.describe_schema(schema_id)
+            for schema_id in unmatched_schemas(connection, kept)
+        }
         with connection.transaction():
             repair = find_drift(kept, _stored(connection, kept), listing.drift)
             sources = {document["id"]: source for document in repair}
@@ -322,7 +330,7 @@ def _reconcile_type(
                 repair,
                 sources,
                 dict.fromkeys(sources, entity_type),
-                benchling.describe_schema,
+                described,
             )
             listing.typed += typed
             if note_listed:

@@ -1,4 +1,5 @@
-"""The registry upstream, and the Postgres tables a sync run writes from a batch of inbox events.
+"""The Postgres tables a sync run writes from a batch of inbox events, and the App
+configuration they are written with.
 
 A run's config names its batch (the webhook ids of inbox events). ``benchling_entity_snapshots``
 fetches the batch's entities and stores them raw; ``synced_benchling_data`` derives the seed's
@@ -7,89 +8,26 @@ the run's config), and settles the batch's events. Both write newest-wins, so a 
 re-execution of any run changes nothing that a newer run wrote.
 """
 
-import functools
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 import dagster as dg
 import pandas as pd
-import psycopg
 
-from benchsync_core.settings import ConfigurationError
-from benchsync_dagster import mapping
-from benchsync_dagster.benchling.app_config import read_sync_target
-from benchsync_dagster.benchling.client import is_outage
+from benchsync_dagster import batch_events, mapping
 from benchsync_dagster.benchling.fetch import Wanted, fetched_in_chunks, sort_by_type
 from benchsync_dagster.defs.liveness.resources import RunHeartbeat
+from benchsync_dagster.defs.poll.assets import registry_poll
+from benchsync_dagster.defs.reconciliation.assets import registry_reconciliation
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
+from benchsync_dagster.defs.step_retries import retried_when_benchling_fails
 from benchsync_dagster.defs.typed.assets import log_typed_writes
+from benchsync_dagster.defs.upstream import GROUP, benchling_registry, benchling_webhook_inbox
+from benchsync_dagster.defs.writers import refresh_app_configuration, table_metadata
+from benchsync_dagster.listed_writes import target_for_writing
 from benchsync_dagster.rebuild import Rebuild, rebuild_if_stale
 from benchsync_dagster.snapshot_writer import SnapshotWriter
 from benchsync_dagster.storage import app_configuration, snapshots, synced_data, typed_tables
-from benchsync_dagster.storage.app_configuration import SyncTarget
-from benchsync_dagster.typed.write import Describe, TableWrite, write_typed
 from webhook_sensor_bridge import inbox
-from webhook_sensor_bridge.inbox.event_types import SYNCED_ENTITY_EVENT_TYPES
-
-GROUP = "benchling_sync"
-
-benchling_registry = dg.AssetSpec(
-    key="benchling_registry",
-    description="The Benchling tenant's registry: custom entities, read through benchling-sdk.",
-    group_name=GROUP,
-    kinds={"benchling"},
-)
-
-# Benchling or the network failing mid-step: try the step again before failing the run.
-BENCHLING_RETRIES = dg.RetryPolicy(
-    max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-)
-# Benchling unavailable (no connection, 502/503/504): the step waits it out, trying again every
-# 30 s at most, about 7 minutes in all (with the SDK's own tries, inside the run's timeout,
-# SYNC_RUN_TIMEOUT_SECONDS). Retries share Dagster's one count per step: once past the ordinary
-# three, an ordinary error fails the step.
-OUTAGE_RETRIES = 16
-OUTAGE_RETRY_CAP_SECONDS = 30.0
-
-Params = ParamSpec("Params")
-Result = TypeVar("Result")
-
-
-def retried_when_benchling_fails(
-    compute: Callable[Concatenate[dg.AssetExecutionContext, Params], Result],
-) -> Callable[Concatenate[dg.AssetExecutionContext, Params], Result]:
-    """A step that calls Benchling, asking Dagster to run it again (``BENCHLING_RETRIES``) when
-    it fails, for longer while Benchling is unavailable (``OUTAGE_RETRIES``: an outage pauses
-    the sync rather than spending the batch's attempts), but not for a bad setting, which no
-    retry mends.
-
-    Requested by the step rather than declared as its ``retry_policy``: Dagster retries an
-    interrupted step that has a policy, so "Terminate" in the UI would not stop the run.
-    """
-
-    @functools.wraps(compute)
-    def attempt(
-        context: dg.AssetExecutionContext, /, *args: Params.args, **kwargs: Params.kwargs
-    ) -> Result:
-        try:
-            return compute(context, *args, **kwargs)
-        except (ConfigurationError, dg.Failure):
-            raise  # a bad setting, or a failure that says itself whether to retry
-        except Exception as error:
-            delay = BENCHLING_RETRIES.calculate_delay(context.retry_number + 1)
-            if not is_outage(error):
-                raise dg.RetryRequested(
-                    max_retries=BENCHLING_RETRIES.max_retries, seconds_to_wait=delay
-                ) from error
-            wait = min(delay, OUTAGE_RETRY_CAP_SECONDS)
-            context.log.warning(
-                f"Benchling is unavailable ({error}); trying again in {wait:.0f} s"
-                f" (retry {context.retry_number + 1} of {OUTAGE_RETRIES})"
-            )
-            raise dg.RetryRequested(max_retries=OUTAGE_RETRIES, seconds_to_wait=wait) from error
-
-    return attempt
 
 
 class InboxEventsConfig(dg.Config):
@@ -113,37 +51,10 @@ class SyncBatchConfig(InboxEventsConfig):
     entity_ids: list[str] = []  # noqa: RUF012
 
 
-_SQL_TYPES = {"string": "text", "bool": "boolean", "datetime64[us, UTC]": "timestamptz"}
-
-
-def table_metadata(table: str, columns: Mapping[str, str], row_count: int) -> dict[str, Any]:
-    schema = dg.TableSchema(
-        columns=[dg.TableColumn(name, _SQL_TYPES[dtype]) for name, dtype in columns.items()]
-    )
-    return {
-        "dagster/table_name": table,
-        "dagster/row_count": row_count,
-        "dagster/column_schema": schema,
-    }
-
-
-def _oldest_event_age_seconds(events: Sequence[inbox.InboxRow]) -> float | None:
-    if not events:
-        return None
-    oldest = min(event.received_at for event in events)
-    return round((datetime.now(UTC) - oldest).total_seconds(), 3)
-
-
-def _batch_entities(
-    events: Sequence[inbox.InboxRow], extra_ids: Sequence[str]
-) -> tuple[list[str], dict[str, str]]:
-    """The batch's entity ids (event order, then extras) and, per entity, its newest event."""
-    source_events = {e.resource_id: e.webhook_id for e in events if e.resource_id}
-    return list(dict.fromkeys([*source_events, *extra_ids])), source_events
-
-
 @dg.asset(
-    deps=[benchling_registry],
+    # The sync writes what the inbox's events name, fetched from the registry; the poll and the
+    # reconciliation write the same table (and log its materialization when they write it).
+    deps=[benchling_webhook_inbox, benchling_registry, registry_poll, registry_reconciliation],
     group_name=GROUP,
     kinds={"postgres"},
     pool="benchling_api",
@@ -164,13 +75,8 @@ def benchling_entity_snapshots(
         schema_types = snapshots.schema_types(
             connection, sorted({e.schema_id for e in events if e.schema_id})
         )
-    entity_ids, source_events = _batch_entities(events, config.entity_ids)
-    # One Wanted per event: an event wrong about its entity's type must not sink the others.
-    wanted_by_event = {
-        e.webhook_id: Wanted(e.resource_id, e.message_type, e.schema_id)
-        for e in events
-        if e.resource_id
-    }
+    entity_ids, source_events = batch_events.batch_entities(events, config.entity_ids)
+    wanted_by_event = batch_events.wanted_by_event(events)
     extras = [Wanted(i) for i in entity_ids if i not in source_events]
     sorting = sort_by_type(
         benchling.describe_schema,
@@ -197,27 +103,17 @@ def benchling_entity_snapshots(
                     refused[entity] = fetched.unavailable[entity.entity_id]
     writer.flush()
 
-    dead: dict[str, list[str]] = {}  # reason → the webhook ids it dead-letters
-    for webhook_id, entity in wanted_by_event.items():
-        reason = refused.get(entity) or writer.malformed.get(entity.entity_id)
-        if reason:
-            dead.setdefault(reason, []).append(webhook_id)
-    without_entity = [
-        e.webhook_id
-        for e in events
-        if e.message_type in SYNCED_ENTITY_EVENT_TYPES and not e.resource_id
-    ]
+    unsynced = batch_events.unsynced(
+        events, wanted_by_event, refused, writer.malformed, writer.not_mirrored
+    )
     with postgres.transaction() as connection:
-        for reason, webhook_ids in dead.items():
+        for reason, webhook_ids in unsynced.dead.items():
             inbox.mark_dead(connection, webhook_ids, reason, config.span)
-        inbox.mark_dead(
-            connection, without_entity, "the event names no entity (resourceId)", config.span
-        )
-        for entity_id, reason in writer.not_mirrored.items():
-            webhook_ids = [e.webhook_id for e in events if e.resource_id == entity_id]
+        inbox.mark_dead(connection, unsynced.without_entity, batch_events.NO_ENTITY, config.span)
+        for reason, webhook_ids in unsynced.ignored:
             inbox.mark_ignored(connection, webhook_ids, reason, config.span)
         total = snapshots.row_count(connection)
-    for reason, webhook_ids in dead.items():
+    for reason, webhook_ids in unsynced.dead.items():
         # The reason names the entity, quoted and cut short when it is no id.
         context.log.warning(f"dead-lettered {len(webhook_ids)} event(s): {reason}")
     log_typed_writes(context, writer.typed)
@@ -236,69 +132,15 @@ def benchling_entity_snapshots(
             "entities_by_type": dg.MetadataValue.json({t: len(ids) for t, ids in by_type.items()}),
             "rows_written": writer.written,
             "writes": writer.flushes,
-            "events_dead_lettered": sum(len(ids) for ids in dead.values()),
+            "events_dead_lettered": unsynced.dead_count,
             "entities_not_mirrored": len(writer.not_mirrored),
-            "oldest_event_age_seconds": _oldest_event_age_seconds(events),
+            "oldest_event_age_seconds": batch_events.oldest_event_age_seconds(events),
             "benchling_requests": stats.requests,
             "benchling_throttled": stats.throttled,
             "benchling_wait_seconds": round(stats.waited_seconds, 3),
             "benchling_rate_limit": dg.MetadataValue.json(stats.last_rate_limit_headers),
         }
     )
-
-
-def refresh_app_configuration(
-    benchling: BenchlingResource, postgres: PostgresResource, max_age_seconds: float
-) -> None:
-    """Read the App configuration from Benchling when none is stored or the stored one is
-    ``max_age_seconds`` old, and store it. (When it changed, ``inbox_sensor`` sees it and
-    requests ``app_configuration_job``, which rebuilds the rows.)"""
-    with postgres.transaction() as connection:
-        stored = app_configuration.current(connection)
-        app_id = benchling.app_id or inbox.latest_app_id(connection, benchling.tenant_url)
-    age = (datetime.now(UTC) - stored.read_at).total_seconds() if stored else None
-    if age is None or age >= max_age_seconds:
-        app_id = app_id or (stored.app_id if stored else None)
-        if app_id is None:
-            raise ConfigurationError(
-                "BENCHLING_APP_ID is not set and no verified webhook from this tenant, for"
-                " APP_DEFINITION_ID, has told us the App's id yet"
-            )
-        with postgres.transaction() as connection:
-            read_at = app_configuration.database_now(connection)
-        target = read_sync_target(benchling.client, app_id)
-        with postgres.transaction() as connection:
-            app_configuration.store(connection, app_id, target, read_at)
-            if stored is None and synced_data.row_count(connection) == 0:
-                app_configuration.mark_built(connection, target)  # a first install: no rows
-
-
-def target_for_writing(connection: psycopg.Connection[Any]) -> SyncTarget:
-    """The stored App configuration, locked against a rebuild until the transaction ends."""
-    stored = app_configuration.for_writing(connection)
-    assert stored is not None, "refresh_app_configuration stores one first"
-    return stored.target
-
-
-def store_listed(
-    connection: psycopg.Connection[Any],
-    documents: Sequence[mapping.EntityDocument],
-    sources: Mapping[str, str],
-    entity_types: Mapping[str, str],
-    describe: Describe,
-) -> tuple[int, list[TableWrite]]:
-    """A listing's documents written: their snapshots, their typed tables' rows, and the rows of
-    those of the configured schema, with the configuration as it stands now (it may have
-    changed since the listing began), locked against a rebuild until the transaction ends.
-    Returns the snapshots written, and what was written to the typed tables."""
-    stored = app_configuration.for_writing(connection)
-    written = snapshots.upsert(connection, mapping.snapshot_frame(documents, sources, entity_types))
-    typed_writes = write_typed(connection, documents, sources, entity_types, describe)
-    if stored is not None:
-        of_schema = [d for d in documents if mapping.schema_id(d) == stored.schema_id]
-        names = typed_tables.synced_field_names(connection, stored.target)
-        synced_data.upsert(connection, mapping.synced_data_frame(of_schema, names, sources))
-    return written, typed_writes
 
 
 def _rebuild_metadata(rebuild: Rebuild | None) -> dict[str, Any]:
@@ -344,7 +186,7 @@ def synced_benchling_data(
         target = target_for_writing(connection)
         field_names = typed_tables.synced_field_names(connection, target)
         events = inbox.rows_by_webhook_id(connection, config.webhook_ids)
-        entity_ids, source_events = _batch_entities(events, config.entity_ids)
+        entity_ids, source_events = batch_events.batch_entities(events, config.entity_ids)
         written = 0
         for chunk in snapshots.stored_of_schema(
             connection, target.schema_id, SYNCED_ROWS_CHUNK, entity_ids
@@ -371,13 +213,18 @@ def synced_benchling_data(
             "synced_field": target.field_name,
             "rows_written": written,
             "events_settled": settled,
-            "oldest_event_age_seconds": _oldest_event_age_seconds(events),
+            "oldest_event_age_seconds": batch_events.oldest_event_age_seconds(events),
             "preview": dg.MetadataValue.md(_markdown(preview)),
         },
     )
 
 
-@dg.asset(deps=[benchling_registry], group_name=GROUP, kinds={"benchling", "postgres"})
+@dg.asset(
+    # It reads the configuration from Benchling, and settles the inbox's configuration events.
+    deps=[benchling_webhook_inbox, benchling_registry],
+    group_name=GROUP,
+    kinds={"benchling", "postgres"},
+)
 @retried_when_benchling_fails
 def benchling_app_configuration(
     context: dg.AssetExecutionContext,

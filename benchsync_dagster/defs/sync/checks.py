@@ -1,9 +1,9 @@
-"""Checks on ``synced_benchling_data`` and its inbox.
+"""Checks on the webhook inbox and on ``synced_benchling_data``.
 
 They run after every sync (``one_row_per_entity``, over the run's own batch, is reported by
-the ``synced_benchling_data`` step itself), and the two that watch the inbox are also evaluated by
-``sync_health_sensor`` on its own, since a stall or a run of dead letters matters most exactly
-when no sync runs.
+the ``synced_benchling_data`` step itself), and are also evaluated by ``sync_health_sensor`` on
+its own, since a stall, a run of dead letters or Benchling not answering matters most exactly
+when no sync runs. The two that watch the inbox are checks of ``benchling_webhook_inbox``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import psycopg
 
 from benchsync_dagster.defs.resources import PostgresResource, SyncSettings
 from benchsync_dagster.defs.sync.assets import synced_benchling_data
+from benchsync_dagster.defs.upstream import benchling_webhook_inbox
 from benchsync_dagster.storage import benchling_outage
 from webhook_sensor_bridge import inbox
 
@@ -70,7 +71,7 @@ def benchling_answers(postgres: PostgresResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=synced_benchling_data)
+@dg.asset_check(asset=benchling_webhook_inbox.key)
 def no_event_pending_too_long(
     postgres: PostgresResource, sync_settings: SyncSettings
 ) -> dg.AssetCheckResult:
@@ -82,7 +83,7 @@ def no_event_pending_too_long(
     )
 
 
-@dg.asset_check(asset=synced_benchling_data)
+@dg.asset_check(asset=benchling_webhook_inbox.key)
 def no_recent_dead_letters(postgres: PostgresResource) -> dg.AssetCheckResult:
     """No event was dead-lettered in the last 24 hours (``benchsync replay`` requeues them)."""
     with postgres.transaction() as connection:
@@ -96,17 +97,19 @@ def no_recent_dead_letters(postgres: PostgresResource) -> dg.AssetCheckResult:
 def sync_health_sensor(
     context: dg.SensorEvaluationContext, postgres: PostgresResource, sync_settings: SyncSettings
 ) -> dg.SensorResult | dg.SkipReason:
-    """Evaluates the inbox checks whether or not sync runs happen, reporting each when its
+    """Evaluates the three checks whether or not sync runs happen, reporting each when its
     outcome changes (and every 15 minutes): a stalled sensor or a closed gate starts no run
     that would check."""
     with postgres.transaction() as connection:
-        outcomes = {
-            no_event_pending_too_long.check_key.name: pending_age(
+        evaluated = {
+            no_event_pending_too_long.check_key: pending_age(
                 connection, sync_settings.max_pending_seconds
             ),
-            no_recent_dead_letters.check_key.name: recent_dead_letters(connection),
-            benchling_answers.check_key.name: benchling_state(connection),
+            no_recent_dead_letters.check_key: recent_dead_letters(connection),
+            benchling_answers.check_key: benchling_state(connection),
         }
+    outcomes = {key.name: outcome for key, outcome in evaluated.items()}
+    asset_keys = {key.name: key.asset_key for key in evaluated}
     reported = json.loads(context.cursor) if context.cursor else {}
     now = datetime.now(UTC)
     last_report = reported.get("at")
@@ -116,7 +119,7 @@ def sync_health_sensor(
         return dg.SkipReason("no check changed its outcome")
     evaluations = [
         dg.AssetCheckEvaluation(
-            asset_key=synced_benchling_data.key,
+            asset_key=asset_keys[name],
             check_name=name,
             passed=passed,
             metadata=metadata,

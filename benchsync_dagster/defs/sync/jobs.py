@@ -8,6 +8,7 @@ from benchsync_dagster.defs.sync.assets import (
     benchling_entity_snapshots,
     synced_benchling_data,
 )
+from benchsync_dagster.defs.sync.checks import no_event_pending_too_long, no_recent_dead_letters
 from webhook_sensor_bridge import inbox
 
 # Dagster's run monitoring reads a run's time limit from this tag. Every job has one: the
@@ -22,7 +23,9 @@ MAX_RETRIES_TAG = "dagster/max_retries"
 # under the multiprocess executor; docs/architecture.md).
 sync_job = dg.define_asset_job(
     "sync_job",
-    selection=dg.AssetSelection.assets(benchling_entity_snapshots, synced_benchling_data),
+    # With the inbox's checks, which ran after every sync when they were the table's.
+    selection=dg.AssetSelection.assets(benchling_entity_snapshots, synced_benchling_data)
+    | dg.AssetSelection.checks(no_event_pending_too_long, no_recent_dead_letters),
     executor_def=dg.in_process_executor,
     description="Sync one batch of recorded webhook events (requested by inbox_sensor).",
     # Run monitoring (dagster.yaml) cancels a run still going after this; the sensors tag the
