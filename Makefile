@@ -4,13 +4,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test compose-test lint install clean
+.PHONY: demo test test-slow compose-test lint install clean
 
 demo: $(INSTALLED)
 	$(BIN)/benchsync demo
 
+# Test files run on TEST_WORKERS workers (pytest-xdist), each with a PostgreSQL cluster of its own;
+# the slow tier (minutes of real waiting) is `make test-slow`, and .ci/run runs both.
+TEST_WORKERS ?= 3
+
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not compose and not slow"
+
+test-slow: $(INSTALLED)
+	$(BIN)/pytest -m slow
 
 # docker-compose.yaml for real, against the Benchling emulator; installs and starts Docker if it
 # must (deploy/compose-test/run.sh). Needs root on Debian when Docker is missing.

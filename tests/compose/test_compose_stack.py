@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-pytestmark = [pytest.mark.compose, pytest.mark.timeout(900)]
+pytestmark = pytest.mark.timeout(900)
 
 # `-m "not faults"` and the like override the default `-m "not compose"`: without run.sh's
 # Docker set up, skip rather than fail.

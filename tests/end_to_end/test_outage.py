@@ -25,6 +25,7 @@ def entity_requests(stack: Stack) -> int:
     return sum(count for route, count in stats["requests"].items() if "custom-entities" in route)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(OUTAGE_SECONDS + 600)
 def test_a_five_minute_outage_mid_fetch_ends_with_everything_synced_and_nothing_dead(
     stack: Stack, db: psycopg.Connection[Any]

@@ -19,8 +19,6 @@ from benchling_emulator.stats import busiest_window
 from benchsync.demo.stack import Stack
 from tests.support.consistency import BULK_GET_SIZE, assert_mirrored, wait_until_settled
 
-pytestmark = pytest.mark.faults
-
 BURST = 1_500
 # Requests per 30 s, for Benchling and for the sync alike: the burst's calls need some minutes'
 # worth of it, so the sync waits for slots.

@@ -9,13 +9,10 @@ import time
 from typing import Any
 
 import psycopg
-import pytest
 
 from benchsync.demo.stack import Stack
 from tests.support.consistency import assert_mirrored, wait_until_settled
 from tests.support.tenant import entities_in_inbox
-
-pytestmark = pytest.mark.faults
 
 BURST = 1_000
 KILLED_AFTER_RECORDED = 400  # of the burst's webhooks: its middle, at 50 deliveries a second

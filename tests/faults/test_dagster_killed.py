@@ -26,8 +26,6 @@ from tests.support.dagster_api import (
 )
 from tests.support.tenant import entities_in_inbox
 
-pytestmark = pytest.mark.faults
-
 FIRST_BATCH = 200
 BURST = 1_200
 # What the issue asks of a restart with the default settings: everything settled within this.

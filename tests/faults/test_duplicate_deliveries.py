@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import psycopg
-import pytest
 from benchling_sdk.helpers.serialization_helpers import fields
 from benchling_sdk.models import CustomEntityUpdate
 
@@ -19,8 +18,6 @@ from benchling_emulator.server import EmulatorServer
 from benchsync.demo.stack import Stack
 from tests.support.consistency import assert_mirrored, wait_until_settled
 from tests.support.emulator import benchling_client
-
-pytestmark = pytest.mark.faults
 
 BURST = 300
 EDIT_ROUNDS = 3

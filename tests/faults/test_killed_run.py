@@ -19,8 +19,6 @@ from benchsync.demo.stack import Stack
 from tests.support.consistency import assert_mirrored
 from tests.support.dagster_api import run_messages, started_sync_run, wait_for_run_end
 
-pytestmark = pytest.mark.faults
-
 SLOTS_QUERY = """
 query { instance { concurrencyLimit(concurrencyKey: "benchling_api") {
   claimedSlots { runId stepKey } } } }

@@ -23,8 +23,6 @@ from tests.support.cluster import Cluster, throwaway_cluster
 from tests.support.consistency import assert_mirrored, wait_until_settled
 from tests.support.tenant import entities_in_inbox
 
-pytestmark = pytest.mark.faults
-
 BURST = 1_500
 OUTAGE_SECONDS = 15
 # The database stops once this many of the burst's webhooks are recorded (50 arrive a second).

@@ -44,6 +44,8 @@ class Cluster:
     binaries: Path
     port: int
     system_user: str | None
+    # A cluster that only tests use may skip flushing to disk: nothing survives the session.
+    durable: bool = True
 
     @property
     def url(self) -> str:
@@ -60,6 +62,8 @@ class Cluster:
     def start(self) -> None:
         """Start the server, once it accepts connections."""
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._pg_ctl("-l", str(self.folder / "server.log"), "-o", options, "start")
 
     def stop(self) -> None:
@@ -92,7 +96,7 @@ class Cluster:
 
 
 @contextmanager
-def throwaway_cluster() -> Iterator[Cluster]:
+def throwaway_cluster(*, durable: bool = True) -> Iterator[Cluster]:
     """A new cluster, running; stopped and deleted afterwards."""
     system_user = SERVER_SYSTEM_USER if os.geteuid() == 0 else None
     # Under /tmp, not pytest's tmp_path: the server's user must be able to reach the folder.
@@ -100,7 +104,7 @@ def throwaway_cluster() -> Iterator[Cluster]:
         if system_user is not None:
             ensure_user_exists(system_user)
             shutil.chown(folder, user=system_user)
-        cluster = Cluster(Path(folder), postgres_binaries(), free_port(), system_user)
+        cluster = Cluster(Path(folder), postgres_binaries(), free_port(), system_user, durable)
         cluster.initialize()
         cluster.start()
         try:

@@ -1,7 +1,11 @@
 """A real Postgres for the test session, and a fresh database on it that is dropped afterwards.
 
-The server is, in order: ``BENCHSYNC_TEST_DATABASE_URL`` when set, this machine's server at
-127.0.0.1:5432 when it answers, else an embedded ``pgserver`` in a temporary folder.
+The server is, in order: ``BENCHSYNC_TEST_DATABASE_URL`` when set; under pytest-xdist, a
+cluster of the worker's own; this machine's server at 127.0.0.1:5432 when it answers; else an
+embedded ``pgserver`` in a temporary folder.
+
+Workers do not share a server because the inbox reads only below the cluster-wide snapshot xmin:
+a transaction one worker's test holds open would hold back every other worker's sync.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from benchsync_core import migrations
+from tests.support.cluster import throwaway_cluster
 
 TEST_SERVER_VARIABLE = "BENCHSYNC_TEST_DATABASE_URL"
 LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -36,6 +41,9 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     explicit = os.environ.get(TEST_SERVER_VARIABLE, "").strip()
     if explicit:
         yield explicit
+    elif os.environ.get("PYTEST_XDIST_WORKER"):
+        with throwaway_cluster(durable=False) as cluster:
+            yield cluster.url
     elif _answers(LOCAL_SERVER_URL):
         yield LOCAL_SERVER_URL
     else:
