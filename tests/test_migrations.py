@@ -7,6 +7,7 @@ from psycopg.types.json import Jsonb
 
 from benchsync.cli import main
 from benchsync_core import database, migrations
+from benchsync_dagster.storage import snapshots
 from tests.support.postgres import create_database, drop_database
 
 
@@ -206,3 +207,29 @@ def test_field_names_and_the_configured_field_id_come_from_the_catalog(
         ).fetchone()
     assert names == [("tsf_count", "Count"), ("tsf_text", "Description")]
     assert ids == ("tsf_text", None)  # the rows were built for a schema the catalog lacks
+
+
+def test_row_counts_kept_in_slots_survive_a_downgrade_and_an_upgrade(
+    empty_database_url: str,
+) -> None:
+    migrations.upgrade(empty_database_url)
+    insert = (
+        "INSERT INTO benchling_entity_snapshots (entity_id, entity_type, modified_at, archived,"
+        " document) VALUES (%s, 'custom_entity', now(), false, '{}')"
+    )
+    for entity_id in ("bfi_1", "bfi_2", "bfi_3"):  # each from a backend of its own
+        with psycopg.connect(empty_database_url, autocommit=True) as connection:
+            connection.execute(insert, [entity_id])
+
+    migrations.downgrade(empty_database_url, "0018")
+    with psycopg.connect(empty_database_url, autocommit=True) as connection:
+        kept = connection.execute(
+            "SELECT row_count FROM benchsync.row_counts"
+            " WHERE table_name = 'benchling_entity_snapshots'"
+        ).fetchall()
+        assert kept == [(3,)]
+        connection.execute(insert, ["bfi_4"])  # counted by migration 0011's trigger
+    migrations.upgrade(empty_database_url)
+
+    with psycopg.connect(empty_database_url, autocommit=True) as connection:
+        assert snapshots.row_count(connection) == 4

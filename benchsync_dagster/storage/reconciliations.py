@@ -85,11 +85,12 @@ def latest_run(connection: psycopg.Connection[Any]) -> list[Reconciliation]:
 
 
 def note_listed(connection: psycopg.Connection[Any], run_id: str, entity_ids: list[str]) -> None:
-    """Remember that a full listing in ``run_id`` returned these entities."""
+    """Remember that a full listing in ``run_id`` returned these entities (in id order, as
+    every multi-row write here: concurrent writers then never deadlock)."""
     connection.execute(
         "INSERT INTO benchsync.reconciliation_listed (run_id, entity_id)"
         " SELECT %s, unnest(%s::text[]) ON CONFLICT DO NOTHING",
-        [run_id, entity_ids],
+        [run_id, sorted(entity_ids)],
     )
 
 

@@ -61,10 +61,13 @@ WHERE kept.modified_at < EXCLUDED.modified_at
 
 
 def upsert(connection: psycopg.Connection[Any], frame: pd.DataFrame) -> int:
-    """Write the frame's snapshots, never over a newer one; returns the rows written."""
+    """Write the frame's snapshots, never over a newer one, in entity id order (concurrent
+    writers of overlapping batches then lock rows in one order and never deadlock); returns the
+    rows written."""
     if frame.empty:
         return 0
-    cursor = connection.execute(_UPSERT, frame_columns(frame[list(COLUMNS)]))
+    in_key_order = frame[list(COLUMNS)].sort_values("entity_id")
+    cursor = connection.execute(_UPSERT, frame_columns(in_key_order))
     return cursor.rowcount
 
 
@@ -203,10 +206,12 @@ def one_per_untyped_schema(connection: psycopg.Connection[Any]) -> list[StoredSn
 
 def schema_types(connection: psycopg.Connection[Any], schema_ids: Sequence[str]) -> dict[str, str]:
     """The entity type of each of these schemas that a stored snapshot has (a cache of
-    Benchling's schema lookups)."""
+    Benchling's schema lookups). Reads one snapshot per schema, through the index on
+    ``(schema_id, modified_at)``, however many each schema has."""
     rows = connection.execute(
-        "SELECT DISTINCT ON (schema_id) schema_id, entity_type FROM benchling_entity_snapshots"
-        " WHERE schema_id = ANY(%s)",
+        "SELECT wanted.schema_id, one.entity_type FROM unnest(%s::text[]) AS wanted (schema_id)"
+        " CROSS JOIN LATERAL (SELECT entity_type FROM benchling_entity_snapshots AS stored"
+        "   WHERE stored.schema_id = wanted.schema_id LIMIT 1) AS one",
         [list(schema_ids)],
     ).fetchall()
     return {schema_id: entity_type for schema_id, entity_type in rows}

@@ -62,10 +62,13 @@ WHERE kept.modified_at < EXCLUDED.modified_at
 
 
 def upsert(connection: psycopg.Connection[Any], frame: pd.DataFrame) -> int:
-    """Write the frame's rows, never over a newer one; returns the rows written."""
+    """Write the frame's rows, never over a newer one, in entity id order (as
+    ``snapshots.upsert``, so that concurrent writers never deadlock); returns the rows
+    written."""
     if frame.empty:
         return 0
-    cursor = connection.execute(_UPSERT, frame_columns(frame[list(COLUMNS)]))
+    in_key_order = frame[list(COLUMNS)].sort_values("benchling_api_id")
+    cursor = connection.execute(_UPSERT, frame_columns(in_key_order))
     return cursor.rowcount
 
 

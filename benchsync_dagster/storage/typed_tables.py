@@ -196,7 +196,10 @@ def apply(connection: psycopg.Connection[Any], table: TypedTable, changes: Chang
             ],
         )
     # Each field's name now, noted as seen now (the order names are read in, newest first).
-    named = [column for column in table.columns if column.field_name is not None]
+    named = sorted(
+        (column for column in table.columns if column.field_name is not None),
+        key=lambda column: (column.field_id, column.field_name),
+    )
     connection.execute(
         "INSERT INTO benchsync.field_names (schema_id, field_id, name)"
         " SELECT %s, field_id, name FROM unnest(%s::text[], %s::text[]) AS now (field_id, name)"
@@ -249,8 +252,9 @@ def widen(
 def upsert(
     connection: psycopg.Connection[Any], table: TypedTable, rows: list[dict[str, Any]]
 ) -> tuple[int, int]:
-    """Write these rows (column name → JSON value), never over a newer ``modified_at$``;
-    returns the rows written and the new ones among them (counted in the catalog's
+    """Write these rows (column name → JSON value), never over a newer ``modified_at$``, in
+    id order (concurrent writers of overlapping rows then lock them in one order and never
+    deadlock); returns the rows written and the new ones among them (counted in the catalog's
     ``row_count``, so that no run counts a whole table)."""
     if not rows:
         return 0, 0
@@ -274,7 +278,10 @@ def upsert(
         ' AND kept."modified_at$" = EXCLUDED."modified_at$")'
         " RETURNING (xmax = 0) AS inserted"
     ).format(table=table_identifier(table), columns=columns, updates=updates)
-    inserted = [new for (new,) in connection.execute(statement, [json.dumps(rows)]).fetchall()]
+    in_key_order = sorted(rows, key=lambda row: str(row["id"]))
+    inserted = [
+        new for (new,) in connection.execute(statement, [json.dumps(in_key_order)]).fetchall()
+    ]
     if any(inserted):
         connection.execute(
             "UPDATE benchsync.typed_tables SET row_count = row_count + %s WHERE schema_id = %s",

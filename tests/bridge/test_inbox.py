@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import psycopg
 
+from tests.support.plans import ExplainingConnection, indexes_used, scans_of
 from tests.support.webhooks import envelope, new_webhook_id
 from webhook_sensor_bridge import inbox
 from webhook_sensor_bridge.events import Origin, parse_webhook
@@ -124,3 +126,49 @@ def test_rows_committed_while_the_horizon_is_read_never_look_restored(
             writer.join()
 
     assert sum(ahead) == 0
+
+
+def _fill_inbox(connection: psycopg.Connection[Any], rows: int) -> None:
+    """``rows`` synced events, each about an entity of its own, finished a day ago; then the
+    planner's statistics, as autovacuum would gather them."""
+    connection.execute(
+        "INSERT INTO benchsync.inbox (webhook_id, message_type, resource_id, body, state,"
+        " finished_at) SELECT 'wh_' || i, 'v2.entity.registered', 'bfi_' || i, '{}', 'synced',"
+        " now() - interval '1 day' FROM generate_series(1, %s) AS i",
+        [rows],
+    )
+    connection.execute("ANALYZE benchsync.inbox")
+
+
+def test_retention_reads_only_the_rows_it_deletes(fresh_inbox_url: str) -> None:
+    with ExplainingConnection.connect(fresh_inbox_url, autocommit=True) as connection:
+        _fill_inbox(connection, 20_000)
+        connection.execute(
+            "UPDATE benchsync.inbox SET finished_at = now() - interval '40 days'"
+            " WHERE webhook_id IN ('wh_7', 'wh_70', 'wh_700')"
+        )
+
+        connection.plans = []
+        deleted = inbox.delete_finished(connection, older_than_days=30, limit=1000)
+
+        assert deleted == 3
+        assert "inbox_finished" in indexes_used(connection.plans)
+        assert not [s for s in scans_of(connection.plans, "inbox") if s["Node Type"] == "Seq Scan"]
+
+
+def test_counts_about_a_few_entities_read_their_rows_through_the_resource_index(
+    fresh_inbox_url: str,
+) -> None:
+    with ExplainingConnection.connect(fresh_inbox_url, autocommit=True) as connection:
+        _fill_inbox(connection, 20_000)
+        ids = ["bfi_1", "bfi_2", "bfi_3"]
+
+        connection.plans = []
+        counts = inbox.count_by_state(connection, ids)
+        inbox.sync_latency_percentiles(connection, ids, [0.5])
+
+        assert (counts.total, counts.synced) == (3, 3)
+        assert indexes_used(connection.plans) == {"inbox_resource"}
+        assert not [s for s in scans_of(connection.plans, "inbox") if s["Node Type"] == "Seq Scan"]
+        connection.plans = None
+        assert inbox.count_by_state(connection).total == 20_000

@@ -1,15 +1,19 @@
 """The per-table SQL against a real Postgres: newest wins, and writing twice changes nothing."""
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
 
 from benchsync_dagster import mapping
-from benchsync_dagster.storage import snapshots, synced_data
+from benchsync_dagster.storage import reconciliations, snapshots, synced_data, typed_tables
+from benchsync_dagster.typed.catalog import SchemaDefinition, SchemaField, evolve, typed_rows
 from tests.support.documents import FIELD, SCHEMA_ID, entity_document
+from tests.support.plans import ExplainingConnection, scans_of
 
 Connection = psycopg.Connection[Any]
+NOTES = SchemaField("tsf_notes", FIELD, "text", is_multi=False)
 
 
 def _write(db: Connection, *documents: dict[str, Any], source: str = "msg_1") -> tuple[int, int]:
@@ -153,3 +157,84 @@ def test_row_counts_agree_with_count_after_concurrent_writers(migrated_database_
 
         assert counted == (snapshots.row_count(connection), synced_data.row_count(connection))
         assert counted == (350, 350)
+
+
+def test_schema_types_reads_one_snapshot_per_schema(
+    db: Connection, migrated_database_url: str
+) -> None:
+    db.execute(
+        "INSERT INTO benchling_entity_snapshots (entity_id, entity_type, schema_id, modified_at,"
+        " archived, document) SELECT 'seq_' || i, 'dna_sequence', 'ts_' || (i % 2), now(), false,"
+        " '{}' FROM generate_series(1, 20000) AS i"
+    )
+    db.execute("ANALYZE benchling_entity_snapshots")
+
+    with ExplainingConnection.connect(migrated_database_url, autocommit=True) as connection:
+        connection.plans, connection.analyze = [], True
+        types = snapshots.schema_types(connection, ["ts_0", "ts_1", "ts_unknown"])
+
+    assert types == {"ts_0": "dna_sequence", "ts_1": "dna_sequence"}
+    # EXPLAIN rounds a scan's rows to a whole number a loop: at most one per schema asked.
+    read = sum(
+        scan["Actual Rows"] * scan["Actual Loops"]
+        for scan in scans_of(connection.plans, snapshots.TABLE)
+    )
+    assert read <= 3
+
+
+def _slot(connection: Connection) -> int:
+    row = connection.execute("SELECT benchsync.row_count_slot()").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_concurrent_writers_do_not_wait_for_each_others_row_count(
+    db: Connection, migrated_database_url: str
+) -> None:
+    with psycopg.connect(migrated_database_url) as first:
+        _write(first, entity_document("bfi_1"))  # its transaction stays open
+        second = psycopg.connect(migrated_database_url, autocommit=True)
+        while _slot(second) == _slot(first):  # another backend may share a slot: it would wait
+            second.close()
+            second = psycopg.connect(migrated_database_url, autocommit=True)
+        with second:
+            # Migration 0011's one row per table made this wait for the first to commit.
+            second.execute("SET lock_timeout = '10s'")
+            _write(second, entity_document("bfi_2"))
+            assert (snapshots.row_count(second), synced_data.row_count(second)) == (1, 1)
+            first.commit()
+            assert (snapshots.row_count(second), synced_data.row_count(second)) == (2, 2)
+
+
+def test_writers_of_overlapping_batches_in_opposite_orders_do_not_deadlock(
+    db: Connection, migrated_database_url: str
+) -> None:
+    definition = SchemaDefinition(SCHEMA_ID, "Plasmid", "custom_entity", (NOTES,))
+    table, changes = evolve(None, definition, set())
+    table = typed_tables.apply(db, table, changes)
+    rounds, ids = 5, [f"bfi_{i:04}" for i in range(600)]
+    together = threading.Barrier(2)
+
+    def write(order: list[str]) -> None:
+        position = {entity_id: n for n, entity_id in enumerate(order)}
+        with psycopg.connect(migrated_database_url) as connection:
+            for round_ in range(rounds):
+                modified_at = f"2026-11-0{round_ + 1}T10:00:00Z"
+                documents = [entity_document(i, modified_at) for i in order]
+                rows, _ = typed_rows(table, documents, {}, {})
+                # Rows in the callers' orders; in those orders this deadlocked within a round.
+                rows.sort(key=lambda row: position[row["id"]])
+                together.wait()
+                try:
+                    with connection.transaction():
+                        _write(connection, *documents)
+                        typed_tables.upsert(connection, table, rows)
+                        reconciliations.note_listed(connection, "run_1", order)
+                except psycopg.Error:
+                    together.abort()  # the other writer stops waiting for this one
+                    raise
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(write, [ids, ids[::-1]]))
+
+    assert (snapshots.row_count(db), synced_data.row_count(db)) == (600, 600)

@@ -1,9 +1,11 @@
-"""Every SQL statement that touches ``benchsync.inbox``.
+"""What the sync runs against ``benchsync.inbox``: the queue the bridge fills.
 
-The bridge records webhooks (``record``); the sensor reads them in commit-safe order
-(``read_after``) and marks how each ended (``mark_synced``, ``mark_dead``,
-``note_failed_attempt``); ``benchsync status`` counts them (``count_by_state``). Each function
-takes a psycopg connection and runs in the caller's transaction (or autocommit).
+The sensor reads events in commit-safe order (``read_after``), finds ones no run will settle
+(``pending_behind``, ``txid_horizon``); a sync run reads its batch (``rows_by_webhook_id``) and
+settles it (``mark_synced``, ``mark_dead``, ``mark_ignored``, ``note_failed_attempt``);
+``benchsync replay`` and the stranded sweep ``requeue``; retention deletes what finished long
+ago (``delete_finished``). Each function takes a psycopg connection and runs in the caller's
+transaction (or autocommit).
 
 States: ``pending`` (to sync) → ``synced`` | ``ignored`` | ``dead`` (with a reason).
 """
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -22,8 +23,6 @@ from psycopg.rows import class_row
 from webhook_sensor_bridge.inbox.rows import (
     BatchSpan,
     InboxBatch,
-    InboxCounts,
-    InboxEvent,
     InboxRow,
     ReadPosition,
     Replay,
@@ -31,84 +30,11 @@ from webhook_sensor_bridge.inbox.rows import (
 
 Connection = psycopg.Connection[Any]
 
-_RECORD = """
-INSERT INTO benchsync.inbox (
-    webhook_id, message_type, channel, message_id, resource_id, schema_id, app_id,
-    app_definition_id, tenant_id, base_url, created_at, body, origin_verified, state, reason,
-    finished_at
-) VALUES (
-    %(webhook_id)s, %(message_type)s, %(channel)s, %(message_id)s, %(resource_id)s,
-    %(schema_id)s, %(app_id)s, %(app_definition_id)s, %(tenant_id)s, %(base_url)s,
-    %(created_at)s, %(body)s, %(origin_verified)s, %(state)s, %(reason)s,
-    CASE WHEN %(state)s = 'ignored' THEN clock_timestamp() END
-)
-ON CONFLICT (webhook_id) DO NOTHING
-"""
-
-
-def record(connection: Connection, event: InboxEvent) -> bool:
-    """Store ``event`` unless its webhook-id is already there; True when this call stored it.
-
-    Safe to repeat: a redelivery (or a retry after a lost connection) stores nothing new.
-    """
-    cursor = connection.execute(
-        _RECORD,
-        {
-            "webhook_id": event.webhook_id,
-            "message_type": event.message_type,
-            "channel": event.channel,
-            "message_id": event.message_id,
-            "resource_id": event.resource_id,
-            "schema_id": event.schema_id,
-            "app_id": event.app_id,
-            "app_definition_id": event.app_definition_id,
-            "tenant_id": event.tenant_id,
-            "base_url": event.base_url,
-            "created_at": event.created_at,
-            "body": event.body,
-            "origin_verified": event.origin_verified,
-            "state": "pending" if event.ignored_reason is None else "ignored",
-            "reason": event.ignored_reason,
-        },
-    )
-    return cursor.rowcount == 1
-
-
-def ping(connection: Connection) -> None:
-    """Raise unless the database answers and the inbox table exists."""
-    connection.execute("SELECT 1 FROM benchsync.inbox LIMIT 0")
-
-
-def count_by_state(
-    connection: Connection, resource_ids: Sequence[str] | None = None
-) -> InboxCounts:
-    """Counts over the whole inbox, or over the events about ``resource_ids``."""
-    row = connection.execute(
-        """
-        SELECT count(*),
-               count(*) FILTER (WHERE state = 'pending'),
-               count(*) FILTER (WHERE state = 'synced'),
-               count(*) FILTER (WHERE state = 'ignored'),
-               count(*) FILTER (WHERE state = 'dead'),
-               extract(epoch FROM clock_timestamp()
-                                  - min(received_at) FILTER (WHERE state = 'pending'))::float8
-        FROM benchsync.inbox
-        WHERE %(resource_ids)s::text[] IS NULL OR resource_id = ANY(%(resource_ids)s::text[])
-        """,
-        {"resource_ids": list(resource_ids) if resource_ids is not None else None},
-    ).fetchone()
-    assert row is not None  # an aggregate always returns one row
-    total, pending, synced, ignored, dead, oldest_pending_seconds = row
-    return InboxCounts(total, pending, synced, ignored, dead, oldest_pending_seconds)
-
-
-def oldest_pending_seconds(connection: Connection) -> float | None:
-    """Age of the oldest pending event; reads only pending rows (the partial index)."""
-    row = connection.execute(
-        "SELECT extract(epoch FROM clock_timestamp() - min(received_at))::float8"
-        " FROM benchsync.inbox WHERE state = 'pending'"
-    ).fetchone()
-    return row[0] if row else None
+_SELECT_ROWS = sql.SQL("""
+    SELECT webhook_id, txid::text::bigint AS txid, seq, state, message_type, channel,
+           message_id, resource_id, schema_id, app_id, app_definition_id, tenant_id, base_url,
+           created_at, received_at, attempts
+    FROM benchsync.inbox""")
 
 
 def pending_at_least(connection: Connection, count: int) -> bool:
@@ -119,52 +45,6 @@ def pending_at_least(connection: Connection, count: int) -> bool:
         {"count": count},
     ).fetchone()
     return bool(row and row[0])
-
-
-def dead_since(
-    connection: Connection, since: datetime, limit: int
-) -> tuple[int, list[tuple[str, str | None, str | None]]]:
-    """Events dead-lettered since ``since``: how many, and the newest ``limit`` of them as
-    (webhook id, resource id, reason)."""
-    rows = connection.execute(
-        """
-        SELECT webhook_id, resource_id, reason, count(*) OVER ()
-        FROM benchsync.inbox WHERE state = 'dead' AND finished_at >= %s
-        ORDER BY finished_at DESC LIMIT %s
-        """,
-        (since, limit),
-    ).fetchall()
-    return (int(rows[0][3]) if rows else 0), [(row[0], row[1], row[2]) for row in rows]
-
-
-def last_synced_at(connection: Connection) -> datetime | None:
-    row = connection.execute(
-        "SELECT max(finished_at) FROM benchsync.inbox WHERE state = 'synced'"
-    ).fetchone()
-    return row[0] if row else None
-
-
-def sync_latency_percentiles(
-    connection: Connection, resource_ids: Sequence[str], fractions: Sequence[float]
-) -> list[float | None]:
-    """Seconds from receiving a webhook to its sync, at each fraction (0.5 = median)."""
-    row = connection.execute(
-        """
-        SELECT percentile_cont(%s::float8[]) WITHIN GROUP (
-                   ORDER BY extract(epoch FROM finished_at - received_at))
-        FROM benchsync.inbox WHERE state = 'synced' AND resource_id = ANY(%s)
-        """,
-        (list(fractions), list(resource_ids)),
-    ).fetchone()
-    values = row[0] if row else None
-    return list(values) if values is not None else [None] * len(fractions)
-
-
-_SELECT_ROWS = sql.SQL("""
-    SELECT webhook_id, txid::text::bigint AS txid, seq, state, message_type, channel,
-           message_id, resource_id, schema_id, app_id, app_definition_id, tenant_id, base_url,
-           created_at, received_at, attempts
-    FROM benchsync.inbox""")
 
 
 def read_after(connection: Connection, position: ReadPosition, limit: int) -> InboxBatch:
@@ -389,24 +269,20 @@ def _finish(
 
 def delete_finished(connection: Connection, older_than_days: int, limit: int) -> int:
     """Delete up to ``limit`` synced or ignored rows that finished over ``older_than_days`` ago
-    by the database's clock (which stamped them); returns how many. Pending and dead rows are
-    never deleted: they are work still owed, or evidence."""
+    by the database's clock (which stamped them), oldest first; returns how many. Pending and
+    dead rows are never deleted: they are work still owed, or evidence. Reads only the rows it
+    deletes: their ids through the ``inbox_finished`` index (migration 0018), then each by its
+    key (an array, not ``IN (subquery)``, which the planner may join by reading the whole
+    inbox)."""
     cursor = connection.execute(
         """
-        DELETE FROM benchsync.inbox WHERE webhook_id IN (
+        DELETE FROM benchsync.inbox WHERE webhook_id = ANY(ARRAY(
             SELECT webhook_id FROM benchsync.inbox
             WHERE state IN ('synced', 'ignored')
               AND finished_at < clock_timestamp() - make_interval(days => %s)
-            LIMIT %s)
+            ORDER BY finished_at
+            LIMIT %s))
         """,
         (older_than_days, limit),
     )
     return cursor.rowcount
-
-
-def grant_recording(connection: Connection, role: str) -> None:
-    """Let ``role`` do what the bridge does, and no more: read and insert inbox rows (the
-    identity column needs no sequence grant). Postgres refuses a role that does not exist."""
-    name = sql.Identifier(role)
-    connection.execute(sql.SQL("GRANT USAGE ON SCHEMA benchsync TO {}").format(name))
-    connection.execute(sql.SQL("GRANT SELECT, INSERT ON benchsync.inbox TO {}").format(name))
