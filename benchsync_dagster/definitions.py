@@ -4,16 +4,29 @@ Settings come from environment variables through ``dg.EnvVar``: Dagster resolves
 run or tick first needs it, and shows it on the resource page. An optional variable that is
 not set leaves its field at the default; only whether it is set is looked at here, when
 Dagster loads the definitions (not at import).
+
+The typed tables' assets follow the catalog in Postgres, read once, when the code server
+initializes the location; Dagster stores it with each run's execution plan (the location's
+reconstruction metadata) and a run worker builds its definitions from that copy, so it never
+queries the catalog and its asset graph is the one the run was planned with.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import dagster as dg
 import psycopg
+
+# Not exported by `dagster` 1.13: the loader its own integrations use to read an external source
+# once per code-server load and hand it to run workers (docs/architecture.md, typed tables).
+from dagster._core.definitions.definitions_load_context import (
+    DefinitionsLoadContext,
+    StateBackedDefinitionsLoader,
+)
 
 from benchsync_core.settings import DATABASE_URL_VARIABLE
 from benchsync_dagster.defs.liveness.resources import RunHeartbeat
@@ -65,7 +78,7 @@ from benchsync_dagster.defs.typed.sensors import (
     typed_tables_sensor,
 )
 from benchsync_dagster.storage import typed_tables
-from benchsync_dagster.typed.catalog import TypedTable
+from benchsync_dagster.typed.catalog import TypedTable, catalog_json, tables_from_json
 
 Default = TypeVar("Default", int, str, None)
 
@@ -143,8 +156,8 @@ def positive_int_at_load(field: str) -> int:
 
 
 def catalogued_tables() -> list[TypedTable]:
-    """The typed tables' catalog as the database holds it now, read when the code location
-    loads (none when the database cannot be read: the assets appear once it can)."""
+    """The typed tables' catalog as the database holds it now (none when the database cannot be
+    read: ``typed_tables_sensor`` reloads the location, and the assets appear, once it can)."""
     url = dg.EnvVar(DATABASE_URL_VARIABLE).get_value()
     if not url:
         return []
@@ -162,9 +175,11 @@ def build_definitions(
     poll_interval_seconds: int = DEFAULT_POLL_INTERVAL_SECONDS,
     tables: Sequence[TypedTable] = (),
     run_timeout_seconds: int = SYNC_RUN_TIMEOUT_SECONDS,
+    location_name: str | None = None,
 ) -> dg.Definitions:
     """Everything benchsync defines, run with ``resources`` (tests pass their own), with an
-    asset per typed table in ``tables``. The runs' heartbeat, unless given, writes with the
+    asset per typed table in ``tables``, as the code location Dagster calls ``location_name``
+    (which ``typed_tables_sensor`` reloads). The runs' heartbeat, unless given, writes with the
     ``postgres`` and the ``sync_settings`` given."""
     heartbeat = RunHeartbeat(
         postgres=resources["postgres"], sync_settings=resources["sync_settings"]
@@ -201,19 +216,47 @@ def build_definitions(
             fail_orphaned_runs,
             sync_health_sensor,
             poll_sensor(poll_interval_seconds, run_timeout_seconds),
-            typed_tables_sensor(catalog_fingerprint(tables)),
+            typed_tables_sensor(catalog_fingerprint(tables), location_name),
         ],
         schedules=[reconciliation_schedule(reconcile_cron), inbox_retention_schedule],
         resources={"run_heartbeat": heartbeat, **resources},
     )
 
 
+class TypedTableCatalog(StateBackedDefinitionsLoader[str]):
+    """The definitions built from the typed tables' catalog: read from Postgres when the code
+    location initializes (the code server), taken from the reconstruction metadata when it is
+    reconstructed (a run worker, with the catalog the run was planned with)."""
+
+    def __init__(self, build: Callable[[Sequence[TypedTable]], dg.Definitions]) -> None:
+        self.build = build
+
+    @property
+    def defs_key(self) -> str:
+        return "benchsync/typed_table_catalog"
+
+    def fetch_state(self) -> str:
+        return catalog_json(catalogued_tables())
+
+    def defs_from_state(self, state: str) -> dg.Definitions:
+        return self.build(tables_from_json(state))
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(
-        resources_from_env(),
-        dg.EnvVar(RECONCILE_CRON_VARIABLE).get_value(),
-        positive_int_at_load("poll_interval_seconds"),
-        catalogued_tables(),
-        positive_int_at_load("run_timeout_seconds"),
+    location_name = DefinitionsLoadContext.get().code_location_name
+    catalog = TypedTableCatalog(
+        lambda tables: build_definitions(
+            resources_from_env(),
+            dg.EnvVar(RECONCILE_CRON_VARIABLE).get_value(),
+            positive_int_at_load("poll_interval_seconds"),
+            tables,
+            positive_int_at_load("run_timeout_seconds"),
+            location_name,
+        )
     )
+    # Definitions.with_reconstruction_metadata, which the loader calls, is in preview; Dagster
+    # is pinned and tests/end_to_end/test_typed_table_assets.py checks the hand-over.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return catalog.build_defs()

@@ -13,6 +13,7 @@ are not cast, they are left NULL until someone decides (docs/architecture.md say
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +96,25 @@ class TypedTable:
     def retyped(self) -> list[FieldColumn]:
         """The columns whose field Benchling now gives another type."""
         return [column for column in self.columns if column.type_now is not None]
+
+
+def catalog_json(tables: Iterable[TypedTable]) -> str:
+    """The catalog as text, in schema-id order: what a code location hands its run workers."""
+    return json.dumps([dataclasses.asdict(t) for t in sorted(tables, key=lambda t: t.schema_id)])
+
+
+def tables_from_json(text: str) -> list[TypedTable]:
+    """The catalog ``catalog_json`` wrote."""
+    return [
+        TypedTable(
+            **{key: value for key, value in table.items() if key != "columns"},
+            columns=tuple(
+                FieldColumn(**{**column, "former_names": tuple(column["former_names"])})
+                for column in table["columns"]
+            ),
+        )
+        for table in json.loads(text)
+    ]
 
 
 @dataclass

@@ -1,15 +1,20 @@
 """A schema that appears in Benchling appears in the running Dagster UI as an asset, without a
 code change or a restart: its typed table is made by the sync, and ``typed_tables_sensor``
-(ticked by the daemon) reloads the code location through the webserver."""
+(ticked by the daemon) reloads the code location through the webserver. The code server reads
+the catalog when it loads; a run worker takes the catalog the run was planned with from Dagster
+and never queries it."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+import psycopg
+
 from benchsync.demo.progress import wait_until_synced
 from benchsync.demo.stack import Stack
 from benchsync_dagster.typed.naming import dagster_name, normalised
+from tests.support.dagster_api import launch_run, wait_for_run_end
 
 ASSET_QUERY = """
 query Asset($key: AssetKeyInput!) {
@@ -97,3 +102,15 @@ def test_a_schema_named_in_another_script_keeps_the_code_location_loaded(stack: 
     assert location["__typename"] == "RepositoryLocation", location
     sensors = {s["name"] for r in location["repositories"] for s in r["sensors"]}
     assert {"inbox_sensor", "typed_tables_sensor", "poll_sensor"} <= sensors
+
+
+def test_a_run_worker_does_not_query_the_catalog(stack: Stack, stack_database_url: str) -> None:
+    """With the catalog locked against every read, a run starts, loads the code location and
+    ends: its run worker built the typed tables' assets from the copy Dagster handed it (one
+    that queried the catalog would wait on the lock, and the run would not end)."""
+    with psycopg.connect(stack_database_url) as locker:
+        locker.execute("LOCK TABLE benchsync.typed_tables IN ACCESS EXCLUSIVE MODE")
+        run_id = launch_run(stack, "inbox_retention_job", {}, {})
+        status, _ = wait_for_run_end(stack, run_id, timeout=180)
+        locker.rollback()
+    assert status == "SUCCESS"

@@ -1,7 +1,13 @@
 """A new typed table appears in the UI without a code change: the code location builds one
-asset per catalogued table when it loads, and this sensor reloads the location (through the
-webserver's GraphQL API, as the UI's "Reload" does) once the catalog no longer matches what
-was loaded — a new schema, a column added, a field renamed or retyped."""
+asset per catalogued table from the catalog it read when it initialized (``definitions.py``),
+and this sensor reloads the location once the catalog no longer matches what was loaded — a new
+schema, a column added, a field renamed or retyped.
+
+It reloads through the webserver's GraphQL API (``reloadRepositoryLocation``, what the UI's
+"Reload" does), the one public way to reload a code location: the webserver asks the code
+server to reload (gRPC ``ReloadCode``, which starts its code process again) and the daemon sees
+the new server id within a second. Dagster offers a code location no public way to reload itself.
+"""
 
 from __future__ import annotations
 
@@ -63,8 +69,10 @@ def catalog_fingerprint(tables: Iterable[TypedTable]) -> str:
     return hashlib.sha256(json.dumps(shown).encode()).hexdigest()[:16]
 
 
-def typed_tables_sensor(loaded: str) -> dg.SensorDefinition:
-    """The sensor of definitions loaded from a catalog whose fingerprint is ``loaded``."""
+def typed_tables_sensor(loaded: str, location_name: str | None) -> dg.SensorDefinition:
+    """The sensor of definitions loaded from a catalog whose fingerprint is ``loaded``, in the
+    code location Dagster named ``location_name`` (None: loaded outside a workspace, where there
+    is nothing to reload)."""
 
     @dg.sensor(
         name="typed_tables_sensor",
@@ -82,12 +90,16 @@ def typed_tables_sensor(loaded: str) -> dg.SensorDefinition:
             catalog = typed_tables.load(connection)
         if catalog_fingerprint(catalog.values()) == loaded:
             return dg.SkipReason("the typed tables' assets match the catalog")
-        origin = context.code_location_origin
-        location = origin.location_name if origin else "benchsync_dagster"
-        failure = dagster_webserver.reload(location)
+        if location_name is None:
+            return dg.SkipReason("the catalog changed; no code location to reload (no workspace)")
+        failure = dagster_webserver.reload(location_name)
         if failure is not None:
-            context.log.warning(f"could not reload {location} for new typed tables: {failure}")
-            return dg.SkipReason(f"the catalog changed; reloading {location} failed: {failure}")
-        return dg.SkipReason(f"the catalog changed: reloaded {location} ({len(catalog)} tables)")
+            context.log.warning(f"could not reload {location_name} for new typed tables: {failure}")
+            return dg.SkipReason(
+                f"the catalog changed; reloading {location_name} failed: {failure}"
+            )
+        return dg.SkipReason(
+            f"the catalog changed: reloaded {location_name} ({len(catalog)} tables)"
+        )
 
     return sensor
