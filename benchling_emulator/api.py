@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, abort, g, jsonify, request
 
 from benchling_emulator.clock import isoformat
+from benchling_emulator.entities import EntityQuery
 from benchling_emulator.entity_types import ENTITY_TYPES, EntityType
 from benchling_emulator.errors import ApiError, bad_request
 from benchling_emulator.listing import (
@@ -20,7 +21,6 @@ from benchling_emulator.listing import (
 )
 from benchling_emulator.request_body import json_object, string_list
 from benchling_emulator.services import current_services
-from benchling_emulator.tenant import EntityQuery
 
 Item = TypeVar("Item")
 
@@ -239,9 +239,7 @@ def get_registry(registry_id: str) -> dict[str, Any]:
     return current_services().tenant.registry(registry_id).to_json()
 
 
-# The SDK calls :bulk-register-entities; Benchling's reference also names :register-entities.
 @api.post("/registries/<registry_id>:bulk-register-entities")
-@api.post("/registries/<registry_id>:register-entities")
 def register_entities(registry_id: str) -> tuple[dict[str, Any], int]:
     body = json_object()
     naming_strategy = str(body.get("namingStrategy") or "NEW_IDS")

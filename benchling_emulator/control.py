@@ -8,6 +8,7 @@ from flask import Blueprint
 
 from benchling_emulator.entity_types import ENTITY_TYPES
 from benchling_emulator.errors import bad_request
+from benchling_emulator.events import APP_SIGNALS
 from benchling_emulator.request_body import json_object, string_list
 from benchling_emulator.services import EmulatorServices, current_services
 from benchling_emulator.settings import EVENT_ENVELOPES
@@ -145,6 +146,18 @@ def app_configuration() -> dict[str, Any]:
         raise bad_request("synced_field must name a field of the synced schema")
     current_services().tenant.link_synced_field(field_name)
     return {"synced_field": field_name}
+
+
+@control.post("/app-signal")
+def app_signal() -> dict[str, Any]:
+    """Send the App signal ``type`` (``v2.app.installed``, ``v2.app.activateRequested``,
+    ``v2.app.deactivated``, ``v2-beta.app.configuration.updated``) as Benchling does: its
+    message says only its type, on the ``app_signals`` channel."""
+    message_type = json_object().get("type")
+    if not isinstance(message_type, str):
+        raise bad_request(f"type must be one of {', '.join(APP_SIGNALS)}")
+    current_services().tenant.signal(message_type)
+    return {"type": message_type}
 
 
 @control.post("/rotate-key")

@@ -34,8 +34,14 @@ def _dna_sequence(bases: str, is_circular: bool = False) -> Content:
     return {**_sequence(bases, is_circular), "transcriptions": [], "dnaAlignmentIds": []}
 
 
+def _helm(bases: str, sugar: str) -> str:
+    """The bases in HELM, as Benchling writes it: ``RNA1{d(A)p.d(C)p}$$$$V2.0`` (``d``: DNA's
+    deoxyribose, ``r``: RNA's ribose)."""
+    return "RNA1{" + ".".join(f"{sugar}({base})p" for base in bases) + "}$$$$V2.0"
+
+
 def _rna_sequence(bases: str, is_circular: bool = False) -> Content:
-    notation = {"customNotation": None, "customNotationName": None, "helm": None}
+    notation = {"customNotation": None, "customNotationName": None, "helm": _helm(bases, "r")}
     return {**_sequence(bases, is_circular), "alignmentIds": [], **notation}
 
 
@@ -47,7 +53,7 @@ def _oligo(bases: str, nucleotide_type: str) -> Content:
         "annotations": [],
         "customNotation": None,
         "customNotationName": None,
-        "helm": None,
+        "helm": _helm(bases, "d" if nucleotide_type == "DNA" else "r"),
         "nucleotideType": nucleotide_type,
     }
 

@@ -1,4 +1,6 @@
-"""Benchling's error answers: ``{"error": {"type", "message", "userMessage", ...}}``."""
+"""Benchling's error answers: ``{"error": {"type", "message", "userMessage", ...}}``, with the
+keys its OpenAPI document names (``NotFoundError``'s ``invalidId``, ``ListingError``'s
+``invalidIds``)."""
 
 from __future__ import annotations
 
@@ -31,10 +33,11 @@ class ApiError(Exception):
             "userMessage": self.message,
         }
         if self.invalid_id is not None:
-            error["invalidId"] = self.invalid_id
+            error["invalidId"] = self.invalid_id  # as ``NotFoundError`` names it
+        body: dict[str, Any] = {"error": error}
         if self.invalid_ids is not None:
-            error["invalidIds"] = self.invalid_ids
-        return {"error": error}
+            body["invalidIds"] = self.invalid_ids  # beside the error, as ``ListingError`` has it
+        return body
 
 
 def not_found(kind: str, resource_id: str) -> ApiError:

@@ -54,6 +54,7 @@ class ConfigItem:
     linked_name: str
     created_at: datetime
     subtype: str | None = None
+    description: str = ""  # the manifest's description of the item (a string, never null)
 
     def to_json(self, app_id: str, base_url: str) -> dict[str, Any]:
         item: dict[str, Any] = {
@@ -66,7 +67,7 @@ class ConfigItem:
             "type": self.type,
             "value": self.linked_id,
             "linkedResource": {"id": self.linked_id, "name": self.linked_name},
-            "description": None,
+            "description": self.description,
             "requiredConfig": True,
         }
         if self.subtype is not None:
@@ -149,6 +150,8 @@ def seeded_tenant(clock: TenantClock) -> TenantSeed:
             schema.name,
             clock.now(),
             subtype="custom_entity",
+            description="The custom entity schema whose entities are synced into"
+            " synced_benchling_data.",
         ),
         ConfigItem(
             "aci_syncedfield",
@@ -157,6 +160,7 @@ def seeded_tenant(clock: TenantClock) -> TenantSeed:
             fields[0].id,
             fields[0].name,
             clock.now(),
+            description="The text field whose value fills synced_benchling_data.field_value.",
         ),
     )
     others = tuple(

@@ -8,7 +8,9 @@ import random
 import signal
 import socket
 import threading
+from collections.abc import Callable, Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -16,7 +18,7 @@ from benchling_emulator.app import create_app
 from benchling_emulator.auth import TokenIssuer
 from benchling_emulator.clock import TenantClock
 from benchling_emulator.delivery import WebhookDelivery
-from benchling_emulator.events import AppInstallation, TenantEvent, envelope_body
+from benchling_emulator.events import AppInstallation, Event, envelope_body
 from benchling_emulator.limits import FaultInjector, SlidingWindowLimiter
 from benchling_emulator.seed import seeded_tenant
 from benchling_emulator.services import EmulatorServices
@@ -24,6 +26,9 @@ from benchling_emulator.settings import EmulatorSettings, add_arguments, setting
 from benchling_emulator.signing import WebhookSigner
 from benchling_emulator.stats import Stats
 from benchling_emulator.tenant import Tenant
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 __all__ = ["EmulatorServer", "add_arguments", "environment", "serve", "tenant_url"]
 
@@ -103,6 +108,13 @@ class EmulatorServer:
         self.delivery.start()
         self._serving.start()
         self._stopped = False
+        # Called with the bodies of every batch of webhooks published (tests check them).
+        self.webhook_observers: list[Callable[[list[bytes]], None]] = []
+
+    def wrap_app(self, middleware: Callable[[WSGIApplication], WSGIApplication]) -> None:
+        """Serve every later request through ``middleware`` around the app (tests use it to
+        check each answer against Benchling's OpenAPI document)."""
+        self._http.app = middleware(self._http.app)
 
     def __enter__(self) -> EmulatorServer:
         return self
@@ -133,10 +145,13 @@ class EmulatorServer:
         """The variables that point benchsync at this tenant."""
         return environment(self.settings, self.base_url)
 
-    def _publish(self, events: list[TenantEvent]) -> None:
+    def _publish(self, events: Sequence[Event]) -> None:
         self.stats.increment("events_emitted", len(events))
         form = self.settings.event_envelope
-        self.delivery.submit([envelope_body(event, self.installation, form) for event in events])
+        bodies = [envelope_body(event, self.installation, form) for event in events]
+        for observe in self.webhook_observers:
+            observe(bodies)
+        self.delivery.submit(bodies)
 
 
 def tenant_url(settings: EmulatorSettings, port: int) -> str:

@@ -1,5 +1,6 @@
-"""The tenant's state: the registry's entities of every type (``entity_types``), registration
-tasks and app sessions, behind one lock.
+"""The tenant's state: the registry's entities of every type (``entity_types``), their schemas
+(``schema_catalog``), registration tasks and the App's configuration (``app_configuration``),
+behind one lock; the App's sessions (``sessions``) keep their own.
 
 Request threads and the control endpoints change it; every change moves the entity's
 ``modifiedAt`` forward on the tenant clock and, where Benchling would, emits an event. Events
@@ -8,16 +9,21 @@ are handed to the sink after the lock is released, so delivery never holds up th
 
 from __future__ import annotations
 
-import contextlib
 import random
 import string
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from benchling_emulator.clock import TenantClock, isoformat
+from benchling_emulator.app_configuration import AppConfiguration
+from benchling_emulator.clock import TenantClock
+from benchling_emulator.entities import (
+    Entity,
+    EntityQuery,
+    accept_fields,
+    refit_fields,
+    request_of,
+)
 from benchling_emulator.entity_types import (
     CUSTOM_ENTITY,
     ENTITY_TYPES,
@@ -28,89 +34,27 @@ from benchling_emulator.entity_types import (
 from benchling_emulator.errors import ApiError, bad_request, not_found
 from benchling_emulator.events import (
     APP_CONFIGURATION_UPDATED,
+    APP_SIGNALS,
     ENTITY_REGISTERED,
+    AppSignal,
+    Event,
     TenantEvent,
 )
-from benchling_emulator.listing import Page, SortKey, SortOrder, keyset_page
+from benchling_emulator.listing import Page, keyset_page
+from benchling_emulator.rendering import render_entity
+from benchling_emulator.schema_catalog import SchemaCatalog
 from benchling_emulator.schemas import EntitySchema, schema_from_request
-from benchling_emulator.seed import (
-    SYNCED_FIELD_PATH,
-    ConfigItem,
-    Registry,
-    TenantSeed,
-    sample_field_values,
-)
+from benchling_emulator.seed import ConfigItem, Registry, TenantSeed, sample_field_values
+from benchling_emulator.sessions import AppSessions
 from benchling_emulator.settings import BulkGetMissing
 
-EventSink = Callable[[list[TenantEvent]], None]
+EventSink = Callable[[Sequence[Event]], None]
 
 MAX_BULK_GET_IDS = 100
-_APP_USER = {"id": "ent_emulatorApp", "handle": "emulator-app", "name": "Emulator App"}
+_ALL_TYPES = tuple(ENTITY_TYPES.values())
 _ID_ALPHABET = string.ascii_letters + string.digits
 # What an update may change, by request key; these keys are also the event's "properties".
 _UPDATABLE = ("name", "fields", "customFields", "folderId", "aliases", "entityRegistryId")
-
-
-@dataclass
-class Entity:
-    id: str
-    name: str
-    schema: EntitySchema
-    folder_id: str | None
-    fields: dict[str, Any]  # stored values by field display name
-    custom_fields: dict[str, Any]
-    aliases: list[str]
-    created_at: datetime
-    modified_at: datetime
-    registry_id: str | None = None
-    entity_registry_id: str | None = None
-    registered_at: datetime | None = None
-    archive_reason: str | None = None
-    content: Content = field(default_factory=dict)  # what its type holds beside the fields
-
-    @property
-    def type(self) -> EntityType:
-        return ENTITY_TYPES[self.schema.type]
-
-
-@dataclass(frozen=True)
-class EntityQuery:
-    """The filters of a list (``GET /custom-entities`` …); None means "not filtered"."""
-
-    types: frozenset[str] = frozenset({CUSTOM_ENTITY.name})
-    schema_id: str | None = None
-    registry_id: str | None = None
-    ids: frozenset[str] | None = None
-    modified_at: Callable[[datetime], bool] | None = None
-    created_at: Callable[[datetime], bool] | None = None
-    archive_reason: str = "NOT_ARCHIVED"  # or ANY_ARCHIVED, ANY_ARCHIVED_OR_NOT_ARCHIVED, a reason
-    sort: SortOrder = field(default_factory=lambda: SortOrder("modifiedAt", descending=True))
-
-    def matches(self, entity: Entity) -> bool:
-        return (
-            entity.schema.type in self.types
-            and self.schema_id in (None, entity.schema.id)
-            and self.registry_id in (None, entity.registry_id)
-            and (self.ids is None or entity.id in self.ids)
-            and (self.modified_at is None or self.modified_at(entity.modified_at))
-            and (self.created_at is None or self.created_at(entity.created_at))
-            and self._archive_matches(entity.archive_reason)
-        )
-
-    def _archive_matches(self, reason: str | None) -> bool:
-        if self.archive_reason == "NOT_ARCHIVED":
-            return reason is None
-        if self.archive_reason == "ANY_ARCHIVED":
-            return reason is not None
-        if self.archive_reason == "ANY_ARCHIVED_OR_NOT_ARCHIVED":
-            return True
-        return reason == self.archive_reason
-
-    def sort_key(self, entity: Entity) -> SortKey:
-        if self.sort.property == "name":
-            return entity.name, entity.id
-        moment = entity.created_at if self.sort.property == "createdAt" else entity.modified_at
-        return isoformat(moment), entity.id
 
 
 class Tenant:
@@ -132,22 +76,22 @@ class Tenant:
         self._clock = clock
         self._rng = rng
         self._emit = events
-        self._lock = threading.Lock()
-        self._schemas = {schema.id: schema for schema in (seed.schema, *seed.other_schemas)}
-        self._config_items = list(seed.config_items)
+        self._lock = threading.Lock()  # guards every attribute below
+        self._schemas = SchemaCatalog((seed.schema, *seed.other_schemas))
+        self._configuration = AppConfiguration(app_id, seed.config_items, clock)
         self._entities: dict[str, Entity] = {}
         # Entities the App has lost access to (their project unshared): lists leave them out,
         # gets answer 404, as Benchling does for what the App cannot see.
         self._hidden: frozenset[str] = frozenset()
         self._tasks: dict[str, dict[str, Any]] = {}
-        self._sessions: dict[str, dict[str, Any]] = {}
         self._registry_numbers = 0
+        self.sessions = AppSessions(app_id, clock, self._new_id)
 
-    # --- custom entities: reads -------------------------------------------------------------
+    # --- entities: reads --------------------------------------------------------------------
 
     def get_entity(self, entity_id: str, entity_type: EntityType = CUSTOM_ENTITY) -> dict[str, Any]:
         with self._lock:
-            return self._render(self._entity(entity_id, entity_type))
+            return self._render(self._entity(entity_id, (entity_type,)))
 
     def bulk_get(
         self, entity_ids: list[str], types: tuple[EntityType, ...] = (CUSTOM_ENTITY,)
@@ -170,7 +114,8 @@ class Tenant:
     ) -> Page[dict[str, Any]]:
         with self._lock:
             if query.ids is not None:
-                # Benchling: "returns a 400 error that includes a list of which IDs are invalid".
+                # Benchling: "returns a 400 error that includes a list of which IDs are invalid"
+                # (the document's ``ListingError``: ``invalidIds`` beside the error).
                 types = tuple(ENTITY_TYPES[name] for name in query.types)
                 invalid = sorted(i for i in query.ids if self._of_type(i, types) is None)
                 if invalid:
@@ -187,7 +132,7 @@ class Tenant:
                 [self._render(entity) for entity in page.items], page.next_token, page.total
             )
 
-    # --- custom entities: writes ------------------------------------------------------------
+    # --- entities: writes -------------------------------------------------------------------
 
     def create_entity(
         self, request: dict[str, Any], entity_type: EntityType = CUSTOM_ENTITY
@@ -208,7 +153,7 @@ class Tenant:
                 self.registry(registry_id)  # 404 for an unknown registry
                 if not (naming_strategy or entity_registry_id):
                     raise bad_request("registryId needs a namingStrategy or an entityRegistryId")
-            fields = _accept_fields(schema, request.get("fields") or {})
+            fields = accept_fields(schema, request.get("fields") or {})
             entity = self._insert(
                 name,
                 schema,
@@ -219,7 +164,7 @@ class Tenant:
                 content=content,
             )
             created = entity_type.created_event()
-            events = [self._event(created, entity)] if created else []
+            events: list[Event] = [self._event(created, entity)] if created else []
             if registry_id:
                 registration = self._register(
                     entity, registry_id, naming_strategy or "NEW_IDS", entity_registry_id
@@ -233,8 +178,8 @@ class Tenant:
         self, entity_id: str, request: dict[str, Any], entity_type: EntityType = CUSTOM_ENTITY
     ) -> dict[str, Any]:
         with self._lock:
-            entity = self._entity(entity_id, entity_type)
-            fields = _accept_fields(entity.schema, request.get("fields") or {})
+            entity = self._entity(entity_id, (entity_type,))
+            fields = accept_fields(entity.schema, request.get("fields") or {})
             if "name" in request:
                 entity.name = str(request["name"])
             entity.fields.update(fields)
@@ -247,12 +192,14 @@ class Tenant:
                 entity.entity_registry_id = request["entityRegistryId"]
             written = {key: request[key] for key in entity.content if key in request}
             if written:
-                entity.content = entity_type.from_request({**_request_of(entity), **written})
+                entity.content = entity_type.from_request({**request_of(entity), **written})
             entity.modified_at = self._clock.now()
             changed = tuple(key for key in (*_UPDATABLE, *written) if key in request)
             updated = entity_type.updated_event()
             # AA sequences, mixtures and molecules change without a word.
-            events = [self._event(updated, entity, properties=changed)] if updated else []
+            events: list[Event] = (
+                [self._event(updated, entity, properties=changed)] if updated else []
+            )
             rendered = self._render(entity)
         self._emit(events)
         return rendered
@@ -262,29 +209,26 @@ class Tenant:
     ) -> list[str]:
         """Archive with ``reason``, or unarchive (None). Benchling sends no event for either."""
         with self._lock:
-            entities = [self._entity(entity_id, entity_type) for entity_id in entity_ids]
+            entities = [self._entity(entity_id, (entity_type,)) for entity_id in entity_ids]
             for entity in entities:
                 entity.archive_reason = reason
                 entity.modified_at = self._clock.now()
         return [entity.id for entity in entities]
 
     def register(self, registry_id: str, entity_ids: list[str], naming_strategy: str) -> str:
-        """Register the entities now; answers the id of a task that has already succeeded."""
+        """Register the entities (of any of the eight types) now; answers the id of a task
+        that has already succeeded."""
         with self._lock:
             self.registry(registry_id)  # 404 for an unknown registry
-            entities = [self._entity(entity_id) for entity_id in entity_ids]
-            events = [
+            entities = [self._entity(entity_id, _ALL_TYPES) for entity_id in entity_ids]
+            events: list[Event] = [
                 self._register(entity, registry_id, naming_strategy)
                 for entity in entities
                 if entity.registry_id is None
             ]
             task_id = self._new_id("task_")
-            self._tasks[task_id] = {
-                "status": "SUCCEEDED",
-                "response": {},
-                "errors": [],
-                "message": "",
-            }
+            # ``AsyncTask``: errors and message are there only when it failed.
+            self._tasks[task_id] = {"status": "SUCCEEDED", "response": {}}
         self._emit(events)
         return task_id
 
@@ -304,18 +248,18 @@ class Tenant:
     ) -> list[str]:
         """Entities of the schemas in turn; links name entities of ``links_to`` (None: any)."""
         with self._lock:
-            schemas = [self._schema(schema_id) for schema_id in schema_ids]
+            schemas = [self._schemas[schema_id] for schema_id in schema_ids]
             start = len(self._entities)
             recent = list(self._entities.values())[-200:]
             link_targets = [e.id for e in recent if links_to in (None, e.schema.id)][-100:]
-            events = []
+            events: list[TenantEvent] = []
             for number in range(start + 1, start + count + 1):
                 schema = schemas[(number - start - 1) % len(schemas)]
                 fields = sample_field_values(schema, self._rng, number, link_targets)
                 entity = self._insert(
                     f"Sample {number}",
                     schema,
-                    _accept_fields(schema, fields),
+                    accept_fields(schema, fields),
                     self.seed.folder_id,
                     content=ENTITY_TYPES[schema.type].sample(self._rng),
                 )
@@ -337,7 +281,7 @@ class Tenant:
         with self._lock:
             return [entity_id for entity_id in entity_ids if self._entities.pop(entity_id, None)]
 
-    # --- the rest of the API ----------------------------------------------------------------
+    # --- registries, tasks, schemas ---------------------------------------------------------
 
     def task(self, task_id: str) -> dict[str, Any]:
         with self._lock:
@@ -353,139 +297,74 @@ class Tenant:
 
     def schema(self, schema_id: str) -> EntitySchema:
         with self._lock:
-            return self._schema(schema_id)
+            return self._schemas[schema_id]
 
     def schemas(self) -> list[EntitySchema]:
         with self._lock:
-            return list(self._schemas.values())
+            return self._schemas.all()
 
     def define_schema(self, schema_id: str, request: dict[str, Any]) -> EntitySchema:
         """Create the schema, or replace its definition as an admin's edit does.
 
         The schema's entities follow the new definition, keeping each value by field id where
-        it still fits (``_refit_fields``); their ``modifiedAt`` stays, as in Benchling, whose
+        it still fits (``refit_fields``); their ``modifiedAt`` stays, as in Benchling, whose
         schema edits change no entity. App configuration items show the new names."""
         with self._lock:
             now = self._clock.now()
             schema = schema_from_request(schema_id, request, self.seed.registry.id, now)
-            old = self._schemas.get(schema_id)
-            self._check_fits_the_tenant(schema, old)
-            self._schemas[schema_id] = schema
+            old = self._schemas.define(schema)
             if old is not None:
                 for entity in self._entities.values():
                     if entity.schema.id == schema_id:
                         entity.schema = schema
-                        entity.fields = _refit_fields(old, schema, entity.fields)
-                self._config_items = [_renamed(item, schema) for item in self._config_items]
+                        entity.fields = refit_fields(old, schema, entity.fields)
+                self._configuration.follow(schema)
             return schema
 
+    # --- the App ----------------------------------------------------------------------------
+
     def config_items(self, app_id: str) -> list[ConfigItem]:
-        if app_id != self.app_id:
-            raise not_found("App", app_id)
         with self._lock:
-            return list(self._config_items)
+            return self._configuration.items(app_id)
 
     def link_synced_field(self, field_name: str) -> None:
         """Point "Synced Field Data" at another field of the synced schema, as an admin does in
         the App's settings; Benchling then sends ``v2-beta.app.configuration.updated``."""
         with self._lock:
-            schema = self._schema(self.seed.schema.id)  # as the tenant defines it now
-            field = schema.field(field_name)
-            if field is None:
-                raise bad_request(f"schema {schema.id} has no field named {field_name!r}")
-            self._config_items = [
-                replace(
-                    item, linked_id=field.id, linked_name=field.name, created_at=self._clock.now()
-                )
-                if item.path == SYNCED_FIELD_PATH
-                else item
-                for item in self._config_items
-            ]
-            event = TenantEvent(
-                id=self._new_id("evt_"),
-                type=APP_CONFIGURATION_UPDATED,
-                created_at=self._clock.now(),
-                resource_id=self.app_id,
-                schema_id=schema.id,
-            )
-        self._emit([event])
+            synced = self._schemas[self.seed.schema.id]  # as the tenant defines it now
+            self._configuration.link_synced_field(synced, field_name)
+        self._emit([AppSignal(APP_CONFIGURATION_UPDATED)])
+
+    def signal(self, message_type: str) -> None:
+        """Send an App signal (``events.APP_SIGNALS``), as Benchling does when the App is
+        installed, activated or deactivated, or its configuration changes."""
+        if message_type not in APP_SIGNALS:
+            known = ", ".join(APP_SIGNALS)
+            raise bad_request(f"unknown App signal {message_type!r}; one of {known}")
+        self._emit([AppSignal(message_type)])
 
     def create_session(self, request: dict[str, Any]) -> dict[str, Any]:
-        if request.get("appId") != self.app_id:
-            raise bad_request(f"unknown appId: {request.get('appId')!r}")
-        with self._lock:
-            now = isoformat(self._clock.now())
-            session: dict[str, Any] = {
-                "id": self._new_id("sesn_"),
-                "app": {"id": self.app_id},
-                "name": str(request.get("name", "")),
-                "status": "RUNNING",
-                "timeoutSeconds": int(request.get("timeoutSeconds", 0)),
-                "messages": list(request.get("messages") or []),
-                "createdAt": now,
-                "modifiedAt": now,
-            }
-            self._sessions[session["id"]] = session
-            return dict(session)
+        return self.sessions.create(request)
 
     def session(self, session_id: str) -> dict[str, Any]:
-        with self._lock:
-            return dict(self._session(session_id))
+        return self.sessions.get(session_id)
 
     def update_session(self, session_id: str, request: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            session = self._session(session_id)
-            session["messages"] = [*session["messages"], *(request.get("messages") or [])]
-            for key in ("status", "timeoutSeconds"):
-                if request.get(key) is not None:
-                    session[key] = request[key]
-            session["modifiedAt"] = isoformat(self._clock.now())
-            return dict(session)
+        return self.sessions.update(session_id, request)
 
     # --- helpers; callers hold the lock -----------------------------------------------------
 
-    def _entity(self, entity_id: str, entity_type: EntityType = CUSTOM_ENTITY) -> Entity:
-        entity = self._of_type(entity_id, (entity_type,))
+    def _entity(self, entity_id: str, types: tuple[EntityType, ...]) -> Entity:
+        entity = self._of_type(entity_id, types)
         if entity is None:
-            raise not_found(entity_type.kind, entity_id)
+            raise not_found(types[0].kind if len(types) == 1 else "Entity", entity_id)
         return entity
-
-    def _schema(self, schema_id: str) -> EntitySchema:
-        schema = self._schemas.get(schema_id)
-        if schema is None:
-            raise not_found("Entity schema", schema_id)
-        return schema
-
-    def _check_fits_the_tenant(self, schema: EntitySchema, old: EntitySchema | None) -> None:
-        """400 for what a definition cannot be beside the tenant's other schemas."""
-        if old is not None and old.type != schema.type:
-            raise bad_request(f"schema {schema.id} is a {old.type} schema; its type cannot change")
-        owners = {
-            field.id: other.id
-            for other in self._schemas.values()
-            if other.id != schema.id
-            for field in other.fields
-        }
-        for definition in schema.fields:
-            if definition.id in owners:
-                raise bad_request(
-                    f"field id {definition.id!r} is a field of schema {owners[definition.id]}"
-                )
-            linked = definition.link_schema_id
-            if definition.type == "entity_link" and linked not in (None, schema.id, *self._schemas):
-                raise bad_request(f"field {definition.id!r} links unknown schema {linked!r}")
 
     def _of_type(self, entity_id: str, types: tuple[EntityType, ...]) -> Entity | None:
         if entity_id in self._hidden:
             return None  # what the App cannot see is unknown to it
         entity = self._entities.get(entity_id)
         return entity if entity is not None and entity.type in types else None
-
-    def _session(self, session_id: str) -> dict[str, Any]:
-        session = self._sessions.get(session_id)
-        if session is None:
-            raise not_found("App session", session_id)
-        return session
 
     def _new_id(self, prefix: str) -> str:
         return prefix + "".join(self._rng.choices(_ID_ALPHABET, k=10))
@@ -552,92 +431,8 @@ class Tenant:
         )
 
     def _render(self, entity: Entity) -> dict[str, Any]:
-        """The entity as Benchling's API shows it (``CustomEntity``, ``DnaSequence`` …)."""
-
         def name_of(entity_id: str) -> str | None:
             linked = self._entities.get(entity_id)
             return linked.name if linked else None
 
-        kind = entity.type
-        web_url = f"{self.base_url}/benchling/{kind.path}/{entity.id}"
-        archived = entity.archive_reason is not None
-        registration = (
-            {"originEntryId": None, "registeredAt": isoformat(entity.registered_at)}
-            if entity.registered_at
-            else None
-        )
-        return {
-            "id": entity.id,
-            "name": entity.name,
-            "schema": entity.schema.summary(),
-            "fields": {
-                definition.name: definition.render(entity.fields.get(definition.name), name_of)
-                for definition in entity.schema.fields
-            },
-            "customFields": {
-                name: value if isinstance(value, dict) else {"value": value}
-                for name, value in entity.custom_fields.items()
-            },
-            "registryId": entity.registry_id,
-            "entityRegistryId": entity.entity_registry_id,
-            "registrationOrigin": registration,
-            "archiveRecord": {"reason": entity.archive_reason} if archived else None,
-            "folderId": entity.folder_id,
-            "aliases": list(entity.aliases),
-            "authors": [_APP_USER],
-            "creator": _APP_USER,
-            "createdAt": isoformat(entity.created_at),
-            "modifiedAt": isoformat(entity.modified_at),
-            "webURL": web_url,
-            **({"url": web_url} if kind.has_url else {}),
-            "apiURL": f"{self.base_url}/api/v2/{kind.path}/{entity.id}",
-            **entity.content,
-        }
-
-
-def _request_of(entity: Entity) -> dict[str, Any]:
-    """The entity's type content as a create request would give it (to apply an update)."""
-    content = dict(entity.content)
-    if "canonicalizedSmiles" in content:
-        content["chemicalStructure"] = {
-            "structureFormat": "smiles",
-            "value": content["originalSmiles"],
-        }
-    return content
-
-
-def _refit_fields(old: EntitySchema, new: EntitySchema, stored: dict[str, Any]) -> dict[str, Any]:
-    """Stored values re-keyed for ``new`` by field id: a renamed field keeps its value under its
-    new name, a removed one loses it, and a changed one keeps it only if ``new`` accepts it."""
-    definitions = {definition.id: definition for definition in new.fields}
-    refitted: dict[str, Any] = {}
-    for previous in old.fields:
-        definition = definitions.get(previous.id)
-        value = stored.get(previous.name)
-        if definition is None or value is None:
-            continue
-        with contextlib.suppress(ValueError):
-            refitted[definition.name] = definition.accept(value)
-    return refitted
-
-
-def _renamed(item: ConfigItem, schema: EntitySchema) -> ConfigItem:
-    """The item, naming its linked schema or field as ``schema`` now names it."""
-    names = {schema.id: schema.name, **{field.id: field.name for field in schema.fields}}
-    name = names.get(item.linked_id)
-    return item if name is None else replace(item, linked_name=name)
-
-
-def _accept_fields(schema: EntitySchema, written: dict[str, Any]) -> dict[str, Any]:
-    """Stored values from request fields ``{"Name": {"value": ...}}``; 400 when one does not fit."""
-    accepted: dict[str, Any] = {}
-    for name, wrapper in written.items():
-        definition = schema.field(name)
-        if definition is None:
-            raise bad_request(f"schema {schema.name!r} has no field {name!r}")
-        value = wrapper.get("value") if isinstance(wrapper, dict) else wrapper
-        try:
-            accepted[name] = definition.accept(value)
-        except ValueError as error:
-            raise bad_request(str(error)) from None
-    return accepted
+        return render_entity(entity, self.base_url, name_of)

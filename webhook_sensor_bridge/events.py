@@ -62,7 +62,9 @@ def parse_webhook(
 ) -> InboxEvent:
     """Read the envelope ``{"channel", "message": {"type", ...}, "app": {...}, ...}``, or the
     early-access one whose message wraps the event (``{"type": "v0-beta.event.created",
-    "event": {"eventType", ...}}``), which is recorded as the event itself.
+    "event": {"eventType", ...}}``), which is recorded as the event itself. Only ``type`` is
+    required of a message: an App signal (lifecycle, configuration update) carries nothing
+    else, and its id, resource, schema and time are recorded empty.
 
     The event's origin is verified when its signature was (``signature_verified``), ``origin``
     knows the App definition and the envelope is none of ``origin``'s foreign ones: only such an

@@ -1,4 +1,5 @@
-"""Reading a webhook's envelope (no database): what becomes a column, and what is refused."""
+"""Reading a webhook's envelope: what becomes a column, and what is refused; and the App
+signals a tenant sends (only a type), recorded through the bridge."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 import pytest
 
-from tests.support.webhooks import envelope, wrapped_envelope
+from tests.support.conformance import webhook_errors
+from tests.support.tenant import Tenant
+from tests.support.webhooks import app_signal, envelope, wrapped_envelope
 from webhook_sensor_bridge.events import (
     MAX_WEBHOOK_ID_LENGTH,
     MalformedWebhook,
     Origin,
     parse_webhook,
 )
+from webhook_sensor_bridge.inbox.event_types import APP_CONFIGURATION_UPDATED
 
 
 def test_the_envelope_fields_become_the_event() -> None:
@@ -208,3 +213,60 @@ def test_a_malformed_wrapper_is_malformed(message: dict[str, Any]) -> None:
 
     with pytest.raises(MalformedWebhook, match=r"v0-beta\.event\.created"):
         parse_webhook("msg_1", body)
+
+
+def test_a_configuration_update_with_only_its_type_is_recorded_for_the_sync() -> None:
+    body = app_signal(APP_CONFIGURATION_UPDATED)
+    assert not webhook_errors(body)[1]  # as Benchling's webhook document has it
+
+    event = parse_webhook("msg_1", body)
+
+    assert (event.message_type, event.channel) == (APP_CONFIGURATION_UPDATED, "app_signals")
+    assert (event.message_id, event.resource_id, event.schema_id, event.created_at) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert event.ignored_reason is None  # pending: the sync reads the configuration again
+
+
+@pytest.mark.parametrize(
+    "message_type",
+    ["v2.app.installed", "v2.app.activateRequested", "v2.app.deactivated", "v0.app.deactivated"],
+)
+@pytest.mark.parametrize("channel", ["app_signals", "events"])
+def test_a_lifecycle_signal_is_acknowledged_and_ignored(message_type: str, channel: str) -> None:
+    signal = json.loads(app_signal(message_type))
+    body = json.dumps({**signal, "channel": channel}).encode()
+
+    event = parse_webhook("msg_1", body)
+
+    assert event.message_type == message_type
+    assert event.ignored_reason == f"app lifecycle signal {message_type} starts no sync"
+
+
+def test_the_app_signals_a_tenant_sends_reach_the_inbox(tenant: Tenant) -> None:
+    """Over HTTP, signed by the emulator: the configuration update waits for the sync, the
+    lifecycle signals are recorded ignored; none is refused for what it does not carry."""
+    signals = ["v2.app.installed", "v2.app.activateRequested", APP_CONFIGURATION_UPDATED]
+    signals.append("v2.app.deactivated")
+    for signal in signals:
+        tenant.control("app-signal", {"type": signal})
+    assert tenant.emulator.wait_for_webhooks(timeout=30)
+    delivered = tenant.emulator.delivery.log()
+    assert [(record.acknowledged, record.failed) for record in delivered] == [(1, 0)] * 4
+
+    with psycopg.connect(tenant.database_url) as connection:
+        rows = connection.execute(
+            "SELECT message_type, state, resource_id FROM benchsync.inbox"
+        ).fetchall()
+    # Delivered by several workers: in no promised order.
+    assert sorted(rows) == sorted(
+        [
+            ("v2.app.installed", "ignored", None),
+            ("v2.app.activateRequested", "ignored", None),
+            (APP_CONFIGURATION_UPDATED, "pending", None),
+            ("v2.app.deactivated", "ignored", None),
+        ]
+    )

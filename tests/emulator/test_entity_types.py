@@ -17,9 +17,9 @@ from benchling_sdk.models import (
     MoleculesArchiveReason,
 )
 
+from benchling_emulator.entities import EntityQuery
 from benchling_emulator.entity_types import ENTITY_TYPES
 from benchling_emulator.server import EmulatorServer
-from benchling_emulator.tenant import EntityQuery
 from tests.support.emulator import MakeEmulator, WebhookReceiver, benchling_client
 
 # The SDK service of each type, and whether it has a bulk get of its own.
@@ -102,7 +102,7 @@ def test_listing_mixtures_by_id_names_the_invalid_ids(
         list(benchling.mixtures.list(ids=[*ids, "mxt_doesNotExist", molecule]))
 
     assert refused.value.status_code == 400
-    invalid = json.loads(refused.value.content or b"{}")["error"]["invalidIds"]
+    invalid = json.loads(refused.value.content or b"{}")["invalidIds"]
     assert invalid == sorted(["mxt_doesNotExist", molecule])
 
 

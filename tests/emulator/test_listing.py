@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 
 from benchling_emulator.errors import ApiError
 from benchling_emulator.listing import keyset_page, parse_page_size, parse_sort, parse_time_filter
-from benchling_emulator.server import EmulatorServer
 
 _SORTS = {"modifiedAt": True, "name": False}
 
@@ -60,24 +58,3 @@ def test_keyset_pages_survive_an_item_moving_to_the_end() -> None:
     assert (last.items, last.next_token) == (["a"], "")
     with pytest.raises(ApiError):
         keyset_page(stamps, key, False, 2, "not-a-token")
-
-
-def test_register_entities_answers_under_both_of_its_names(emulator: EmulatorServer) -> None:
-    token = httpx.post(
-        f"{emulator.base_url}/api/v2/token",
-        data={"grant_type": "client_credentials"},
-        auth=(emulator.settings.client_id, emulator.settings.client_secret),
-    ).json()["access_token"]
-    registry = f"{emulator.base_url}/api/v2/registries/{emulator.tenant.seed.registry.id}"
-    for action in (":register-entities", ":bulk-register-entities"):
-        draft = emulator.tenant.create_entity(
-            {"name": "Draft", "schemaId": emulator.tenant.seed.schema.id}
-        )
-        answer = httpx.post(
-            registry + action,
-            json={"entityIds": [draft["id"]], "namingStrategy": "IDS_FROM_NAMES"},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        assert answer.status_code == 202
-        assert emulator.tenant.task(answer.json()["taskId"])["status"] == "SUCCEEDED"
-        assert emulator.tenant.get_entity(draft["id"])["entityRegistryId"] == "Draft"

@@ -17,9 +17,9 @@ from benchling_sdk.errors import BenchlingError
 from benchling_sdk.models import CustomEntityCreate
 
 from benchling_emulator.clock import TenantClock
+from benchling_emulator.entities import EntityQuery
 from benchling_emulator.server import EmulatorServer
 from benchling_emulator.settings import settings_from_args
-from benchling_emulator.tenant import EntityQuery
 from benchsync.cli import build_parser, main
 from tests.support.emulator import MakeEmulator, benchling_client
 

@@ -23,6 +23,8 @@ from benchling_sdk.helpers.retry_helpers import RetryStrategy
 
 from benchling_emulator.server import EmulatorServer
 from benchling_emulator.settings import EmulatorSettings
+from tests.support import openapi
+from tests.support.conformance import ConformanceLog
 
 TEST_SETTINGS = EmulatorSettings(
     port=0,
@@ -52,18 +54,33 @@ def benchling_client(
     )
 
 
+def conformance_checked(server: EmulatorServer) -> ConformanceLog:
+    """Hold every later answer of ``server``'s API and every webhook it publishes to
+    Benchling's OpenAPI documents; the violations collect in the log returned."""
+    log = ConformanceLog()
+    openapi.rest(), openapi.webhooks()  # read now: not inside the first request's answer
+    server.wrap_app(log.middleware)
+    server.webhook_observers.append(log.keep_webhooks)
+    return log
+
+
 @pytest.fixture
 def make_emulator() -> Iterator[MakeEmulator]:
-    started: list[EmulatorServer] = []
+    """Emulators stopped after the test, which fails if one answered or sent what Benchling's
+    OpenAPI documents do not describe (``tests.support.conformance``)."""
+    started: list[tuple[EmulatorServer, ConformanceLog]] = []
 
     def make(**overrides: Any) -> EmulatorServer:
         server = EmulatorServer(dataclasses.replace(TEST_SETTINGS, **overrides))
-        started.append(server)
+        started.append((server, conformance_checked(server)))
         return server
 
     yield make
-    for server in started:
+    violations = []
+    for server, log in started:
         server.stop()
+        violations += [str(violation) for violation in log.violations()]
+    assert not violations, "not as Benchling's OpenAPI documents say:\n" + "\n".join(violations)
 
 
 @pytest.fixture

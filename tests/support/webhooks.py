@@ -58,6 +58,15 @@ def envelope(
     ).encode()
 
 
+def app_signal(message_type: str = "v2-beta.app.configuration.updated") -> bytes:
+    """A webhook about the App itself, as Benchling sends it: on the ``app_signals`` channel,
+    its message only ``type`` and ``deprecated`` (``LifecycleConfigurationUpdateWebhookV2Beta``,
+    ``AppInstalledWebhookV2`` …): no id, resourceId, schema or createdAt."""
+    signal = json.loads(envelope(channel="app_signals"))
+    signal["message"] = {"type": message_type, "deprecated": False}
+    return json.dumps(signal).encode()
+
+
 def wrapped_envelope(
     event_type: str = "v2.entity.registered",
     *,

@@ -36,16 +36,28 @@ def entity_type_of_event(message_type: str) -> str | None:
     return None
 
 
-# Recorded as pending too: the sync refreshes its App configuration from it.
+# Recorded as pending too: the sync refreshes its App configuration from it. Like every App
+# signal, its message says only its type (and ``deprecated``): the type is all the sync needs.
 APP_CONFIGURATION_UPDATED = "v2-beta.app.configuration.updated"
 RECORDED_EVENT_TYPES = SYNCED_ENTITY_EVENT_TYPES | {APP_CONFIGURATION_UPDATED}
 APP_SIGNALS_CHANNEL = "app_signals"
+# The App lifecycle webhooks of Benchling's webhook document (v2, and the deprecated v0 forms):
+# acknowledged and recorded ignored, whatever channel they come on.
+APP_LIFECYCLE_SIGNALS = frozenset(
+    {
+        "v2.app.installed",
+        "v2.app.activateRequested",
+        "v2.app.deactivated",
+        "v0.app.activateRequested",
+        "v0.app.deactivated",
+    }
+)
 
 
 def ignored_reason(message_type: str, channel: str | None) -> str | None:
     """Why benchsync records this message type without syncing it; None when it syncs it."""
     if message_type in RECORDED_EVENT_TYPES:
         return None
-    if channel == APP_SIGNALS_CHANNEL:
+    if channel == APP_SIGNALS_CHANNEL or message_type in APP_LIFECYCLE_SIGNALS:
         return f"app lifecycle signal {message_type} starts no sync"
     return f"message type {message_type} is not synced"
