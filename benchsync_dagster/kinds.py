@@ -1,13 +1,14 @@
 """The kinds of Benchling objects benchsync mirrors, one description each.
 
 A ``Kind`` says what differs between kinds: the benchling-sdk service that reaches it and the
-call that fetches many by id, what its ids look like, which filters its list call takes, which
-webhook events announce a change of one, the key its documents say when it changed under, and
-how many a run's first call asks for. Fetching, listing, sorting a batch's events and making
+call that fetches many by id, what its ids look like, which filters its list call takes and the
+key it sorts by change time, which webhook events announce a change of one, and how many ids a
+run's first call asks for. Fetching, listing, telling a batch's ids apart by kind and typing
 snapshot rows read these descriptions; adding a kind (assay results, notebook entries) is a new
 description here and its service in the emulator. What every kind's document shares is not
 described: its ``id``, its schema as ``{"schema": {"id": …}}`` (a ``SchemaSummary`` or an
-``EntrySchema`` in benchling-api-client), and its ``archiveRecord``.
+``EntrySchema`` in benchling-api-client), its ``archiveRecord``, and (all but assay runs)
+``modifiedAt``.
 
 The bridge decides which events it records without importing this package; its list
 (``webhook_sensor_bridge.inbox.event_types``) is held to the union of the kinds' events by a test.
@@ -84,7 +85,7 @@ class Kind:
     ids: IdForm
     events: frozenset[str]  # the webhook message types announcing a change of one
     list_filters: frozenset[ListFilter]  # the filters its ``list`` call takes
-    modified_at_key: str = "modifiedAt"  # what its documents and list sort name the change time
+    modified_at_key: str = "modifiedAt"  # what its list call sorts by, oldest change first
     # How many ids a run's first call asks for; None: as many as a call takes. Fewer where a
     # document may be huge, to learn their size before asking for more.
     first_call_size: int | None = None

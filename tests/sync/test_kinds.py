@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from benchling_sdk.benchling import Benchling
 
 from benchling_emulator.entity_types import ENTITY_TYPES
-from benchsync_dagster.benchling.fetch import Wanted, sort_by_type
-from benchsync_dagster.benchling.listing import ListFilters, list_arguments
+from benchling_emulator.server import EmulatorServer
+from benchsync_dagster.benchling.fetch import Wanted, fetched_in_chunks, sort_by_type
+from benchsync_dagster.benchling.listing import ListFilters, list_arguments, listed
 from benchsync_dagster.kinds import (
     ANNOUNCING_EVENTS,
     KINDS,
@@ -46,6 +48,24 @@ def test_each_kind_is_what_the_emulator_serves_as_that_entity_type() -> None:
         assert kind.events == sent - {None}, name
         # Its own bulk get where the emulator serves one; else the legacy oligos one or a list.
         assert (kind.bulk_get_service == kind.service) == served.has_bulk_get, name
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+def test_each_kind_is_listed_with_every_filter_and_fetched_through_benchling_sdk(
+    emulator: EmulatorServer, benchling: Benchling, name: str
+) -> None:
+    ids = emulator.tenant.create_registered(3, [name])
+    schema = emulator.tenant.seed.schema_of_type(name)
+    filters = ListFilters(modified_after=datetime(2000, 1, 1, tzinfo=UTC), schema_id=schema.id)
+
+    pages = list(listed(benchling, KINDS[name], filters))
+    fetched = list(fetched_in_chunks(benchling, name, ids, max_call_bytes=1 << 20))
+
+    assert sorted(document["id"] for page in pages for document in page) == sorted(ids)
+    assert sorted(document["id"] for result in fetched for document in result.documents) == sorted(
+        ids
+    )
+    assert all(not result.unavailable for result in fetched)
 
 
 def test_an_id_or_an_event_names_a_kind_only_when_no_other_kind_shares_it() -> None:
