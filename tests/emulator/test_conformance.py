@@ -124,6 +124,11 @@ def test_every_api_route_answers_as_the_rest_document_says(
     assert api.get("/entity-schemas").status_code == 200
     assert api.get(f"/entity-schemas/{tenant.seed.schema.id}").status_code == 200
     assert api.get("/entity-schemas/ts_unknown").status_code == 404
+    control = f"{emulator.base_url}/_emulator/schemas"
+    field = {"id": "tsf_conformance", "name": "Text", "type": "text"}
+    defined = httpx.put(f"{control}/ts_conformance", json={"name": "Conf", "fields": [field]})
+    assert defined.status_code == 200
+    assert httpx.get(control).status_code == 200
     assert api.get("/app-configuration-items", appId=tenant.app_id).status_code == 200
     assert api.get("/app-configuration-items", appId="app_unknown").status_code == 404
 
@@ -164,6 +169,8 @@ def test_every_api_route_answers_as_the_rest_document_says(
         "GET /app-sessions/{id} 200",
         "GET /registries 401",
         "GET /registries 429",
+        "PUT /_emulator/schemas/ts_conformance (mirrors EntitySchema)",
+        "GET /_emulator/schemas (mirrors EntitySchemasPaginatedList)",
     }
     assert expected <= log.shapes_checked, sorted(expected - log.shapes_checked)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -52,8 +53,11 @@ _BASE_ERROR_BODY = {
     "required": ["error"],
 }
 
-# Routes the emulator serves under /api/v2 that the stable document does not have, and why.
-EMULATOR_ONLY_ROUTES: dict[str, str] = {}
+# Control routes (``/_emulator``) whose answers mirror Benchling's, and the schema they mirror.
+CONTROL_MIRRORS: dict[tuple[str, str], str] = {
+    ("GET", r"/_emulator/schemas"): "EntitySchemasPaginatedList",
+    ("PUT", r"/_emulator/schemas/[^/]+"): "EntitySchema",
+}
 
 # Field types the REST document's ``FieldType`` names but none of the field definitions a
 # schema's ``fieldDefinitions`` may hold admits (a gap in the document): such a definition is
@@ -101,15 +105,19 @@ class Violation:
 
 
 def response_errors(method: str, path: str, status: int, body: bytes) -> tuple[str, list[str]]:
-    """Where an ``/api/v2`` answer belongs in the REST document, and how it breaks it."""
+    """Where an ``/api/v2`` answer (or a control route's mirror of one) belongs in the REST
+    document, and how it breaks it."""
     document = openapi.rest()
+    mirrored = _mirrored_schema(method, path)
+    if mirrored is not None:
+        where = f"{method} {path} (mirrors {mirrored})"
+        instance = _with_documented_field_types(json.loads(body))
+        return where, document.schema_errors(instance, mirrored)
     below = path.removeprefix(API_PREFIX)
     operation = document.operation(method, below)
     if operation is None:
         if status == 404:  # an unknown route: Benchling's error shape all the same
             return f"{method} (no such route) 404", _error_errors(body, "NotFoundError")
-        if below in EMULATOR_ONLY_ROUTES:
-            return f"{method} {below}", []
         return f"{method} {below}", [f"no operation of the stable document serves {below}"]
     where = f"{method} {operation.template} {status}"
     schema = _response_schema(operation, status)
@@ -123,6 +131,13 @@ def response_errors(method: str, path: str, status: int, body: bytes) -> tuple[s
     if status >= 400:
         errors += _unnamed_error_keys(instance)
     return where, errors
+
+
+def _mirrored_schema(method: str, path: str) -> str | None:
+    for (mirror_method, pattern), schema_name in CONTROL_MIRRORS.items():
+        if method == mirror_method and re.fullmatch(pattern, path):
+            return schema_name
+    return None
 
 
 def _with_documented_field_types(instance: Any) -> Any:
@@ -224,7 +239,8 @@ class ConformanceLog:
     def middleware(self, app: WSGIApplication) -> WSGIApplication:
         def checked(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
             path = environ.get("PATH_INFO", "")
-            if not path.startswith(API_PREFIX + "/"):
+            method = environ["REQUEST_METHOD"]
+            if not path.startswith(API_PREFIX + "/") and _mirrored_schema(method, path) is None:
                 return app(environ, start_response)
             statuses: list[int] = []
 
@@ -233,7 +249,8 @@ class ConformanceLog:
                 return start_response(status, headers, *args)
 
             body = b"".join(app(environ, remember))
-            self.keep_response(environ["REQUEST_METHOD"], path, statuses[0], body)
+            if path.startswith(API_PREFIX + "/") or statuses[0] < 300:
+                self.keep_response(method, path, statuses[0], body)
             return [body]
 
         return checked
