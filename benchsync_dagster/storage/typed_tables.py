@@ -43,11 +43,14 @@ def load(
     connection: psycopg.Connection[Any], schema_ids: Sequence[str] | None = None
 ) -> dict[str, TypedTable]:
     """The catalog's tables (of these schemas, or all), by schema id."""
-    params = {"all": schema_ids is None, "ids": list(schema_ids or [])}
+    params = {"all": schema_ids is None, "ids": list(schema_ids or []), "schema": SCHEMA}
     with connection.cursor(row_factory=dict_row) as cursor:
         tables = cursor.execute(
-            "SELECT schema_id, entity_type, schema_name, table_name, view_name, row_count"
-            " FROM benchsync.typed_tables WHERE %(all)s OR schema_id = ANY(%(ids)s)",
+            "SELECT schema_id, entity_type, schema_name, table_name, view_name,"
+            " (SELECT coalesce(sum(counted.row_count), 0)::bigint"
+            "  FROM benchsync.row_counts AS counted"
+            "  WHERE counted.table_name = %(schema)s || '.' || typed.table_name) AS row_count"
+            " FROM benchsync.typed_tables AS typed WHERE %(all)s OR schema_id = ANY(%(ids)s)",
             params,
         ).fetchall()
         columns = cursor.execute(
@@ -146,6 +149,11 @@ def apply(connection: psycopg.Connection[Any], table: TypedTable, changes: Chang
         )
         _execute_logged(
             connection, table.schema_id, f"schema {table.schema_name!r} seen", statement
+        )
+        # A table of this name dropped to be made again left its count behind.
+        connection.execute(
+            "DELETE FROM benchsync.row_counts WHERE table_name = %s",
+            [qualified_name(table.table_name)],
         )
         connection.execute(
             "INSERT INTO benchsync.typed_tables"
@@ -254,8 +262,9 @@ def upsert(
 ) -> tuple[int, int]:
     """Write these rows (column name → JSON value), never over a newer ``modified_at$``, in
     id order (concurrent writers of overlapping rows then lock them in one order and never
-    deadlock); returns the rows written and the new ones among them (counted in the catalog's
-    ``row_count``, so that no run counts a whole table)."""
+    deadlock); returns the rows written and the new ones among them (counted in
+    ``benchsync.row_counts``, in this backend's slot, so that no run counts a whole table and
+    concurrent writers of one table do not wait for each other's commit)."""
     if not rows:
         return 0, 0
     names = [name for name in SYSTEM_COLUMNS if name != "synced_at$"]
@@ -284,8 +293,8 @@ def upsert(
     ]
     if any(inserted):
         connection.execute(
-            "UPDATE benchsync.typed_tables SET row_count = row_count + %s WHERE schema_id = %s",
-            [sum(inserted), table.schema_id],
+            "SELECT benchsync.add_to_row_count(%s, %s)",
+            [qualified_name(table.table_name), sum(inserted)],
         )
     return len(inserted), sum(inserted)
 

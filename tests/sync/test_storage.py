@@ -8,7 +8,13 @@ import psycopg
 
 from benchsync_dagster import mapping
 from benchsync_dagster.storage import reconciliations, snapshots, synced_data, typed_tables
-from benchsync_dagster.typed.catalog import SchemaDefinition, SchemaField, evolve, typed_rows
+from benchsync_dagster.typed.catalog import (
+    SchemaDefinition,
+    SchemaField,
+    TypedTable,
+    evolve,
+    typed_rows,
+)
 from tests.support.documents import FIELD, SCHEMA_ID, entity_document
 from tests.support.plans import ExplainingConnection, scans_of
 
@@ -188,30 +194,49 @@ def _slot(connection: Connection) -> int:
     return int(row[0])
 
 
+def _typed_table(db: Connection) -> TypedTable:
+    table, changes = evolve(
+        None, SchemaDefinition(SCHEMA_ID, "Plasmid", "custom_entity", (NOTES,)), set()
+    )
+    return typed_tables.apply(db, table, changes)
+
+
+def _write_with_typed(
+    connection: Connection, table: TypedTable, *documents: dict[str, Any]
+) -> None:
+    _write(connection, *documents)
+    typed_tables.upsert(connection, table, typed_rows(table, documents, {}, {})[0])
+
+
+def _counts(connection: Connection) -> tuple[int, int, int]:
+    typed = typed_tables.load(connection, [SCHEMA_ID])[SCHEMA_ID]
+    return snapshots.row_count(connection), synced_data.row_count(connection), typed.row_count
+
+
 def test_concurrent_writers_do_not_wait_for_each_others_row_count(
     db: Connection, migrated_database_url: str
 ) -> None:
+    table = _typed_table(db)
     with psycopg.connect(migrated_database_url) as first:
-        _write(first, entity_document("bfi_1"))  # its transaction stays open
+        _write_with_typed(first, table, entity_document("bfi_1"))  # its transaction stays open
         second = psycopg.connect(migrated_database_url, autocommit=True)
         while _slot(second) == _slot(first):  # another backend may share a slot: it would wait
             second.close()
             second = psycopg.connect(migrated_database_url, autocommit=True)
         with second:
-            # Migration 0011's one row per table made this wait for the first to commit.
+            # One counter row per table (migration 0011, typed_tables.row_count) made this wait
+            # for the first to commit.
             second.execute("SET lock_timeout = '10s'")
-            _write(second, entity_document("bfi_2"))
-            assert (snapshots.row_count(second), synced_data.row_count(second)) == (1, 1)
+            _write_with_typed(second, table, entity_document("bfi_2"))
+            assert _counts(second) == (1, 1, 1)
             first.commit()
-            assert (snapshots.row_count(second), synced_data.row_count(second)) == (2, 2)
+            assert _counts(second) == (2, 2, 2)
 
 
 def test_writers_of_overlapping_batches_in_opposite_orders_do_not_deadlock(
     db: Connection, migrated_database_url: str
 ) -> None:
-    definition = SchemaDefinition(SCHEMA_ID, "Plasmid", "custom_entity", (NOTES,))
-    table, changes = evolve(None, definition, set())
-    table = typed_tables.apply(db, table, changes)
+    table = _typed_table(db)
     rounds, ids = 5, [f"bfi_{i:04}" for i in range(600)]
     together = threading.Barrier(2)
 
@@ -237,4 +262,4 @@ def test_writers_of_overlapping_batches_in_opposite_orders_do_not_deadlock(
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(write, [ids, ids[::-1]]))
 
-    assert (snapshots.row_count(db), synced_data.row_count(db)) == (600, 600)
+    assert _counts(db) == (600, 600, 600)
