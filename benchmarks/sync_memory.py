@@ -28,8 +28,8 @@ import psycopg
 from child_process import peak_rss_kib, run_child
 from psycopg import sql
 
+from benchsync_dagster.batch_runs import batch_run_config
 from benchsync_dagster.definitions import defs
-from benchsync_dagster.defs.sync.sensors import batch_run_config
 from benchsync_dagster.storage import typed_tables
 from webhook_sensor_bridge import inbox
 

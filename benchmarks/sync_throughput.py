@@ -42,7 +42,7 @@ import psycopg
 from benchling_emulator.stats import busiest_window
 from benchsync.demo.databases import DAGSTER_URL_VARIABLE
 from benchsync.demo.stack import Stack
-from benchsync_dagster.defs.sync.sensors import batch_webhook_ids
+from benchsync_dagster.batch_runs import batch_webhook_ids
 from webhook_sensor_bridge import inbox
 
 BENCHLING_PACE_PER_SECOND = 50

@@ -29,6 +29,8 @@ from dagster._core.definitions.definitions_load_context import (
 )
 
 from benchsync_core.settings import DATABASE_URL_VARIABLE
+from benchsync_dagster.defs.backfill.jobs import typed_table_backfill_job
+from benchsync_dagster.defs.backfill.sensors import typed_table_backfill_sensor
 from benchsync_dagster.defs.liveness.resources import RunHeartbeat
 from benchsync_dagster.defs.liveness.sensors import fail_orphaned_runs
 from benchsync_dagster.defs.poll.assets import registry_poll
@@ -54,21 +56,18 @@ from benchsync_dagster.defs.retention.jobs import inbox_retention_job, inbox_ret
 from benchsync_dagster.defs.sync.assets import (
     benchling_app_configuration,
     benchling_entity_snapshots,
-    benchling_registry,
     synced_benchling_data,
 )
+from benchsync_dagster.defs.sync.cancellations import settle_cancelled_batches
 from benchsync_dagster.defs.sync.checks import (
     benchling_answers,
     no_event_pending_too_long,
     no_recent_dead_letters,
     sync_health_sensor,
 )
+from benchsync_dagster.defs.sync.inbox_sensor import inbox_sensor
 from benchsync_dagster.defs.sync.jobs import app_configuration_job, requeue_job, sync_job
-from benchsync_dagster.defs.sync.sensors import (
-    inbox_sensor,
-    retry_failed_batches,
-    settle_cancelled_batches,
-)
+from benchsync_dagster.defs.sync.retries import retry_failed_batches
 from benchsync_dagster.defs.typed.assets import typed_table_checks, typed_table_specs
 from benchsync_dagster.defs.typed.checks import typed_tables_complete
 from benchsync_dagster.defs.typed.sensors import (
@@ -77,6 +76,7 @@ from benchsync_dagster.defs.typed.sensors import (
     catalog_fingerprint,
     typed_tables_sensor,
 )
+from benchsync_dagster.defs.upstream import benchling_registry, benchling_webhook_inbox
 from benchsync_dagster.storage import typed_tables
 from benchsync_dagster.typed.catalog import TypedTable, catalog_json, tables_from_json
 
@@ -187,6 +187,7 @@ def build_definitions(
     return dg.Definitions(
         assets=[
             benchling_registry,
+            benchling_webhook_inbox,
             benchling_app_configuration,
             benchling_entity_snapshots,
             synced_benchling_data,
@@ -208,6 +209,7 @@ def build_definitions(
             reconciliation_job,
             poll_job,
             inbox_retention_job,
+            typed_table_backfill_job,
         ],
         sensors=[
             inbox_sensor,
@@ -215,6 +217,7 @@ def build_definitions(
             settle_cancelled_batches,
             fail_orphaned_runs,
             sync_health_sensor,
+            typed_table_backfill_sensor,
             poll_sensor(poll_interval_seconds, run_timeout_seconds),
             typed_tables_sensor(catalog_fingerprint(tables), location_name),
         ],

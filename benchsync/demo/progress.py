@@ -13,8 +13,8 @@ import psycopg
 from benchsync.demo.databases import without_password
 from benchsync.demo.processes import DemoError
 from benchsync.demo.stack import Stack
+from benchsync_dagster.batch_runs import ATTEMPT_TAG
 from benchsync_dagster.defs.sync.jobs import sync_job
-from benchsync_dagster.defs.sync.sensors import ATTEMPT_TAG
 from benchsync_dagster.storage import snapshots, synced_data, typed_tables
 from benchsync_dagster.storage.typed_tables import qualified_name
 from webhook_sensor_bridge import inbox

@@ -18,7 +18,7 @@ import pytest
 from benchsync.cli import main
 from benchsync.demo.progress import wait_until_synced
 from benchsync.demo.stack import Stack
-from benchsync_dagster.defs.sync.sensors import BATCH_TAG
+from benchsync_dagster.batch_runs import BATCH_TAG
 
 SETTLE_TIMEOUT_SECONDS = 120
 

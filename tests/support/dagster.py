@@ -14,8 +14,9 @@ from typing import Any
 
 import dagster as dg
 
+from benchsync_dagster.batch_runs import batch_run_config
 from benchsync_dagster.benchling.app_config import read_sync_target
-from benchsync_dagster.defs.sync.sensors import batch_run_config, inbox_sensor
+from benchsync_dagster.defs.sync.inbox_sensor import inbox_sensor
 from benchsync_dagster.storage.app_configuration import SyncTarget
 from tests.support.tenant import Tenant
 

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 
 from benchsync_dagster import mapping
+from benchsync_dagster.batch_runs import batch_webhook_ids
 from benchsync_dagster.defs.resources import SyncSettings
-from benchsync_dagster.defs.sync.sensors import batch_webhook_ids
 from tests.support.dagster import evaluate_inbox_sensor, execute_request, requests_for
 from tests.support.tenant import Tenant, inbox_states, register
 from webhook_sensor_bridge import inbox

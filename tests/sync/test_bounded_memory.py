@@ -14,9 +14,9 @@ import psycopg
 from psycopg import sql
 
 from benchling_emulator.entity_types import ENTITY_TYPES
+from benchsync_dagster.batch_runs import batch_run_config
 from benchsync_dagster.benchling.fetch import document_bytes
 from benchsync_dagster.defs.resources import SyncSettings
-from benchsync_dagster.defs.sync.sensors import batch_run_config
 from benchsync_dagster.storage import snapshots, synced_data, typed_tables
 from tests.support.dagster import materialization_of
 from tests.support.tenant import (

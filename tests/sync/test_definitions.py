@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 
 from benchsync_dagster.definitions import defs
+from benchsync_dagster.defs.resources import PostgresResource
 from tests.support.dagster import validate_code_location
 
 
@@ -73,12 +74,16 @@ def test_every_job_has_a_time_limit() -> None:
 
 
 def test_the_polls_the_sensor_requests_have_the_configured_time_limit(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, migrated_database_url: str
 ) -> None:
     monkeypatch.setenv("BENCHSYNC_RUN_TIMEOUT_SECONDS", "75")
     poll = defs().resolve_sensor_def("poll_sensor")
-    with dg.instance_for_test() as instance:
-        result = poll.evaluate_tick(dg.build_sensor_context(instance=instance))
+    postgres = PostgresResource(database_url=migrated_database_url)  # the tick reads the inbox
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_sensor_context(instance=instance, resources={"postgres": postgres}) as context,
+    ):
+        result = poll.evaluate_tick(context)
     assert [request.tags["dagster/max_runtime"] for request in result.run_requests or []] == ["75"]
 
 

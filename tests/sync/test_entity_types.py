@@ -9,8 +9,8 @@ import dagster as dg
 import psycopg
 
 from benchling_emulator.entity_types import ENTITY_TYPES
+from benchsync_dagster.batch_runs import batch_run_config
 from benchsync_dagster.defs.resources import SyncSettings
-from benchsync_dagster.defs.sync.sensors import batch_run_config
 from tests.support.dagster import run_batch
 from tests.support.tenant import Tenant, inbox_states, pending_webhook_ids, register
 

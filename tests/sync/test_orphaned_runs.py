@@ -14,9 +14,9 @@ import dagster as dg
 import psycopg
 import pytest
 
+from benchsync_dagster.batch_runs import batch_run_config
 from benchsync_dagster.defs.liveness.sensors import BEATING_JOBS, fail_orphaned_runs
 from benchsync_dagster.defs.resources import SyncSettings
-from benchsync_dagster.defs.sync.sensors import batch_run_config
 from benchsync_dagster.storage import run_heartbeats
 from tests.support.dagster import run_batch
 from tests.support.tenant import Tenant, pending_webhook_ids, register

@@ -13,14 +13,14 @@ import psycopg
 import pytest
 
 from benchsync.status import read_status, render_table, status_document
-from benchsync_dagster.defs.sync.checks import benchling_answers
-from benchsync_dagster.defs.sync.sensors import (
+from benchsync_dagster.batch_decisions import MAX_OUTAGE_RETRIES
+from benchsync_dagster.batch_runs import (
     ATTEMPT_TAG,
     BATCH_TAG,
-    MAX_OUTAGE_RETRIES,
     OUTAGE_RETRIES_TAG,
     batch_run_config,
 )
+from benchsync_dagster.defs.sync.checks import benchling_answers
 from benchsync_dagster.storage import benchling_outage
 from tests.support.dagster import evaluate_inbox_sensor, run_batch
 from tests.support.tenant import Tenant, inbox_states, pending_webhook_ids, register

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from benchsync.cli import main
-from benchsync_dagster.defs.sync.sensors import batch_webhook_ids
+from benchsync_dagster.batch_runs import batch_webhook_ids
 from tests.support.dagster import evaluate_inbox_sensor
 from tests.support.tenant import Tenant, inbox_states, register
 from webhook_sensor_bridge import inbox

@@ -11,14 +11,14 @@ import dagster as dg
 import psycopg
 import pytest
 
-from benchsync_dagster.defs.sync import sensors
-from benchsync_dagster.defs.sync.sensors import (
+from benchsync_dagster.batch_runs import (
     ATTEMPT_TAG,
     BATCH_TAG,
     batch_run_config,
     batch_webhook_ids,
-    retry_failed_batches,
 )
+from benchsync_dagster.defs.sync import inbox_sensor as inbox_sensor_module
+from benchsync_dagster.defs.sync.retries import retry_failed_batches
 from tests.support.dagster import evaluate_inbox_sensor, execute_request, requests_for
 from tests.support.tenant import Tenant, inbox_states, pending_webhook_ids, register
 from tests.support.webhooks import envelope
@@ -29,7 +29,7 @@ from webhook_sensor_bridge.events import parse_webhook
 @pytest.fixture(autouse=True)
 def quiet_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Treat every event as past its burst, so batch sizes do not depend on test timing."""
-    monkeypatch.setattr(sensors, "BURST_QUIET_AFTER", timedelta(0))
+    monkeypatch.setattr(inbox_sensor_module, "BURST_QUIET_AFTER", timedelta(0))
 
 
 @pytest.fixture

@@ -18,11 +18,11 @@ import time
 
 import dagster as dg
 
+from benchsync_dagster.defs.daemon import EVERY_DAEMON_LOOP_SECONDS
 from benchsync_dagster.defs.poll.sensors import poll_job
 from benchsync_dagster.defs.reconciliation.schedules import reconciliation_job
 from benchsync_dagster.defs.resources import PostgresResource, SyncSettings
 from benchsync_dagster.defs.sync.jobs import app_configuration_job, sync_job
-from benchsync_dagster.defs.sync.sensors import EVERY_DAEMON_LOOP_SECONDS
 from benchsync_dagster.liveness import RunInFlight, Silence, judge
 from benchsync_dagster.storage import run_heartbeats
 

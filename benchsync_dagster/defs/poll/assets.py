@@ -11,27 +11,28 @@ import psycopg
 
 from benchsync_dagster import mapping
 from benchsync_dagster.benchling.client import is_outage
-from benchsync_dagster.benchling.fetch import BULK_GET_LIMIT, REGISTRY_TYPES, listed_since
+from benchsync_dagster.benchling.fetch import REGISTRY_TYPES, listed_since
+from benchsync_dagster.benchling.listing import BULK_GET_LIMIT
 from benchsync_dagster.benchling.pacing import RATE_WINDOW_SECONDS
 from benchsync_dagster.defs.liveness.resources import RunHeartbeat
 from benchsync_dagster.defs.reconciliation.assets import WATERMARK_OVERLAP
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
-from benchsync_dagster.defs.sync.assets import (
-    GROUP,
-    benchling_entity_snapshots,
-    benchling_registry,
-    retried_when_benchling_fails,
-    store_listed,
-)
+from benchsync_dagster.defs.step_retries import retried_when_benchling_fails
 from benchsync_dagster.defs.typed.assets import log_typed_writes
 from benchsync_dagster.defs.typed.checks import log_typed_table_problems
+from benchsync_dagster.defs.upstream import GROUP, benchling_registry
+from benchsync_dagster.listed_writes import store_listed
+from benchsync_dagster.poll_deferral import YIELDS_TO_BURSTS_TAG, burst_waiting
 from benchsync_dagster.storage import app_configuration, poll_watermarks
-from benchsync_dagster.typed.write import Describe, TableWrite, merged
-from webhook_sensor_bridge import inbox
+from benchsync_dagster.typed.write import Describe, TableWrite, merged, unmatched_schemas
+
+# The table it writes, downstream of it (its asset is defined by the sync).
+SNAPSHOTS = dg.AssetKey("benchling_entity_snapshots")
 
 
 @dg.asset(
-    deps=[benchling_registry, benchling_entity_snapshots],
+    # Upstream of the tables it writes (benchling_entity_snapshots depends on it).
+    deps=[benchling_registry],
     group_name=GROUP,
     kinds={"benchling", "postgres"},
 )
@@ -47,11 +48,13 @@ def registry_poll(
     ties) and stores the newer ones: snapshots of every mirrored schema, and the rows of the
     configured one in ``synced_benchling_data``. One page (≤ 100) in memory at a time. While a
     burst of webhook events waits in the inbox, a type's listing stops after a full page and the
-    next poll goes on from the watermark. A type whose listing or storing fails stops there
-    (its watermark where its last stored page left it); the others are polled all the same,
-    and the run then fails naming it. A schema whose typed table Postgres refuses stops
+    next poll goes on from the watermark; a poll ``poll_sensor`` tags as yielding to bursts
+    does not begin a type then (``poll_deferral``). A type whose listing or storing fails
+    stops there (its watermark where its last stored page left it); the others are polled all
+    the same, and the run then fails naming it. A schema whose typed table Postgres refuses stops
     nothing: its snapshots are stored, and ``typed_tables_complete`` fails naming it."""
     source = f"poll:{context.run.run_id}"
+    yields = context.run.tags.get(YIELDS_TO_BURSTS_TAG) == "true"
     mirrored = sync_settings.mirrored_schemas()
     listed: dict[str, int] = {}
     deferred: list[str] = []
@@ -71,6 +74,7 @@ def registry_poll(
                     mirrored,
                     source,
                     listed,
+                    yields,
                 )
             except Exception as error:
                 if is_outage(error) or connection.broken:
@@ -90,6 +94,15 @@ def registry_poll(
         context.log.info(
             f"a burst of webhook events waits in the inbox: the poll leaves the rest of"
             f" {', '.join(deferred)} to its next run, from the watermark"
+        )
+    if written:
+        # The table changed outside a sync run: say so on its own timeline too.
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=SNAPSHOTS,
+                description=f"written by poll run {context.run.run_id}",
+                metadata={"rows_written": written},
+            )
         )
     log_typed_writes(context, merged(typed))
     typed_problems = log_typed_table_problems(context, postgres)
@@ -123,10 +136,14 @@ def _poll_type(
     mirrored: frozenset[str] | None,
     source: str,
     listed: dict[str, int],
+    yields: bool,
 ) -> tuple[int, list[TableWrite], bool]:
     """List one type since its watermark, each page stored (and the watermark moved) in its
     own transaction, counting what it lists in ``listed``; returns the snapshots written, the
-    typed writes, and whether a waiting burst stopped it (else it is noted listed to its end)."""
+    typed writes, and whether a waiting burst stopped it (else it is noted listed to its end).
+    A poll that ``yields`` does not begin the type while a burst waits."""
+    if yields and burst_waiting(connection):
+        return 0, [], True
     began = app_configuration.database_now(connection)
     written, typed = 0, []
     pages = listed_since(
@@ -139,17 +156,10 @@ def _poll_type(
         )
         written += page_written
         typed += page_typed
-        if len(documents) == BULK_GET_LIMIT and _burst_waiting(connection):
+        if len(documents) == BULK_GET_LIMIT and burst_waiting(connection):
             return written, typed, True
     poll_watermarks.note_listed_to_the_end(connection, entity_type, began)
     return written, typed, False
-
-
-def _burst_waiting(connection: psycopg.Connection[Any]) -> bool:
-    """Whether a page's worth of webhook events waits in the inbox: a burst, whose entities the
-    sync's runs are fetching under the same rate limit. The poll stops paging rather than list
-    them too (doubling the burst's cost), and lists the rest once they are synced."""
-    return inbox.pending_at_least(connection, BULK_GET_LIMIT)
 
 
 def _store(
@@ -161,12 +171,16 @@ def _store(
     describe: Describe,
 ) -> tuple[int, list[TableWrite]]:
     """One page: its snapshots and synced rows written, and the type's watermark moved to its
-    newest ``modifiedAt`` (pages come oldest first), in one transaction."""
+    newest ``modifiedAt`` (pages come oldest first), in one transaction (the schemas it needs
+    described, before it)."""
     kept = mapping.to_mirror(documents, mirrored)
     sources = {document["id"]: source for document in kept}
+    described = {
+        schema_id: describe(schema_id) for schema_id in unmatched_schemas(connection, kept)
+    }
     with connection.transaction():
         stored = store_listed(
-            connection, kept, sources, dict.fromkeys(sources, entity_type), describe
+            connection, kept, sources, dict.fromkeys(sources, entity_type), described
         )
         if kept:
             newest: datetime = pd.Timestamp(kept[-1]["modifiedAt"]).to_pydatetime()
