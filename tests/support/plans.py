@@ -41,5 +41,10 @@ def scans_of(plans: list[dict[str, Any]], table: str) -> list[dict[str, Any]]:
     return [node for plan in plans for node in nodes(plan) if node.get("Relation Name") == table]
 
 
+def index_scans(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The nodes of ``plans`` that read an index (with its ``Index Cond``, when bounded)."""
+    return [node for plan in plans for node in nodes(plan) if "Index Name" in node]
+
+
 def indexes_used(plans: list[dict[str, Any]]) -> set[str]:
-    return {node["Index Name"] for plan in plans for node in nodes(plan) if "Index Name" in node}
+    return {node["Index Name"] for node in index_scans(plans)}

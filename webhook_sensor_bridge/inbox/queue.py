@@ -271,15 +271,16 @@ def delete_finished(connection: Connection, older_than_days: int, limit: int) ->
     """Delete up to ``limit`` synced or ignored rows that finished over ``older_than_days`` ago
     by the database's clock (which stamped them), oldest first; returns how many. Pending and
     dead rows are never deleted: they are work still owed, or evidence. Reads only the rows it
-    deletes: their ids through the ``inbox_finished`` index (migration 0018), then each by its
-    key (an array, not ``IN (subquery)``, which the planner may join by reading the whole
-    inbox)."""
+    deletes: their ids through the ``inbox_finished`` index (migration 0018), bounded by the
+    cutoff (``now()``, stable; a volatile ``clock_timestamp()`` would only filter a walk of the
+    whole index), then each by its key (an array, not ``IN (subquery)``, which the planner may
+    join by reading the whole inbox)."""
     cursor = connection.execute(
         """
         DELETE FROM benchsync.inbox WHERE webhook_id = ANY(ARRAY(
             SELECT webhook_id FROM benchsync.inbox
             WHERE state IN ('synced', 'ignored')
-              AND finished_at < clock_timestamp() - make_interval(days => %s)
+              AND finished_at < now() - make_interval(days => %s)
             ORDER BY finished_at
             LIMIT %s))
         """,
