@@ -22,7 +22,7 @@ from benchsync_dagster.typed.columns import FieldColumn
 from tests.support.dagster import execute_request
 from tests.support.tenant import Tenant, register
 from tests.sync.test_app_configuration import field_values, instance
-from tests.sync.test_typed_tables import define, sync, typed_rows
+from tests.sync.test_typed_tables import backfill, define, sync, typed_rows
 
 __all__ = ["instance"]  # the fixture, for these tests
 
@@ -131,6 +131,7 @@ def test_a_typed_field_renamed_keeps_its_values_when_its_table_is_made_again(
     db.execute("DELETE FROM benchsync.typed_tables WHERE schema_id = 'ts_renamed'")
     (third,) = register(tenant, 1, schema_id="ts_renamed")
     sync(tenant)
+    backfill(tenant)  # the older snapshots, by a run of their own
     expected = values_in_benchling(tenant, [first, second, third], "Display Label")
     rows = typed_rows(db, '"renamed$raw"')
     assert {i: rows[i]["display_label"] for i in expected} == expected
