@@ -79,6 +79,9 @@ def test_the_health_sensor_reports_a_stall_without_any_run(
 
     stalled = _health(migrated_database_url, healthy.cursor)
     assert _outcomes(stalled) == {"no_event_pending_too_long": False}
+    assert isinstance(stalled, dg.SensorResult)
+    (evaluation,) = stalled.asset_events
+    assert evaluation.asset_key == dg.AssetKey("benchling_webhook_inbox")  # the inbox's check
 
 
 def test_dead_letters_fail_their_check_with_the_reasons(
