@@ -8,6 +8,8 @@ Create Date: 2026-12-08
 (``queue.delete_finished``) reads the oldest of them, as many as it deletes, however many
 newer or pending rows there are. ``inbox_resource`` serves ``reports.count_by_state`` and
 ``reports.sync_latency_percentiles`` for a few entities (the demo's progress, every second).
+It is a hash index: a btree refuses a key past ~2.7 kB, and the bridge records whatever
+resource id a signed body carries, so a long one would fail the insert (and every redelivery).
 """
 
 from alembic import op
@@ -23,7 +25,7 @@ def upgrade() -> None:
         "CREATE INDEX inbox_finished ON benchsync.inbox (finished_at)"
         " WHERE state IN ('synced', 'ignored')"
     )
-    op.execute("CREATE INDEX inbox_resource ON benchsync.inbox (resource_id)")
+    op.execute("CREATE INDEX inbox_resource ON benchsync.inbox USING hash (resource_id)")
 
 
 def downgrade() -> None:
