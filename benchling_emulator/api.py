@@ -293,17 +293,17 @@ def list_app_configuration_items() -> Response:
 
 @api.post("/app-sessions")
 def create_app_session() -> tuple[dict[str, Any], int]:
-    return current_services().tenant.create_session(json_object()), 201
+    return current_services().tenant.sessions.create(json_object()), 201
 
 
 @api.get("/app-sessions/<session_id>")
 def get_app_session(session_id: str) -> dict[str, Any]:
-    return current_services().tenant.session(session_id)
+    return current_services().tenant.sessions.get(session_id)
 
 
 @api.patch("/app-sessions/<session_id>")
 def update_app_session(session_id: str) -> dict[str, Any]:
-    return current_services().tenant.update_session(session_id, json_object())
+    return current_services().tenant.sessions.update(session_id, json_object())
 
 
 # --- webhook keys --------------------------------------------------------------------------

@@ -85,7 +85,7 @@ class Tenant:
         self._hidden: frozenset[str] = frozenset()
         self._tasks: dict[str, dict[str, Any]] = {}
         self._registry_numbers = 0
-        self.sessions = AppSessions(app_id, clock, self._new_id)
+        self.sessions = AppSessions(app_id, clock, self._new_id_locked)  # a lock of their own
 
     # --- entities: reads --------------------------------------------------------------------
 
@@ -343,14 +343,10 @@ class Tenant:
             raise bad_request(f"unknown App signal {message_type!r}; one of {known}")
         self._emit([AppSignal(message_type)])
 
-    def create_session(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self.sessions.create(request)
-
-    def session(self, session_id: str) -> dict[str, Any]:
-        return self.sessions.get(session_id)
-
-    def update_session(self, session_id: str, request: dict[str, Any]) -> dict[str, Any]:
-        return self.sessions.update(session_id, request)
+    def _new_id_locked(self, prefix: str) -> str:
+        """A new id for a caller not holding the lock (the seeded random ids stay in order)."""
+        with self._lock:
+            return self._new_id(prefix)
 
     # --- helpers; callers hold the lock -----------------------------------------------------
 
