@@ -9,15 +9,18 @@ INSTALLED := $(VENV)/.installed
 demo: $(INSTALLED)
 	$(BIN)/benchsync demo
 
-# Test files run on TEST_WORKERS workers (pytest-xdist), each with a PostgreSQL cluster of its own;
-# the slow tier (minutes of real waiting) is `make test-slow`, and .ci/run runs both.
+# Test files run on TEST_WORKERS workers (pytest-xdist), each with a PostgreSQL cluster of its own,
+# and property tests on a tenth of their examples (tests/support/properties.py). `make test-slow`
+# runs what waits out minutes of real time and every property test at its full count; .ci/run
+# runs both.
 TEST_WORKERS ?= 3
+XDIST := -n $(TEST_WORKERS) --dist loadfile
 
 test: lint
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not compose and not slow"
+	$(BIN)/pytest $(XDIST) -m "not compose and not slow"
 
 test-slow: $(INSTALLED)
-	$(BIN)/pytest -m slow
+	$(BIN)/pytest $(XDIST) -m "slow or hypothesis" --hypothesis-profile=thorough
 
 # docker-compose.yaml for real, against the Benchling emulator; installs and starts Docker if it
 # must (deploy/compose-test/run.sh). Needs root on Debian when Docker is missing.

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# Registers and loads the property tests' profiles before Hypothesis reads --hypothesis-profile.
+import tests.support.properties  # noqa: F401
+
 pytest_plugins = [
     "tests.support.postgres",
     "tests.support.emulator",

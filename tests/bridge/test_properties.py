@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchling_emulator.signing import WebhookSigner
+from tests.support.properties import examples
 from tests.support.webhooks import envelope, inbox_row, inbox_total
 
 HEADER_NAMES = ("webhook-id", "webhook-timestamp", "webhook-signature")
@@ -26,7 +27,7 @@ json_values = st.recursive(
 )
 sub_paths = st.sampled_from(["", "/x", "/a/b/c", "/%00", "/..%2f"])
 property_settings = settings(
-    max_examples=150,
+    max_examples=examples(150),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

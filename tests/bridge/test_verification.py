@@ -21,6 +21,7 @@ from benchling_emulator.server import EmulatorServer
 from benchling_emulator.signing import WebhookSigner
 from benchsync.demo.processes import free_port
 from tests.support.emulator import TEST_SETTINGS, MakeEmulator
+from tests.support.properties import examples
 from tests.support.webhooks import close_pool, envelope, inbox_row, new_webhook_id
 from webhook_sensor_bridge.app import create_app
 from webhook_sensor_bridge.settings import Settings
@@ -88,7 +89,7 @@ def webhooks(draw: st.DrawFn) -> tuple[str, str, str, str]:
     return webhook_id, timestamp, " ".join(signatures), body
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(webhooks())
 def test_the_bridge_accepts_exactly_what_the_sdk_verify_accepts(
     webhook: tuple[str, str, str, str],

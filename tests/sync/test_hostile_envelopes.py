@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from benchling_emulator.server import EmulatorServer
 from benchling_emulator.signing import WebhookSigner
 from tests.support.dagster import evaluate_inbox_sensor, execute_request
+from tests.support.properties import examples
 from tests.support.tenant import Tenant, register
 from tests.support.webhooks import close_pool, inbox_row_on
 from webhook_sensor_bridge.app import MAX_BODY_BYTES, create_app
@@ -565,7 +566,9 @@ def tables_at_start(inbox_reader: psycopg.Connection[Any]) -> set[str]:
     return tables(inbox_reader)
 
 
-@settings(max_examples=2_000, deadline=None, suppress_health_check=HEALTH_CHECKS)
+# Thorough: two thousand posts, minutes on a loaded machine.
+@pytest.mark.timeout(900)
+@settings(max_examples=examples(2_000), deadline=None, suppress_health_check=HEALTH_CHECKS)
 @given(
     envelope=weighted(
         (9, envelopes(message_types | hostile, bridge_resource_ids, hostile | base_urls, 6)),
@@ -641,8 +644,9 @@ def hostile_bridge(tenant: Tenant) -> Iterator[FlaskClient]:
     close_pool(app)
 
 
+@pytest.mark.timeout(900)
 @settings(
-    max_examples=50,
+    max_examples=examples(50),
     deadline=None,
     suppress_health_check=HEALTH_CHECKS,
     # Not shrunk: shrinking fifty envelopes, each through a sync run, outlasts the test's
