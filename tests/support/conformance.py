@@ -55,6 +55,12 @@ FIELD_TYPES_NO_DEFINITION_ADMITS: dict[str, str] = {
     "base_molecule_link": "a link to a base molecule; FieldType names it",
 }
 
+# A multi-valued field of numbers or booleans: the document's ``Field.value`` names arrays of
+# strings only (multi-links, multi-dropdowns, multi-text), yet its ``isMulti`` is on every
+# field type; the emulator serves such values as JSON numbers and booleans, as a single value
+# of the type is, so that the typed tables' array columns are tested. Checked as strings.
+MULTI_VALUES_NOT_STRINGS = "a multi-valued field of numbers or booleans (see above)"
+
 # Webhook messages no document describes, the schema their event is held to, and why.
 UNDOCUMENTED_MESSAGES: dict[str, tuple[str, str]] = {
     "v0-beta.event.created": (
@@ -130,12 +136,17 @@ def _mirrored_schema(method: str, path: str) -> str | None:
 
 def _with_documented_field_types(instance: Any) -> Any:
     """``instance`` with the field definitions of ``FIELD_TYPES_NO_DEFINITION_ADMITS`` shown as
-    text fields, which share their shape."""
+    text fields, which share their shape, and multi-valued fields' values as strings
+    (``MULTI_VALUES_NOT_STRINGS``)."""
     if isinstance(instance, list):
         return [_with_documented_field_types(item) for item in instance]
     if not isinstance(instance, dict):
         return instance
     copied = {key: _with_documented_field_types(value) for key, value in instance.items()}
+    if copied.get("isMulti") is True and isinstance(copied.get("value"), list):
+        copied["value"] = [
+            json.dumps(item) if not isinstance(item, str) else item for item in copied["value"]
+        ]  # MULTI_VALUES_NOT_STRINGS
     for definition in copied.get("fieldDefinitions") or []:
         if (
             isinstance(definition, dict)
