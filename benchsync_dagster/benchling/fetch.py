@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
 from benchling_sdk.benchling import Benchling
 from benchling_sdk.errors import BenchlingError
 
-from benchsync_dagster.benchling.listing import BULK_GET_LIMIT, ListFilters, listed
+from benchsync_dagster.benchling.listing import BULK_GET_LIMIT
 from benchsync_dagster.kinds import (
     KINDS,
     MAX_ID_LENGTH,
@@ -268,13 +267,3 @@ def describe_schema(benchling: Benchling, schema_id: str) -> SchemaDefinition | 
             if not field.get("archiveRecord")
         ),
     )
-
-
-# Until the poll and the reconciliation list through ``listing.listed`` (then removed).
-REGISTRY_TYPES = KINDS
-
-
-def listed_since(
-    benchling: Benchling, entity_type: str, since: datetime | None
-) -> Iterator[list[dict[str, Any]]]:
-    return listed(benchling, KINDS[entity_type], ListFilters(modified_after=since))

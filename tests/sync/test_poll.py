@@ -10,7 +10,7 @@ import psycopg
 from benchling_sdk.models import AaSequenceUpdate, EntityArchiveReason
 
 from benchsync.status import read_status, status_document
-from benchsync_dagster.benchling.fetch import REGISTRY_TYPES
+from benchsync_dagster.kinds import KINDS
 from tests.support.dagster import materialization_of, run_batch
 from tests.support.emulator import benchling_client
 from tests.support.tenant import Tenant, pending_webhook_ids, register
@@ -85,7 +85,7 @@ def test_a_poll_notes_each_type_listed_to_its_end_and_status_shows_the_lag(
     listed_through = dict(
         db.execute("SELECT entity_type, polled_at FROM benchsync.poll_watermarks").fetchall()
     )
-    assert set(listed_through) == set(REGISTRY_TYPES)  # types with no entity too
+    assert set(listed_through) == set(KINDS)  # types with no entity too
     assert all(moment is not None for moment in listed_through.values())
     after = {table["entity_type"]: table for table in status_document(read_status(db))["tables"]}
     assert [table["lag_seconds"] for table in before] == [None, None]  # never listed

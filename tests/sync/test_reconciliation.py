@@ -9,9 +9,9 @@ import psycopg
 from benchling_sdk.models import AaSequenceUpdate, EntityArchiveReason
 
 from benchsync.status import read_status, status_document
-from benchsync_dagster.benchling.fetch import REGISTRY_TYPES
 from benchsync_dagster.defs.reconciliation.assets import VANISHED_REASON
 from benchsync_dagster.defs.resources import SyncSettings
+from benchsync_dagster.kinds import KINDS
 from tests.support.dagster import materialization_of, run_batch
 from tests.support.emulator import benchling_client
 from tests.support.tenant import Tenant, pending_webhook_ids, register
@@ -155,10 +155,10 @@ def test_the_watermark_moves_forward(tenant: Tenant, db: psycopg.Connection[Any]
 def test_a_full_reconciliation_across_types_marks_deleted_entities_vanished(
     tenant: Tenant, db: psycopg.Connection[Any]
 ) -> None:
-    ids = register(tenant, 16, types=list(REGISTRY_TYPES))
+    ids = register(tenant, 16, types=list(KINDS))
     assert run_batch(tenant, pending_webhook_ids(tenant.database_url)).success
     types = dict(db.execute("SELECT entity_id, entity_type FROM benchling_entity_snapshots"))
-    assert set(types.values()) == set(REGISTRY_TYPES)
+    assert set(types.values()) == set(KINDS)
     dna = next(entity_id for entity_id in ids if types[entity_id] == "dna_sequence")
     molecule = next(entity_id for entity_id in ids if types[entity_id] == "molecule")
     custom = next(entity_id for entity_id in ids if types[entity_id] == "custom_entity")

@@ -10,9 +10,9 @@ import pandas as pd
 import psycopg
 
 from benchsync_dagster import mapping
+from benchsync_dagster.benchling import listing
 from benchsync_dagster.benchling.client import is_outage
-from benchsync_dagster.benchling.fetch import REGISTRY_TYPES, listed_since
-from benchsync_dagster.benchling.listing import BULK_GET_LIMIT
+from benchsync_dagster.benchling.listing import BULK_GET_LIMIT, ListFilters
 from benchsync_dagster.benchling.pacing import RATE_WINDOW_SECONDS
 from benchsync_dagster.defs.liveness.resources import RunHeartbeat
 from benchsync_dagster.defs.reconciliation.assets import WATERMARK_OVERLAP
@@ -21,6 +21,7 @@ from benchsync_dagster.defs.step_retries import retried_when_benchling_fails
 from benchsync_dagster.defs.typed.assets import log_typed_writes
 from benchsync_dagster.defs.typed.checks import log_typed_table_problems
 from benchsync_dagster.defs.upstream import GROUP, benchling_registry
+from benchsync_dagster.kinds import KINDS
 from benchsync_dagster.listed_writes import store_listed
 from benchsync_dagster.poll_deferral import YIELDS_TO_BURSTS_TAG, burst_waiting
 from benchsync_dagster.storage import app_configuration, poll_watermarks
@@ -63,7 +64,7 @@ def registry_poll(
     typed: list[TableWrite] = []
     with postgres.session() as connection:
         marks = poll_watermarks.watermarks(connection)
-        for entity_type in REGISTRY_TYPES:
+        for entity_type in KINDS:
             listed[entity_type] = 0
             try:
                 page_count, page_typed, was_deferred = _poll_type(
@@ -146,9 +147,9 @@ def _poll_type(
         return 0, [], True
     began = app_configuration.database_now(connection)
     written, typed = 0, []
-    pages = listed_since(
-        benchling.client, entity_type, since - WATERMARK_OVERLAP if since else None
-    )
+    overlapped = since - WATERMARK_OVERLAP if since else None
+    filters = ListFilters(modified_after=overlapped)
+    pages = listing.listed(benchling.client, KINDS[entity_type], filters)
     for documents in pages:
         listed[entity_type] += len(documents)
         page_written, page_typed = _store(

@@ -11,7 +11,7 @@ import psycopg
 
 from benchsync_core.settings import ConfigurationError
 from benchsync_dagster import mapping
-from benchsync_dagster.benchling.fetch import REGISTRY_TYPES, listed_since
+from benchsync_dagster.benchling.listing import ListFilters, listed
 from benchsync_dagster.defs.liveness.resources import RunHeartbeat
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
 from benchsync_dagster.defs.step_retries import retried_when_benchling_fails
@@ -19,6 +19,7 @@ from benchsync_dagster.defs.typed.assets import log_typed_writes
 from benchsync_dagster.defs.typed.checks import log_typed_table_problems
 from benchsync_dagster.defs.upstream import GROUP, benchling_registry
 from benchsync_dagster.defs.writers import refresh_app_configuration
+from benchsync_dagster.kinds import KINDS
 from benchsync_dagster.listed_writes import store_listed, target_for_writing
 from benchsync_dagster.reconciliation import Drift, Vanishing, find_drift, oldest_copies
 from benchsync_dagster.storage import (
@@ -99,11 +100,11 @@ def registry_reconciliation(
     again; its check fails when it found drift. In full mode, what Benchling no longer returns
     is archived as vanished, unless that is more of a type than the guard allows: then none of
     that type is, and the run fails. Memory holds one page (≤ 100 entities) at a time."""
-    unknown = sorted(set(config.archive_vanished_of) - set(REGISTRY_TYPES))
+    unknown = sorted(set(config.archive_vanished_of) - set(KINDS))
     if unknown:
         raise ConfigurationError(
             f"archive_vanished_of names no entity type: {', '.join(unknown)}"
-            f" (the types are {', '.join(REGISTRY_TYPES)})"
+            f" (the types are {', '.join(KINDS)})"
         )
     run_id = context.run.run_id
     mode = "full" if config.full else "watermark"
@@ -129,7 +130,7 @@ def registry_reconciliation(
                 run_id,
                 note_listed=config.full,
             )
-            for entity_type in REGISTRY_TYPES
+            for entity_type in KINDS
         }
         untyped = snapshots.one_per_untyped_schema(connection)
         untyped_documents = [s.document for s in untyped]
@@ -162,11 +163,7 @@ def registry_reconciliation(
                     run_id,
                     started_at,
                     VANISHED_REASON,
-                    [
-                        entity_type
-                        for entity_type in REGISTRY_TYPES
-                        if entity_type not in held_types
-                    ],
+                    [entity_type for entity_type in KINDS if entity_type not in held_types],
                 )
                 for _, entity_type in vanished:
                     listings[entity_type].drift.vanished += 1
@@ -312,7 +309,9 @@ def _reconcile_type(
     (and its ids noted for the vanished comparison, when ``note_listed``)."""
     listing = TypeListing()
     source = f"reconciliation:{run_id}"
-    for documents in listed_since(benchling.client, entity_type, since):
+    for documents in listed(
+        benchling.client, KINDS[entity_type], ListFilters(modified_after=since)
+    ):
         listing.listed += len(documents)
         kept = mapping.to_mirror(documents, mirrored)
         if kept:  # pages come in modifiedAt order: the last one is the newest
