@@ -18,6 +18,7 @@ settings.load_profile(QUICK)
 
 def examples(thorough: int) -> int:
     """A property's example count: ``thorough`` on the thorough profile, a tenth otherwise."""
-    if settings.default.max_examples == settings.get_profile(THOROUGH).max_examples:
+    loaded = settings.default
+    if loaded is not None and loaded.max_examples == settings.get_profile(THOROUGH).max_examples:
         return thorough
     return max(FLOOR, thorough // 10)
