@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchsync_dagster.kinds import kind_of_id
+from benchsync_core.kinds import kind_of_id
 from benchsync_dagster.storage import snapshots, synced_data
 
 EntityDocument = Mapping[str, Any]

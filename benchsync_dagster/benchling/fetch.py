@@ -11,8 +11,7 @@ from typing import Any
 from benchling_sdk.benchling import Benchling
 from benchling_sdk.errors import BenchlingError
 
-from benchsync_dagster.benchling.listing import BULK_GET_LIMIT
-from benchsync_dagster.kinds import (
+from benchsync_core.kinds import (
     KINDS,
     MAX_ID_LENGTH,
     SHORT_ID,
@@ -21,6 +20,7 @@ from benchsync_dagster.kinds import (
     kind_of_event,
     kinds_of_id,
 )
+from benchsync_dagster.benchling.listing import BULK_GET_LIMIT
 from benchsync_dagster.typed.catalog import SchemaDefinition, SchemaField
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from benchling_sdk.benchling import Benchling
 
-from benchsync_dagster.kinds import Kind, ListFilter
+from benchsync_core.kinds import Kind, ListFilter
 
 BULK_GET_LIMIT = 100  # Benchling's page size and bulk-get maximum
 

@@ -10,10 +10,7 @@ from benchling_sdk.benchling import Benchling
 
 from benchling_emulator.entity_types import ENTITY_TYPES
 from benchling_emulator.server import EmulatorServer
-from benchsync_dagster.benchling.fetch import Wanted, fetched_in_chunks, sort_by_type
-from benchsync_dagster.benchling.listing import ListFilters, list_arguments, listed
-from benchsync_dagster.kinds import (
-    ANNOUNCING_EVENTS,
+from benchsync_core.kinds import (
     KINDS,
     UUID_IDS,
     Kind,
@@ -21,7 +18,8 @@ from benchsync_dagster.kinds import (
     kind_of_event,
     kind_of_id,
 )
-from webhook_sensor_bridge.inbox.event_types import SYNCED_ENTITY_EVENT_TYPES
+from benchsync_dagster.benchling.fetch import Wanted, fetched_in_chunks, sort_by_type
+from benchsync_dagster.benchling.listing import ListFilters, list_arguments, listed
 
 # An assay result's description, as one would be added: UUID ids, no events, a bulk get.
 ASSAY_RESULT = Kind(
@@ -33,10 +31,6 @@ ASSAY_RESULT = Kind(
     list_filters=frozenset({ListFilter.SCHEMA_ID}),
 )
 RESULT_ID = "0f8c2a4e-5b1d-4c3e-9a7f-2d6e8b1c3a5f"
-
-
-def test_the_bridge_records_exactly_the_events_that_announce_a_kind() -> None:
-    assert SYNCED_ENTITY_EVENT_TYPES == ANNOUNCING_EVENTS
 
 
 def test_each_kind_is_what_the_emulator_serves_as_that_entity_type() -> None:

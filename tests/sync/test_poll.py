@@ -10,7 +10,7 @@ import psycopg
 from benchling_sdk.models import AaSequenceUpdate, EntityArchiveReason
 
 from benchsync.status import read_status, status_document
-from benchsync_dagster.kinds import KINDS
+from benchsync_core.kinds import KINDS
 from tests.support.dagster import materialization_of, run_batch
 from tests.support.emulator import benchling_client
 from tests.support.tenant import Tenant, pending_webhook_ids, register

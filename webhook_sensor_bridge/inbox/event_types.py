@@ -5,36 +5,10 @@ The bridge decides with these when it records a webhook; the sensor with the sam
 
 from __future__ import annotations
 
-ENTITY_REGISTERED = "v2.entity.registered"  # sent for all eight entity types
-# The entity types Benchling sends v3 created/updated events for, by the name the events use
-# (AA sequences, mixtures and molecules send none).
-V3_EVENT_ENTITY_TYPES = {
-    "customEntity": "custom_entity",
-    "dnaSequence": "dna_sequence",
-    "rnaSequence": "rna_sequence",
-    "dnaOligo": "dna_oligo",
-    "rnaOligo": "rna_oligo",
-}
-# The entity events the sync fetches entities for.
-SYNCED_ENTITY_EVENT_TYPES = frozenset(
-    {
-        ENTITY_REGISTERED,
-        *(
-            f"v3.{name}.{change}"
-            for name in V3_EVENT_ENTITY_TYPES
-            for change in ("created", "updated")
-        ),
-    }
-)
+from benchsync_core.kinds import ANNOUNCING_EVENTS
 
-
-def entity_type_of_event(message_type: str) -> str | None:
-    """The entity type a v3 event names (``v3.dnaSequence.updated`` → ``dna_sequence``)."""
-    parts = message_type.split(".")
-    if len(parts) == 3 and parts[0] == "v3":
-        return V3_EVENT_ENTITY_TYPES.get(parts[1])
-    return None
-
+# The entity events the sync fetches entities for: those that announce a kind benchsync mirrors.
+SYNCED_ENTITY_EVENT_TYPES = ANNOUNCING_EVENTS
 
 # Recorded as pending too: the sync refreshes its App configuration from it. Like every App
 # signal, its message says only its type (and ``deprecated``): the type is all the sync needs.

@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 import psycopg
 
+from benchsync_core.kinds import KINDS
 from benchsync_dagster import mapping
 from benchsync_dagster.benchling import listing
 from benchsync_dagster.benchling.client import is_outage
@@ -21,7 +22,6 @@ from benchsync_dagster.defs.step_retries import retried_when_benchling_fails
 from benchsync_dagster.defs.typed.assets import log_typed_writes
 from benchsync_dagster.defs.typed.checks import log_typed_table_problems
 from benchsync_dagster.defs.upstream import GROUP, benchling_registry
-from benchsync_dagster.kinds import KINDS
 from benchsync_dagster.listed_writes import store_listed
 from benchsync_dagster.poll_deferral import YIELDS_TO_BURSTS_TAG, burst_waiting
 from benchsync_dagster.storage import app_configuration, poll_watermarks

@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 import psycopg
 
+from benchsync_core.kinds import KINDS
 from benchsync_core.settings import ConfigurationError
 from benchsync_dagster import mapping
 from benchsync_dagster.benchling.listing import ListFilters, listed
@@ -19,7 +20,6 @@ from benchsync_dagster.defs.typed.assets import log_typed_writes
 from benchsync_dagster.defs.typed.checks import log_typed_table_problems
 from benchsync_dagster.defs.upstream import GROUP, benchling_registry
 from benchsync_dagster.defs.writers import refresh_app_configuration
-from benchsync_dagster.kinds import KINDS
 from benchsync_dagster.listed_writes import store_listed, target_for_writing
 from benchsync_dagster.reconciliation import Drift, Vanishing, find_drift, oldest_copies
 from benchsync_dagster.storage import (

@@ -10,8 +10,8 @@ described: its ``id``, its schema as ``{"schema": {"id": …}}`` (a ``SchemaSumm
 ``EntrySchema`` in benchling-api-client), its ``archiveRecord``, and (all but assay runs)
 ``modifiedAt``.
 
-The bridge decides which events it records without importing this package; its list
-(``webhook_sensor_bridge.inbox.event_types``) is held to the union of the kinds' events by a test.
+It imports only the standard library, so the bridge (which events it records pending:
+``webhook_sensor_bridge.inbox.event_types``) and the code location read the same descriptions.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
-from webhook_sensor_bridge.inbox.event_types import ENTITY_REGISTERED
+ENTITY_REGISTERED = "v2.entity.registered"  # sent for all eight entity types
 
 # The longest id accepted: nothing longer names a Benchling object (an event may carry a
 # mebibyte where an id should be).
