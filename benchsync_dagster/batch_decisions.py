@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 # A batch whose runs fail while Benchling is down is requested again this many times without
-# spending an attempt (each run waits out up to ~9 minutes of it): about an hour of outage.
+# spending an attempt (each run waits out about 7 minutes of it, step_retries.py, and the SDK's
+# own tries, until its time limit): about an hour of outage.
 MAX_OUTAGE_RETRIES = 6
 # What run monitoring says when it cancels a run past its dagster/max_runtime.
 MAX_RUNTIME_CANCEL = "maximum runtime"
