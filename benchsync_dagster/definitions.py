@@ -1,4 +1,5 @@
-"""The Dagster code location: ``dagster dev -m benchsync_dagster`` loads ``defs``.
+"""The Dagster code location: ``workspace.yaml`` (``benchsync_dagster.definitions``, location
+``benchsync_dagster``) loads ``defs``.
 
 Settings come from environment variables through ``dg.EnvVar``: Dagster resolves each when a
 run or tick first needs it, and shows it on the resource page. An optional variable that is
