@@ -14,7 +14,7 @@ demo: $(INSTALLED)
 # runs what waits out minutes of real time and every property test at its full count; .ci/run
 # runs both.
 TEST_WORKERS ?= 3
-XDIST := -n $(TEST_WORKERS) --dist loadfile
+XDIST := -n $(TEST_WORKERS) --dist loadgroup
 
 test: lint
 	$(BIN)/pytest $(XDIST) -m "not compose and not slow"

@@ -23,7 +23,7 @@ pytest_plugins = [
 TESTS = Path(__file__).parent
 # The tiers whose files run longest start first: under pytest-xdist a long file handed out last
 # would be the whole run's tail.
-LONGEST_FIRST = ("faults", "end_to_end", "compose")
+LONGEST_FIRST = ("end_to_end", "faults", "compose")
 
 
 def tier(item: pytest.Item) -> str:
@@ -36,6 +36,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if tier(item):
             item.add_marker(tier(item))
+        # Under `--dist loadgroup` a worker takes a whole group: a file's tests share its
+        # module-scoped stack or tenant, and the end-to-end tier shares one session stack.
+        shared = "end_to_end" if tier(item) == "end_to_end" else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(shared))
     # A stable sort keeps each file's tests together, in their order.
     items.sort(
         key=lambda item: (
