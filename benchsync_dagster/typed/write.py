@@ -16,7 +16,7 @@ schemas) goes on. A later whole write of the schema fills its table from the sna
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -74,7 +74,9 @@ def merged(writes: Sequence[TableWrite]) -> list[TableWrite]:
     by_schema: dict[str, TableWrite] = {}
     for write in writes:
         kept = by_schema.setdefault(write.table.schema_id, TableWrite(write.table))
-        kept.table = write.table
+        # The newest columns, with the count from before the first write: a later page's table
+        # was loaded with the earlier pages' rows already counted.
+        kept.table = replace(write.table, row_count=kept.table.row_count)
         kept.rows_written += write.rows_written
         kept.rows_inserted += write.rows_inserted
         kept.value_problems.update(write.value_problems)

@@ -17,7 +17,8 @@ from benchsync_dagster.defs.backfill.sensors import typed_table_backfill_sensor
 from benchsync_dagster.defs.resources import PostgresResource
 from benchsync_dagster.snapshot_writer import SnapshotWriter
 from benchsync_dagster.storage import snapshots, typed_backfills, typed_tables
-from benchsync_dagster.typed.catalog import SchemaDefinition, SchemaField
+from benchsync_dagster.typed.catalog import SchemaDefinition, SchemaField, TypedTable
+from benchsync_dagster.typed.write import TableWrite, merged
 from tests.support.documents import FIELD, SCHEMA_ID, entity_document
 
 PLASMID = SchemaDefinition(
@@ -107,3 +108,14 @@ def test_a_new_table_gets_the_batch_s_rows_and_its_older_snapshots_in_a_run_of_t
     assert filled.asset_key == dg.AssetKey(["benchling", "plasmid"])
     with dg.build_sensor_context(resources={"postgres": postgres}) as context:
         assert isinstance(typed_table_backfill_sensor(context), dg.SkipReason)
+
+
+def test_a_listings_pages_merged_count_each_new_row_once() -> None:
+    def page(rows_before: int, inserted: int) -> TableWrite:
+        table = TypedTable("ts_1", "custom_entity", "S", "s$raw", "s", row_count=rows_before)
+        return TableWrite(table, rows_written=inserted, rows_inserted=inserted)
+
+    # The second page's table was loaded after the first page's 5 rows were counted.
+    (write,) = merged([page(10, 5), page(15, 3)])
+
+    assert write.table.row_count + write.rows_inserted == 18
