@@ -18,8 +18,6 @@ from benchling_emulator.clock import isoformat
 from benchling_emulator.settings import EventEnvelope
 
 ENTITY_REGISTERED = "v2.entity.registered"
-CUSTOM_ENTITY_CREATED = "v3.customEntity.created"
-CUSTOM_ENTITY_UPDATED = "v3.customEntity.updated"
 APP_CONFIGURATION_UPDATED = "v2-beta.app.configuration.updated"
 BETA_EVENT_CREATED = "v0-beta.event.created"
 # The App lifecycle webhooks of the stable document (``AppInstalledWebhookV2`` …); Benchling

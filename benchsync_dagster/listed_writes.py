@@ -1,5 +1,6 @@
-"""Writes the poll and the reconciliation share with the sync: a listing's documents stored
-(snapshots, typed tables, the configured schema's rows), under the App configuration's lock."""
+"""How the poll and the reconciliation store a listing's documents (snapshots, typed tables,
+the configured schema's rows) under the App configuration's lock, and which configured schema
+every writer, the sync's too, writes rows for (``target_for_writing``)."""
 
 from __future__ import annotations
 

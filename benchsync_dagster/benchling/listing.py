@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from benchling_sdk.benchling import Benchling
@@ -13,6 +13,9 @@ from benchling_sdk.benchling import Benchling
 from benchsync_core.kinds import Kind, ListFilter
 
 BULK_GET_LIMIT = 100  # Benchling's page size and bulk-get maximum
+# A listing since a watermark starts a little before it: a page more, and no entity missed
+# because its modifiedAt tied the watermark's or reached Benchling late.
+WATERMARK_OVERLAP = timedelta(minutes=5)
 
 
 def modified_after(moment: datetime) -> str:

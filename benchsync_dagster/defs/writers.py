@@ -1,5 +1,5 @@
-"""What the sync's, the poll's and the reconciliation's steps share to write the tables: the
-App configuration read again when due, and the metadata a written table reports."""
+"""What the sync's and the reconciliation's steps share to write the tables: the App
+configuration read again when due, and the metadata a written table reports."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """``benchsync.row_counts``: how many rows the synced tables hold, kept by their triggers
-(migrations 0011 and 0019), so that reading a count costs a few rows, however large the table.
+(migrations 0011 and 0019), and each typed table (``benchling.<table>``, added by the typed
+writer since 0021), so that reading a count costs a few rows, however large the table.
 
 A table's count is the sum of its slots: each writing backend adds to a slot of its own, so
 concurrent writers do not wait for one another's commit (migration 0019 says how)."""

@@ -13,10 +13,9 @@ from benchsync_core.kinds import KINDS
 from benchsync_dagster import mapping
 from benchsync_dagster.benchling import listing
 from benchsync_dagster.benchling.client import is_outage
-from benchsync_dagster.benchling.listing import BULK_GET_LIMIT, ListFilters
+from benchsync_dagster.benchling.listing import BULK_GET_LIMIT, WATERMARK_OVERLAP, ListFilters
 from benchsync_dagster.benchling.pacing import RATE_WINDOW_SECONDS
 from benchsync_dagster.defs.liveness.resources import RunHeartbeat
-from benchsync_dagster.defs.reconciliation.assets import WATERMARK_OVERLAP
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
 from benchsync_dagster.defs.step_retries import retried_when_benchling_fails
 from benchsync_dagster.defs.typed.assets import log_typed_writes

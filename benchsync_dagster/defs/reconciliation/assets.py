@@ -12,7 +12,7 @@ import psycopg
 from benchsync_core.kinds import KINDS
 from benchsync_core.settings import ConfigurationError
 from benchsync_dagster import mapping
-from benchsync_dagster.benchling.listing import ListFilters, listed
+from benchsync_dagster.benchling.listing import WATERMARK_OVERLAP, ListFilters, listed
 from benchsync_dagster.defs.liveness.resources import RunHeartbeat
 from benchsync_dagster.defs.resources import BenchlingResource, PostgresResource, SyncSettings
 from benchsync_dagster.defs.step_retries import retried_when_benchling_fails
@@ -35,8 +35,6 @@ from benchsync_dagster.typed.write import TableWrite, merged, unmatched_schemas,
 # What an entity a full listing no longer returns is marked archived with (Benchling archives
 # rather than deletes, so this is an entity the App can no longer see).
 VANISHED_REASON = "Not returned by Benchling"
-# Listing again a little before the watermark costs a page and catches clock-tie stragglers.
-WATERMARK_OVERLAP = timedelta(minutes=5)
 # The tables it repairs, downstream of it (their assets are defined by the sync).
 REPAIRED = (dg.AssetKey("benchling_entity_snapshots"), dg.AssetKey("synced_benchling_data"))
 
