@@ -9,21 +9,21 @@ INSTALLED := $(VENV)/.installed
 demo: $(INSTALLED)
 	$(BIN)/benchsync demo
 
-# Test files run on TEST_WORKERS workers (pytest-xdist), each with a PostgreSQL cluster of its own,
-# and property tests on a tenth of their examples (tests/support/properties.py). `make test-slow`
-# runs what waits out minutes of real time and every property test at its full count; .ci/run
-# runs both.
+# `make test`: every tier that needs no running stack, on TEST_WORKERS workers (pytest-xdist), each
+# with a PostgreSQL cluster of its own, property tests on a tenth of their examples
+# (tests/support/properties.py). `make test-slow`: the tiers that run whole stacks (end_to_end,
+# faults), what waits out minutes of real time (marker slow) and every property test at its full
+# count, on two workers (two stacks at once is what 2 cores carry). .ci/run runs both.
 TEST_WORKERS ?= 3
-XDIST := -n $(TEST_WORKERS) --dist loadgroup
+STACK_TIERS := end_to_end or faults or slow
 
 test: lint
-	$(BIN)/pytest $(XDIST) -m "not compose and not slow"
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not compose and not ($(STACK_TIERS))"
 
 test-slow: $(INSTALLED)
-	$(BIN)/pytest $(XDIST) -m "slow or hypothesis" --hypothesis-profile=thorough
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not compose and ($(STACK_TIERS) or hypothesis)" \
+		--hypothesis-profile=thorough
 
-# docker-compose.yaml for real, against the Benchling emulator; installs and starts Docker if it
-# must (deploy/compose-test/run.sh). Needs root on Debian when Docker is missing.
 compose-test: $(INSTALLED)
 	VENV=$(VENV) deploy/compose-test/run.sh
 
