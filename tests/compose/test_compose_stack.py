@@ -51,6 +51,7 @@ BUILD_INPUTS = (
     "README.md",
     "dagster.yaml",
     "benchsync",
+    "benchsync_core",
     "webhook_sensor_bridge",
     "benchsync_dagster",
     "benchling_emulator",
